@@ -1,0 +1,164 @@
+import { existsSync } from "node:fs";
+import { z } from "zod";
+
+/**
+ * The whole configuration, read from the environment once and validated
+ * (DESIGN.md's table). Nothing else reads process.env. A bad value stops the
+ * server with a message that names the variable, never a stack trace.
+ */
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+// The bundled emulator (tests/stripe-emulator) and the secrets it signs with.
+// Only used in development when no Stripe key is configured.
+export const EMULATOR_DEFAULTS = {
+  apiBase: "http://127.0.0.1:12111",
+  secretKey: "sk_test_emulator_local_only",
+  webhookSecret: "whsec_emulator_local_only",
+} as const;
+
+const DEV_SESSION_SECRET = "dev-only-session-secret-change-me-in-production";
+
+const list = (value: string) =>
+  value
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+const optional = (value: string | undefined) =>
+  value === undefined || value.trim() === "" ? undefined : value.trim();
+
+const schema = z.object({
+  NODE_ENV: z
+    .enum(["development", "production", "test"], {
+      error: "NODE_ENV must be development, production or test",
+    })
+    .default("development"),
+  STRIPE_SECRET_KEY: z
+    .string()
+    .regex(/^(sk|rk)_(test|live)_[A-Za-z0-9_]+$/, {
+      error: "STRIPE_SECRET_KEY must start with sk_test_ or sk_live_ (or a restricted rk_ key)",
+    })
+    .optional(),
+  STRIPE_WEBHOOK_SECRET: z
+    .string()
+    .transform(list)
+    .refine((secrets) => secrets.length > 0 && secrets.every((s) => /^whsec_\S+$/.test(s)), {
+      error: "STRIPE_WEBHOOK_SECRET must be one or more comma-separated whsec_... secrets",
+    })
+    .optional(),
+  STRIPE_API_BASE: z
+    .url({
+      protocol: /^https?$/,
+      error: "STRIPE_API_BASE must be an http(s) URL such as http://127.0.0.1:12111",
+    })
+    .optional(),
+  STRIPE_TIMEOUT_MS: z.coerce
+    .number({ error: "STRIPE_TIMEOUT_MS must be a number of milliseconds" })
+    .int({ error: "STRIPE_TIMEOUT_MS must be a whole number of milliseconds" })
+    .min(100, { error: "STRIPE_TIMEOUT_MS must be at least 100" })
+    .max(80_000, { error: "STRIPE_TIMEOUT_MS must be at most 80000" })
+    .default(5_000),
+  APP_ORIGIN: z
+    .url({ protocol: /^https?$/, error: "APP_ORIGIN must be an http(s) origin such as https://shop.example.com" })
+    .refine((value) => new URL(value).origin === value.replace(/\/$/, ""), {
+      error: "APP_ORIGIN must be an origin only (scheme, host and port; no path or query)",
+    })
+    .optional(),
+  SESSION_SECRET: z
+    .string()
+    .transform(list)
+    .refine((secrets) => secrets.length > 0 && secrets.every((s) => s.length >= 32), {
+      error: "SESSION_SECRET must be one or more comma-separated secrets of at least 32 characters",
+    })
+    .optional(),
+  DATABASE_PATH: z.string().min(1, { error: "DATABASE_PATH must not be empty" }).default("data/app.db"),
+  DATABASE_BUSY_TIMEOUT_MS: z.coerce
+    .number({ error: "DATABASE_BUSY_TIMEOUT_MS must be a number of milliseconds" })
+    .int({ error: "DATABASE_BUSY_TIMEOUT_MS must be a whole number" })
+    .min(0, { error: "DATABASE_BUSY_TIMEOUT_MS must not be negative" })
+    .default(5_000),
+  PORT: z.coerce
+    .number({ error: "PORT must be a number" })
+    .int({ error: "PORT must be a whole number" })
+    .min(0, { error: "PORT must be between 0 and 65535" })
+    .max(65535, { error: "PORT must be between 0 and 65535" })
+    .default(3000),
+  RECONCILE_INTERVAL_MINUTES: z.coerce
+    .number({ error: "RECONCILE_INTERVAL_MINUTES must be a number" })
+    .min(0, { error: "RECONCILE_INTERVAL_MINUTES must not be negative" })
+    .default(0),
+});
+
+export type Config = ReturnType<typeof parseConfig>;
+
+export function parseConfig(env: Record<string, string | undefined>) {
+  const cleaned = Object.fromEntries(
+    Object.keys(schema.shape).map((key) => [key, optional(env[key])]),
+  );
+  const result = schema.safeParse(cleaned);
+  if (!result.success) {
+    const messages = result.error.issues.map((issue) =>
+      issue.message.startsWith(String(issue.path[0]))
+        ? issue.message
+        : `${String(issue.path[0])}: ${issue.message}`,
+    );
+    throw new ConfigError(`Invalid configuration:\n  ${messages.join("\n  ")}`);
+  }
+  const e = result.data;
+  const production = e.NODE_ENV === "production";
+
+  if (production) {
+    const missing = (["STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "SESSION_SECRET", "APP_ORIGIN"] as const).filter(
+      (key) => e[key] === undefined,
+    );
+    if (missing.length > 0) {
+      throw new ConfigError(
+        `Invalid configuration:\n  ${missing.map((key) => `${key} is required in production`).join("\n  ")}`,
+      );
+    }
+    if (e.STRIPE_SECRET_KEY?.includes("emulator") && !e.STRIPE_API_BASE) {
+      throw new ConfigError(
+        "Invalid configuration:\n  STRIPE_SECRET_KEY is the emulator's key; production needs a real key (or an explicit STRIPE_API_BASE)",
+      );
+    }
+  }
+
+  // Development without a Stripe key runs against the bundled emulator.
+  const emulated = !production && e.STRIPE_SECRET_KEY === undefined;
+  const stripeSecretKey = e.STRIPE_SECRET_KEY ?? EMULATOR_DEFAULTS.secretKey;
+  const apiBase = e.STRIPE_API_BASE ?? (emulated ? EMULATOR_DEFAULTS.apiBase : undefined);
+
+  return {
+    production,
+    nodeEnv: e.NODE_ENV,
+    stripe: {
+      secretKey: stripeSecretKey,
+      livemode: /^(sk|rk)_live_/.test(stripeSecretKey),
+      webhookSecrets: e.STRIPE_WEBHOOK_SECRET ?? [EMULATOR_DEFAULTS.webhookSecret],
+      // Set whenever payments do not go to Stripe itself (emulator or stripe-mock).
+      apiBase: apiBase ? new URL(apiBase) : undefined,
+      simulated: apiBase !== undefined,
+      emulated,
+      timeoutMs: e.STRIPE_TIMEOUT_MS,
+    },
+    appOrigin: (e.APP_ORIGIN ?? "http://localhost:5173").replace(/\/$/, ""),
+    sessionSecrets: e.SESSION_SECRET ?? [DEV_SESSION_SECRET],
+    databasePath: e.DATABASE_PATH,
+    databaseBusyTimeoutMs: e.DATABASE_BUSY_TIMEOUT_MS,
+    port: e.PORT,
+    reconcileIntervalMinutes: e.RECONCILE_INTERVAL_MINUTES,
+  };
+}
+
+function loadConfig(): Config {
+  // A .env file in development; production takes its environment as given.
+  if (process.env.NODE_ENV !== "production" && !process.env.VITEST && existsSync(".env")) {
+    process.loadEnvFile(".env");
+  }
+  return parseConfig(process.env);
+}
+
+export const config: Config = loadConfig();

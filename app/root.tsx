@@ -1,0 +1,53 @@
+import type { LinksFunction, LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
+import { json } from "@remix-run/node";
+import { Links, Meta, Outlet, Scripts, ScrollRestoration, useRouteLoaderData, Link } from "@remix-run/react";
+import type { ReactNode } from "react";
+
+import { GeneralErrorBoundary } from "./components/error-boundary";
+import { SimulatedPaymentsBanner } from "./components/simulated-banner";
+import { config } from "./lib/config.server";
+import styles from "./styles.css?url";
+
+export const links: LinksFunction = () => [{ rel: "stylesheet", href: styles }];
+
+export const meta: MetaFunction = () => [{ title: "Field & Kiln" }];
+
+export async function loader(_: LoaderFunctionArgs) {
+  return json({ simulated: config.stripe.simulated, emulated: config.stripe.emulated });
+}
+
+export function Layout({ children }: { children: ReactNode }) {
+  const data = useRouteLoaderData<typeof loader>("root");
+  return (
+    <html lang="en">
+      <head>
+        <meta charSet="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <Meta />
+        <Links />
+      </head>
+      <body>
+        {data?.simulated ? <SimulatedPaymentsBanner emulated={data.emulated} /> : null}
+        <header className="site-header">
+          <Link to="/" className="brand">
+            Field &amp; Kiln
+          </Link>
+          <nav>
+            <Link to="/orders">Your orders</Link>
+          </nav>
+        </header>
+        <main>{children}</main>
+        <ScrollRestoration />
+        <Scripts />
+      </body>
+    </html>
+  );
+}
+
+export default function App() {
+  return <Outlet />;
+}
+
+export function ErrorBoundary() {
+  return <GeneralErrorBoundary />;
+}

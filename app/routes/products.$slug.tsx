@@ -1,0 +1,116 @@
+import type { ActionFunctionArgs, HeadersFunction, LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
+import { json, redirect } from "@remix-run/node";
+import { Link, useActionData, useLoaderData } from "@remix-run/react";
+
+import { BuyForm } from "~/components/buy-form";
+import { GeneralErrorBoundary } from "~/components/error-boundary";
+import { newFormToken, parseBuyForm } from "~/lib/buy-form.server";
+import { getProduct } from "~/lib/catalog.server";
+import { CheckoutError, createCheckout } from "~/lib/checkout.server";
+import { invariantResponse } from "~/lib/http.server";
+import { formatMoney } from "~/lib/money";
+import { ensureShopper } from "~/lib/session.server";
+
+export const meta: MetaFunction<typeof loader> = ({ data }) => [
+  { title: data ? `${data.product.name}: Field & Kiln` : "Not found: Field & Kiln" },
+];
+
+// Each load carries a fresh one-time form token: never cache this page.
+export const headers: HeadersFunction = ({ loaderHeaders, actionHeaders }) => {
+  const headers = new Headers(loaderHeaders);
+  const cookie = actionHeaders.get("Set-Cookie");
+  if (cookie) headers.set("Set-Cookie", cookie);
+  headers.set("Cache-Control", "no-store");
+  return headers;
+};
+
+export async function loader({ request, params }: LoaderFunctionArgs) {
+  const product = getProduct(params.slug ?? "");
+  invariantResponse(product, "No product by that name is for sale.", { status: 404 });
+
+  // The shopper's cookie is set here, so that two quick submits of the form
+  // carry the same shopper (and so find the same Checkout Session).
+  const { setCookie } = await ensureShopper(request);
+  const canceled = new URL(request.url).searchParams.get("canceled") === "1";
+  return json(
+    {
+      product: {
+        slug: product.slug,
+        name: product.name,
+        description: product.description,
+        mode: product.mode,
+        maxQuantity: product.maxQuantity,
+        price: formatMoney(product.unitAmount, product.currency),
+        interval: product.recurringInterval,
+      },
+      token: newFormToken(),
+      canceled,
+    },
+    { headers: setCookie ? { "Set-Cookie": setCookie } : undefined },
+  );
+}
+
+export async function action({ request, params }: ActionFunctionArgs) {
+  const product = getProduct(params.slug ?? "");
+  invariantResponse(product, "No product by that name is for sale.", { status: 404 });
+
+  // Only the slug (above), the quantity and the token are read from the
+  // request. Price, amount, mode and redirect URLs come from the server.
+  const form = await request.formData();
+  const quantityField = typeof form.get("quantity") === "string" ? String(form.get("quantity")) : null;
+  const parsed = parseBuyForm(form, product);
+  if (!parsed.ok) {
+    return json({ error: parsed.error, field: parsed.field, quantity: quantityField }, { status: 400 });
+  }
+
+  const { shopperId, setCookie } = await ensureShopper(request);
+  const headers = new Headers();
+  if (setCookie) headers.set("Set-Cookie", setCookie);
+  try {
+    const checkout = await createCheckout({ product, quantity: parsed.quantity, formToken: parsed.token, shopperId });
+    // 303 so that the browser follows with a GET to Stripe's hosted page.
+    return redirect(checkout.url, { status: 303, headers });
+  } catch (error: unknown) {
+    if (error instanceof CheckoutError) {
+      return json({ error: error.message, field: null, quantity: quantityField }, { status: error.status, headers });
+    }
+    throw error;
+  }
+}
+
+export default function ProductPage() {
+  const { product, token, canceled } = useLoaderData<typeof loader>();
+  const actionData = useActionData<typeof action>();
+  return (
+    <article className="product" aria-labelledby="product-title">
+      <p>
+        <Link to="/">← All products</Link>
+      </p>
+      {canceled ? (
+        <p role="status" className="notice">
+          Checkout canceled. Nothing was charged. You can try again below whenever you are ready.
+        </p>
+      ) : null}
+      <h1 id="product-title">{product.name}</h1>
+      <p>{product.description}</p>
+      <p className="price">
+        {product.price}
+        {product.interval ? ` / ${product.interval}` : null}
+        {product.maxQuantity > 1 ? " each" : null}
+      </p>
+      <BuyForm
+        slug={product.slug}
+        token={token}
+        maxQuantity={product.maxQuantity}
+        mode={product.mode}
+        error={actionData?.error}
+        field={actionData?.field}
+        quantity={actionData?.quantity}
+      />
+    </article>
+  );
+}
+
+export function ErrorBoundary() {
+  return <GeneralErrorBoundary messages={{ 404: "We could not find that product." }} />;
+}

@@ -1,0 +1,115 @@
+import { sql } from "drizzle-orm";
+import {
+  index,
+  integer,
+  sqliteTable,
+  text,
+} from "drizzle-orm/sqlite-core";
+
+// Tables only: no connection here (app/lib/db.server.ts opens it).
+// Times are unix milliseconds unless the column says otherwise.
+
+const now = sql`(cast(unixepoch('subsec') * 1000 as integer))`;
+
+export const products = sqliteTable("products", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  slug: text("slug").notNull().unique(),
+  name: text("name").notNull(),
+  description: text("description").notNull().default(""),
+  stripeProductId: text("stripe_product_id"),
+  stripePriceId: text("stripe_price_id").notNull().unique(),
+  mode: text("mode", { enum: ["payment", "subscription"] }).notNull(),
+  unitAmount: integer("unit_amount").notNull(),
+  currency: text("currency").notNull(),
+  recurringInterval: text("recurring_interval"),
+  maxQuantity: integer("max_quantity").notNull().default(1),
+  active: integer("active", { mode: "boolean" }).notNull().default(true),
+  createdAt: integer("created_at").notNull().default(now),
+  updatedAt: integer("updated_at").notNull().default(now),
+});
+
+export const shoppers = sqliteTable("shoppers", {
+  // The random value the signed cookie session carries.
+  id: text("id").primaryKey(),
+  stripeCustomerId: text("stripe_customer_id").unique(),
+  createdAt: integer("created_at").notNull().default(now),
+  updatedAt: integer("updated_at").notNull().default(now),
+});
+
+export const checkoutSessions = sqliteTable(
+  "checkout_sessions",
+  {
+    // Stripe's id, cs_test_... or cs_live_...
+    id: text("id").primaryKey(),
+    shopperId: text("shopper_id")
+      .notNull()
+      .references(() => shoppers.id),
+    productId: integer("product_id")
+      .notNull()
+      .references(() => products.id),
+    quantity: integer("quantity").notNull(),
+    mode: text("mode", { enum: ["payment", "subscription"] }).notNull(),
+    status: text("status", { enum: ["open", "complete", "expired"] })
+      .notNull()
+      .default("open"),
+    paymentStatus: text("payment_status", {
+      enum: ["unpaid", "paid", "no_payment_required", "failed"],
+    })
+      .notNull()
+      .default("unpaid"),
+    amountTotal: integer("amount_total"),
+    currency: text("currency"),
+    url: text("url"),
+    // The Buy form's one-time token: a double submit finds this row.
+    formToken: text("form_token").notNull().unique(),
+    customerEmail: text("customer_email"),
+    stripeCustomerId: text("stripe_customer_id"),
+    stripeSubscriptionId: text("stripe_subscription_id"),
+    subscriptionStatus: text("subscription_status"),
+    // `created` (unix seconds) of the newest subscription event applied.
+    subscriptionEventAt: integer("subscription_event_at"),
+    paymentIntentId: text("payment_intent_id"),
+    expiresAt: integer("expires_at"),
+    // Why a completed session was not fulfilled (amount, currency, mode mismatch...).
+    flag: text("flag"),
+    fulfilledAt: integer("fulfilled_at"),
+    createdAt: integer("created_at").notNull().default(now),
+    updatedAt: integer("updated_at").notNull().default(now),
+  },
+  (t) => [
+    index("checkout_sessions_shopper_created_idx").on(t.shopperId, t.createdAt),
+    index("checkout_sessions_subscription_idx").on(t.stripeSubscriptionId),
+    index("checkout_sessions_status_idx").on(t.status, t.paymentStatus),
+  ],
+);
+
+export const stripeEvents = sqliteTable(
+  "stripe_events",
+  {
+    id: text("id").primaryKey(),
+    type: text("type").notNull(),
+    // Stripe's `created`, unix seconds.
+    created: integer("created").notNull(),
+    livemode: integer("livemode", { mode: "boolean" }).notNull(),
+    payload: text("payload").notNull(),
+    // Where the event came from: webhook, reconcile.
+    source: text("source").notNull().default("webhook"),
+    receivedAt: integer("received_at").notNull().default(now),
+    processedAt: integer("processed_at"),
+    error: text("error"),
+  },
+  (t) => [index("stripe_events_created_idx").on(t.created)],
+);
+
+// Leases that keep a job (the reconcile run) from running twice at once.
+export const jobLocks = sqliteTable("job_locks", {
+  name: text("name").primaryKey(),
+  holder: text("holder").notNull(),
+  acquiredAt: integer("acquired_at").notNull(),
+  expiresAt: integer("expires_at").notNull(),
+});
+
+export type Product = typeof products.$inferSelect;
+export type Shopper = typeof shoppers.$inferSelect;
+export type CheckoutSession = typeof checkoutSessions.$inferSelect;
+export type StripeEvent = typeof stripeEvents.$inferSelect;

@@ -1,0 +1,66 @@
+/**
+ * The control API of the bundled Stripe emulator (tests/stripe-emulator), for
+ * tests. The base URL is the STRIPE_API_BASE the app uses, unless given.
+ */
+
+export type RecordedRequest = {
+  method: string;
+  path: string;
+  query: Record<string, unknown>;
+  params: Record<string, unknown>;
+  idempotencyKey: string | null;
+  stripeVersion: string | null;
+  at: number;
+};
+
+export type Delivery = { eventId: string; type: string; attempt: number; status: number; at: number };
+
+export function emulatorControl(base: string = process.env.STRIPE_API_BASE ?? "") {
+  async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const response = await fetch(`${base}/_emulator${path}`, {
+      method,
+      headers: body === undefined ? undefined : { "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`emulator ${method} ${path}: ${response.status} ${text}`);
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+  return {
+    url: base,
+    reset: () => call<void>("POST", "/reset"),
+    requests: () => call<RecordedRequest[]>("GET", "/requests"),
+    /** The recorded /v1 requests for one method and path prefix. */
+    async requestsTo(method: string, pathPrefix: string) {
+      return (await call<RecordedRequest[]>("GET", "/requests")).filter(
+        (r) => r.method === method && r.path.startsWith(pathPrefix),
+      );
+    },
+    setWebhook: (url: string | null, secret?: string) => call<void>("POST", "/webhook", { url, secret }),
+    delivery: (options: {
+      mode?: "normal" | "drop" | "hold";
+      delayMs?: number;
+      duplicate?: boolean;
+      order?: "normal" | "reverse";
+    }) => call<void>("POST", "/delivery", options),
+    release: () => call<void>("POST", "/deliveries/release"),
+    redeliver: (eventId: string) => call<void>("POST", "/deliveries/redeliver", { eventId }),
+    deliveries: () => call<Delivery[]>("GET", "/deliveries"),
+    waitForDeliveries: (count: number, timeoutMs = 10_000) =>
+      call<Delivery[]>("GET", `/deliveries/wait?count=${count}&timeoutMs=${timeoutMs}`),
+    fault: (fault: { method?: string; pathPrefix?: string; status?: number; hang?: boolean; count?: number }) =>
+      call<void>("POST", "/faults", fault),
+    clearFaults: () => call<void>("DELETE", "/faults"),
+    pay: (sessionId: string, method: "card" | "delayed" = "card", email = "shopper@example.com") =>
+      call<Record<string, unknown>>("POST", `/sessions/${sessionId}/pay`, { method, email }),
+    decline: (sessionId: string) => call<Record<string, unknown>>("POST", `/sessions/${sessionId}/decline`),
+    asyncSucceed: (sessionId: string) => call<Record<string, unknown>>("POST", `/sessions/${sessionId}/async_succeed`),
+    asyncFail: (sessionId: string) => call<Record<string, unknown>>("POST", `/sessions/${sessionId}/async_fail`),
+    expire: (sessionId: string) => call<Record<string, unknown>>("POST", `/sessions/${sessionId}/expire`),
+    cancelSubscription: (id: string) => call<Record<string, unknown>>("POST", `/subscriptions/${id}/cancel`),
+    updateSubscription: (id: string, status: string) =>
+      call<Record<string, unknown>>("POST", `/subscriptions/${id}/update`, { status }),
+  };
+}
+
+export type EmulatorControl = ReturnType<typeof emulatorControl>;
