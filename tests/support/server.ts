@@ -1,0 +1,144 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { copyFileSync, existsSync, mkdtempSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+
+import { SESSION_SECRET, PREVIOUS_SESSION_SECRET, WEBHOOK_SECRET, PREVIOUS_WEBHOOK_SECRET } from "./test-env";
+
+/**
+ * Starts real processes for tests: the built app (`npm start`'s server.js)
+ * and the Stripe emulator. `node` is started directly so that killing the
+ * pid stops it; ports are picked free on loopback.
+ */
+
+const root = path.resolve(import.meta.dirname, "../..");
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export type Proc = {
+  url: string;
+  port: number;
+  child: ChildProcess;
+  output: string[];
+  stop(signal?: NodeJS.Signals): Promise<void>;
+};
+
+function collect(child: ChildProcess) {
+  const output: string[] = [];
+  const push = (chunk: Buffer) => output.push(...chunk.toString().split("\n").filter(Boolean));
+  child.stdout?.on("data", push);
+  child.stderr?.on("data", push);
+  return output;
+}
+
+function stopper(child: ChildProcess) {
+  return (signal: NodeJS.Signals = "SIGTERM") =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once("exit", () => resolve());
+      child.kill(signal);
+    });
+}
+
+async function waitFor(check: () => Promise<boolean>, what: string, output: string[], child: ChildProcess, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}:\n${output.join("\n")}`);
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${what} did not start in ${timeoutMs} ms:\n${output.join("\n")}`);
+}
+
+/** A fresh database file: a copy of the migrated base when one is given. */
+export function tempDatabase(base?: string) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "shop-db-"));
+  const file = path.join(dir, "app.db");
+  if (base && existsSync(base)) copyFileSync(base, file);
+  return file;
+}
+
+export const BUILT_SERVER_ENV = {
+  NODE_ENV: "production",
+  STRIPE_SECRET_KEY: "sk_test_shop_tests_only",
+  STRIPE_WEBHOOK_SECRET: `${WEBHOOK_SECRET},${PREVIOUS_WEBHOOK_SECRET}`,
+  SESSION_SECRET: `${SESSION_SECRET},${PREVIOUS_SESSION_SECRET}`,
+  STRIPE_TIMEOUT_MS: "1500",
+};
+
+/** Starts `node server.js` (the build must exist: `npm test` builds first). */
+export async function startBuiltServer({
+  stripeApiBase,
+  databasePath = tempDatabase(),
+  env = {},
+}: {
+  stripeApiBase: string;
+  databasePath?: string;
+  env?: Record<string, string>;
+}): Promise<Proc & { databasePath: string }> {
+  if (!existsSync(path.join(root, "build/server/index.js"))) {
+    throw new Error("No build: run `npx remix vite:build` (npm test does) before the built-server tests.");
+  }
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, [path.join(root, "server.js")], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      ...BUILT_SERVER_ENV,
+      APP_ORIGIN: url,
+      PORT: String(port),
+      DATABASE_PATH: databasePath,
+      STRIPE_API_BASE: stripeApiBase,
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const output = collect(child);
+  await waitFor(async () => (await fetch(`${url}/healthz`)).ok, "the built server", output, child);
+  return { url, port, child, output, databasePath, stop: stopper(child) };
+}
+
+/** Starts the Stripe emulator as its own process (tests/stripe-emulator/main.ts). */
+export async function startEmulatorProcess({
+  webhookUrl,
+  webhookSecret = WEBHOOK_SECRET,
+  env = {},
+}: { webhookUrl?: string; webhookSecret?: string; env?: Record<string, string> } = {}): Promise<Proc> {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "tests/stripe-emulator/main.ts")], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      EMULATOR_PORT: "0",
+      EMULATOR_RETRY_BASE_MS: "200",
+      ...(webhookUrl ? { EMULATOR_WEBHOOK_URL: webhookUrl, EMULATOR_WEBHOOK_SECRET: webhookSecret } : {}),
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const output = collect(child);
+  let url = "";
+  await waitFor(
+    async () => {
+      const line = output.find((l) => l.startsWith("stripe-emulator listening on "));
+      if (line) url = line.slice("stripe-emulator listening on ".length).trim();
+      return Boolean(line);
+    },
+    "the Stripe emulator",
+    output,
+    child,
+  );
+  return { url, port: Number(new URL(url).port), child, output, stop: stopper(child) };
+}
