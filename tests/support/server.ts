@@ -69,7 +69,7 @@ export function tempDatabase(base?: string) {
 }
 
 export const BUILT_SERVER_ENV = {
-  NODE_ENV: "production",
+  NODE_ENV: "production" as const,
   STRIPE_SECRET_KEY: "sk_test_shop_tests_only",
   STRIPE_WEBHOOK_SECRET: `${WEBHOOK_SECRET},${PREVIOUS_WEBHOOK_SECRET}`,
   SESSION_SECRET: `${SESSION_SECRET},${PREVIOUS_SESSION_SECRET}`,
@@ -102,7 +102,7 @@ export async function startBuiltServer({
       DATABASE_PATH: databasePath,
       STRIPE_API_BASE: stripeApiBase,
       ...env,
-    },
+    } as NodeJS.ProcessEnv,
     stdio: ["ignore", "pipe", "pipe"],
   });
   const output = collect(child);
@@ -125,7 +125,7 @@ export async function startEmulatorProcess({
       EMULATOR_RETRY_BASE_MS: "200",
       ...(webhookUrl ? { EMULATOR_WEBHOOK_URL: webhookUrl, EMULATOR_WEBHOOK_SECRET: webhookSecret } : {}),
       ...env,
-    },
+    } as NodeJS.ProcessEnv,
     stdio: ["ignore", "pipe", "pipe"],
   });
   const output = collect(child);
