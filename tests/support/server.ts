@@ -121,6 +121,7 @@ export async function startEmulatorProcess({
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
+      NODE_ENV: "development",
       EMULATOR_PORT: "0",
       EMULATOR_RETRY_BASE_MS: "200",
       ...(webhookUrl ? { EMULATOR_WEBHOOK_URL: webhookUrl, EMULATOR_WEBHOOK_SECRET: webhookSecret } : {}),
