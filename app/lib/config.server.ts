@@ -63,7 +63,7 @@ const schema = z.object({
     .default(5_000),
   APP_ORIGIN: z
     .url({ protocol: /^https?$/, error: "APP_ORIGIN must be an http(s) origin such as https://shop.example.com" })
-    .refine((value) => new URL(value).origin === value.replace(/\/$/, ""), {
+    .refine((value) => URL.canParse(value) && new URL(value).origin === value.replace(/\/$/, ""), {
       error: "APP_ORIGIN must be an origin only (scheme, host and port; no path or query)",
     })
     .optional(),
