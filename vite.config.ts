@@ -1,5 +1,5 @@
 import { vitePlugin as remix } from "@remix-run/dev";
-import { defineConfig } from "vite";
+import { defineConfig, type Plugin } from "vite";
 import tsconfigPaths from "vite-tsconfig-paths";
 
 declare module "@remix-run/node" {
@@ -8,9 +8,57 @@ declare module "@remix-run/node" {
   }
 }
 
+/**
+ * `remix vite:dev` checks the configuration before serving anything and, when
+ * no Stripe key is configured, starts the bundled Stripe emulator with its
+ * webhooks pointed at this dev server: clone, `npm ci && npm run dev`, buy.
+ */
+function devStripe(): Plugin {
+  return {
+    name: "shop:dev-stripe",
+    apply: "serve",
+    async configureServer(server) {
+      let config: typeof import("./app/lib/config.server").config;
+      try {
+        ({ config } = await import("./app/lib/config.server"));
+      } catch (error: unknown) {
+        console.error(error instanceof Error && error.name === "ConfigError" ? error.message : error);
+        process.exit(1);
+      }
+      if (!config.stripe.emulated || process.env.VITEST) return;
+
+      const { EMULATOR_DEFAULTS } = await import("./app/lib/config.server");
+      const { startEmulator } = await import("./tests/stripe-emulator/server");
+      const base = new URL(EMULATOR_DEFAULTS.apiBase);
+      try {
+        const emulator = await startEmulator({
+          port: Number(base.port),
+          host: base.hostname,
+          webhookUrl: `${config.appOrigin}/stripe/webhook`,
+          webhookSecret: EMULATOR_DEFAULTS.webhookSecret,
+          quiet: true,
+        });
+        server.httpServer?.once("close", () => void emulator.close());
+        console.log(
+          `\n  Payments are simulated: no STRIPE_SECRET_KEY, so the Stripe emulator runs at ${emulator.url}` +
+            `\n  and delivers webhooks to ${config.appOrigin}/stripe/webhook. Set STRIPE_SECRET_KEY in .env to use Stripe.\n`,
+        );
+      } catch (error: unknown) {
+        const inUse = (error as { code?: string }).code === "EADDRINUSE";
+        console.warn(
+          inUse
+            ? `\n  Port ${base.port} is taken: using the Stripe emulator (or stripe-mock) already running there.\n`
+            : `\n  The Stripe emulator did not start: ${error instanceof Error ? error.message : String(error)}\n`,
+        );
+      }
+    },
+  };
+}
+
 export default defineConfig({
   server: { port: 5173, strictPort: true },
   plugins: [
+    devStripe(),
     remix({
       future: {
         v3_fetcherPersist: true,
