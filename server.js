@@ -1,6 +1,8 @@
-// The production server (`npm start`): the built Remix app behind Express,
-// with server timeouts that cut slow clients off. Configuration is validated
-// when the build is imported; a bad value stops here with its message only.
+// The production server (`npm start`): the built Remix app behind Express.
+// Configuration is validated when the build is imported; a bad value stops
+// here with its message only. See docs/decisions/001-custom-express-server.md.
+import { randomBytes } from "node:crypto";
+import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -15,7 +17,7 @@ try {
 } catch (error) {
   if (error && error.name === "ConfigError") {
     console.error(error.message);
-  } else if (error && error.code === "ERR_MODULE_NOT_FOUND") {
+  } else if (error && error.code === "ERR_MODULE_NOT_FOUND" && String(error.message).includes("build/server")) {
     console.error("No build found: run `npm run build` first.");
   } else {
     console.error("The server could not start:", error instanceof Error ? error.message : error);
@@ -23,10 +25,36 @@ try {
   process.exit(1);
 }
 
-const { config } = build.entry.module;
+const { config, bodyLimitFor } = build.entry.module;
 
 const app = express();
 app.disable("x-powered-by");
+app.set("etag", false);
+
+app.use((req, res, next) => {
+  // A reference id for logs and error pages; never trusted from the client.
+  const id = randomBytes(8).toString("hex");
+  req.headers["x-request-id"] = id;
+  res.setHeader("X-Request-Id", id);
+  res.setHeader("X-Content-Type-Options", "nosniff");
+  if (config.production) res.setHeader("Strict-Transport-Security", "max-age=63072000; includeSubDomains");
+
+  // Bodies are bounded before anything reads them.
+  const limit = bodyLimitFor(req.path);
+  const declared = req.headers["content-length"];
+  if (declared !== undefined && Number(declared) > limit) {
+    res.status(413).type("text/plain").send(`The request is too large (at most ${limit} bytes).`);
+    req.resume();
+    return;
+  }
+  if (declared === undefined && req.headers["transfer-encoding"] && req.path !== "/stripe/webhook") {
+    // Browsers send forms with a length; the webhook route counts a chunked body itself.
+    res.status(411).type("text/plain").send("A Content-Length is required.");
+    req.resume();
+    return;
+  }
+  next();
+});
 
 // Fingerprinted assets are immutable; everything else in public/ briefly cached.
 app.use("/assets", express.static(path.join(here, "build/client/assets"), { immutable: true, maxAge: "1y" }));
@@ -34,17 +62,27 @@ app.use(express.static(path.join(here, "build/client"), { maxAge: "1h" }));
 
 app.all("*", createRequestHandler({ build, mode: config.production ? "production" : "development" }));
 
-const server = app.listen(config.port, () => {
+const server = http.createServer(
+  {
+    headersTimeout: config.http.headersTimeoutMs,
+    requestTimeout: config.http.requestTimeoutMs,
+    // How often Node checks the two timeouts above (its default is 30 s).
+    connectionsCheckingInterval: Math.min(1_000, config.http.headersTimeoutMs),
+    keepAliveTimeout: 5_000,
+  },
+  app,
+);
+
+server.listen(config.port, () => {
   const { port } = server.address();
   console.log(`shop listening on http://localhost:${port}`);
+  build.entry.module.startReconcileSchedule?.();
 });
-server.headersTimeout = 10_000;
-server.requestTimeout = 30_000;
-server.keepAliveTimeout = 5_000;
 
 for (const signal of ["SIGTERM", "SIGINT"]) {
   process.on(signal, () => {
     server.close(() => process.exit(0));
+    server.closeIdleConnections();
     setTimeout(() => process.exit(0), 5_000).unref();
   });
 }

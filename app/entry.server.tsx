@@ -1,16 +1,32 @@
 import { PassThrough } from "node:stream";
 
-import type { EntryContext, HandleErrorFunction } from "@remix-run/node";
+import type { EntryContext, HandleDataRequestFunction, HandleErrorFunction } from "@remix-run/node";
 import { createReadableStreamFromReadable } from "@remix-run/node";
 import { RemixServer } from "@remix-run/react";
 import { renderToPipeableStream } from "react-dom/server";
 
 // Configuration first: a bad value stops the server before it serves anything.
 import { config } from "./lib/config.server";
+import { RequestInfoProvider } from "./components/request-info";
+import { applyBaseHeaders, applyDocumentHeaders, newNonce, newRequestId } from "./lib/security.server";
 
 export { config };
+export { bodyLimitFor } from "./lib/limits";
 
 const ABORT_DELAY = 5_000;
+
+const requestIds = new WeakMap<Request, string>();
+
+/** The reference id of a request: set by server.js, made up here otherwise. */
+export function requestIdOf(request: Request) {
+  let id = requestIds.get(request);
+  if (!id) {
+    const header = request.headers.get("X-Request-Id");
+    id = header && /^[a-f0-9]{16}$/.test(header) ? header : newRequestId();
+    requestIds.set(request, id);
+  }
+  return id;
+}
 
 /**
  * Renders the whole document before answering (no streaming of deferred
@@ -22,14 +38,20 @@ export default function handleRequest(
   responseHeaders: Headers,
   remixContext: EntryContext,
 ) {
+  const nonce = newNonce();
+  const requestId = requestIdOf(request);
   return new Promise<Response>((resolve, reject) => {
     let status = responseStatusCode;
     const { pipe, abort } = renderToPipeableStream(
-      <RemixServer context={remixContext} url={request.url} abortDelay={ABORT_DELAY} />,
+      <RequestInfoProvider value={{ nonce, requestId }}>
+        <RemixServer context={remixContext} url={request.url} abortDelay={ABORT_DELAY} nonce={nonce} />
+      </RequestInfoProvider>,
       {
+        nonce,
         onAllReady() {
           const body = new PassThrough();
           responseHeaders.set("Content-Type", "text/html; charset=utf-8");
+          applyDocumentHeaders(responseHeaders, nonce);
           resolve(
             new Response(createReadableStreamFromReadable(body), {
               headers: responseHeaders,
@@ -50,7 +72,17 @@ export default function handleRequest(
   });
 }
 
+export const handleDataRequest: HandleDataRequestFunction = (response) => {
+  applyBaseHeaders(response.headers);
+  return response;
+};
+
+// Details go to the log with the reference id the error page shows; the
+// response itself carries no stack, SQL, secret or header.
 export const handleError: HandleErrorFunction = (error, { request }) => {
   if (request.signal.aborted) return;
-  console.error(`unhandled error ${request.method} ${new URL(request.url).pathname}`, error);
+  console.error(
+    `error ref=${requestIdOf(request)} ${request.method} ${new URL(request.url).pathname}:`,
+    error instanceof Error ? (error.stack ?? error.message) : error,
+  );
 };

@@ -4,6 +4,7 @@ import { Links, Meta, Outlet, Scripts, ScrollRestoration, useRouteLoaderData, Li
 import type { ReactNode } from "react";
 
 import { GeneralErrorBoundary } from "./components/error-boundary";
+import { useRequestInfo } from "./components/request-info";
 import { SimulatedPaymentsBanner } from "./components/simulated-banner";
 import { config } from "./lib/config.server";
 import styles from "./styles.css?url";
@@ -18,6 +19,7 @@ export async function loader(_: LoaderFunctionArgs) {
 
 export function Layout({ children }: { children: ReactNode }) {
   const data = useRouteLoaderData<typeof loader>("root");
+  const { nonce } = useRequestInfo();
   return (
     <html lang="en">
       <head>
@@ -37,8 +39,8 @@ export function Layout({ children }: { children: ReactNode }) {
           </nav>
         </header>
         <main>{children}</main>
-        <ScrollRestoration />
-        <Scripts />
+        <ScrollRestoration nonce={nonce} />
+        <Scripts nonce={nonce} />
       </body>
     </html>
   );

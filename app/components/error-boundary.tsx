@@ -1,5 +1,7 @@
 import { isRouteErrorResponse, Link, useRouteError } from "@remix-run/react";
 
+import { useRequestInfo } from "./request-info";
+
 type StatusMessages = Partial<Record<number, string>>;
 
 const DEFAULT_MESSAGES: StatusMessages = {
@@ -18,6 +20,7 @@ const DEFAULT_MESSAGES: StatusMessages = {
  */
 export function GeneralErrorBoundary({ messages = {} }: { messages?: StatusMessages }) {
   const error = useRouteError();
+  const { requestId } = useRequestInfo();
   const all = { ...DEFAULT_MESSAGES, ...messages };
   if (isRouteErrorResponse(error)) {
     const detail = typeof error.data === "string" && error.data.length < 300 ? error.data : null;
@@ -35,6 +38,11 @@ export function GeneralErrorBoundary({ messages = {} }: { messages?: StatusMessa
     <section className="error" aria-labelledby="error-title">
       <h1 id="error-title">Something went wrong on our side.</h1>
       <p>Nothing was charged. Please try again in a moment.</p>
+      {requestId ? (
+        <p>
+          If it keeps happening, tell us this reference: <code>{requestId}</code>
+        </p>
+      ) : null}
       <p>
         <Link to="/">Back to the shop</Link>
       </p>

@@ -86,6 +86,16 @@ const schema = z.object({
     .min(0, { error: "PORT must be between 0 and 65535" })
     .max(65535, { error: "PORT must be between 0 and 65535" })
     .default(3000),
+  HTTP_HEADERS_TIMEOUT_MS: z.coerce
+    .number({ error: "HTTP_HEADERS_TIMEOUT_MS must be a number of milliseconds" })
+    .int({ error: "HTTP_HEADERS_TIMEOUT_MS must be a whole number" })
+    .min(100, { error: "HTTP_HEADERS_TIMEOUT_MS must be at least 100" })
+    .default(10_000),
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce
+    .number({ error: "HTTP_REQUEST_TIMEOUT_MS must be a number of milliseconds" })
+    .int({ error: "HTTP_REQUEST_TIMEOUT_MS must be a whole number" })
+    .min(100, { error: "HTTP_REQUEST_TIMEOUT_MS must be at least 100" })
+    .default(30_000),
   RECONCILE_INTERVAL_MINUTES: z.coerce
     .number({ error: "RECONCILE_INTERVAL_MINUTES must be a number" })
     .min(0, { error: "RECONCILE_INTERVAL_MINUTES must not be negative" })
@@ -149,6 +159,11 @@ export function parseConfig(env: Record<string, string | undefined>) {
     databasePath: e.DATABASE_PATH,
     databaseBusyTimeoutMs: e.DATABASE_BUSY_TIMEOUT_MS,
     port: e.PORT,
+    http: {
+      // Slow clients are cut off: headers must arrive within the first, the whole request within the second.
+      headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: Math.max(e.HTTP_REQUEST_TIMEOUT_MS, e.HTTP_HEADERS_TIMEOUT_MS),
+    },
     reconcileIntervalMinutes: e.RECONCILE_INTERVAL_MINUTES,
   };
 }

@@ -14,3 +14,9 @@ export function invariantResponse(
     });
   }
 }
+
+/** 413 when the request says its body is larger than `limit` bytes. */
+export function assertBodyWithin(request: Request, limit: number) {
+  const length = Number(request.headers.get("Content-Length") ?? "0");
+  invariantResponse(!(length > limit), `The request is too large (at most ${limit} bytes).`, { status: 413 });
+}

@@ -7,8 +7,10 @@ import { GeneralErrorBoundary } from "~/components/error-boundary";
 import { newFormToken, parseBuyForm } from "~/lib/buy-form.server";
 import { getProduct } from "~/lib/catalog.server";
 import { CheckoutError, createCheckout } from "~/lib/checkout.server";
-import { invariantResponse } from "~/lib/http.server";
+import { assertBodyWithin, invariantResponse } from "~/lib/http.server";
+import { FORM_BODY_LIMIT } from "~/lib/limits";
 import { formatMoney } from "~/lib/money";
+import { assertSameOrigin } from "~/lib/security.server";
 import { ensureShopper } from "~/lib/session.server";
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [
@@ -51,6 +53,9 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
 }
 
 export async function action({ request, params }: ActionFunctionArgs) {
+  // Another site's form posting here is refused before anything else.
+  assertSameOrigin(request);
+  assertBodyWithin(request, FORM_BODY_LIMIT);
   const product = getProduct(params.slug ?? "");
   invariantResponse(product, "No product by that name is for sale.", { status: 404 });
 
