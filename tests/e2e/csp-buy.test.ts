@@ -1,0 +1,57 @@
+import { chromium, type Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { startBuiltServer, startEmulatorProcess, type Proc } from "../support/server";
+
+/**
+ * The Content-Security-Policy must not break the shop: Chrome applies
+ * `form-action` to the redirect after a form post, so the Buy form reaches
+ * the hosted checkout page only because its origin is listed. Also no CSP
+ * violation on the way, with JavaScript on or off.
+ */
+
+let browser: Browser;
+let emulator: Proc;
+let app: Proc;
+
+beforeAll(async () => {
+  emulator = await startEmulatorProcess();
+  app = await startBuiltServer({ stripeApiBase: emulator.url });
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+      "--disable-quic",
+    ],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.stop();
+  await emulator?.stop();
+});
+
+describe.each([false, true])("under the CSP, JavaScript %s", (javaScriptEnabled) => {
+  it("the Buy form reaches the hosted checkout page, with no policy violation", async () => {
+    const context = await browser.newContext({ javaScriptEnabled });
+    const page = await context.newPage();
+    const violations: string[] = [];
+    page.on("console", (message) => {
+      if (/Content Security Policy|Refused to/i.test(message.text())) violations.push(message.text());
+    });
+    await page.goto(`${app.url}/products/ceramic-pour-over`);
+    await expect.poll(() => page.title()).toContain("Ceramic Pour-Over Dripper");
+    await page.getByRole("button", { name: "Buy" }).click();
+    await page.waitForURL(new RegExp(`^${emulator.url}/c/pay/cs_test_`));
+    expect(await page.content()).toContain("Ceramic Pour-Over Dripper");
+    expect(violations).toEqual([]);
+    await context.close();
+  });
+});

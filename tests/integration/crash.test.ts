@@ -1,0 +1,130 @@
+import Database from "better-sqlite3";
+import Stripe from "stripe";
+import { afterAll, describe, expect, it } from "vitest";
+
+import { emulatorControl } from "../support/emulator";
+import { startBuiltServer, tempDatabase, type Proc } from "../support/server";
+import { WEBHOOK_SECRET } from "../support/test-env";
+
+/**
+ * Crash safety: SIGKILL the server while webhooks pour in. Every event it
+ * answered 2xx for must be on disk after a restart, the file must pass
+ * integrity_check, and redelivering the unanswered ones must succeed.
+ */
+
+const emu = emulatorControl();
+const EVENTS = 300;
+const SHOPPER = "CRASHTESTSHOPPER000000";
+let server: (Proc & { databasePath: string }) | undefined;
+afterAll(() => server?.stop("SIGKILL"));
+
+function seed(databasePath: string) {
+  const db = new Database(databasePath);
+  db.prepare("INSERT INTO shoppers (id) VALUES (?)").run(SHOPPER);
+  const product = db.prepare("SELECT id FROM products WHERE slug = 'ceramic-pour-over'").get() as { id: number };
+  const insert = db.prepare(
+    "INSERT INTO checkout_sessions (id, shopper_id, product_id, quantity, mode, amount_total, currency, form_token) VALUES (?, ?, ?, 1, 'payment', 3200, 'usd', ?)",
+  );
+  for (let i = 0; i < EVENTS; i++) insert.run(sessionId(i), SHOPPER, product.id, `crash-token-${String(i).padStart(6, "0")}`);
+  db.close();
+}
+
+const sessionId = (i: number) => `cs_test_crash${String(i).padStart(6, "0")}`;
+
+function signedEvent(i: number) {
+  const payload = JSON.stringify({
+    id: `evt_crash${String(i).padStart(6, "0")}`,
+    object: "event",
+    api_version: "2026-10-28.endive",
+    created: Math.floor(Date.now() / 1000),
+    livemode: false,
+    pending_webhooks: 1,
+    request: { id: null, idempotency_key: null },
+    type: "checkout.session.completed",
+    data: {
+      object: {
+        id: sessionId(i),
+        object: "checkout.session",
+        mode: "payment",
+        status: "complete",
+        payment_status: "paid",
+        amount_total: 3200,
+        currency: "usd",
+        livemode: false,
+        client_reference_id: SHOPPER,
+        customer: null,
+        customer_details: { email: "crash@example.com" },
+        payment_intent: `pi_crash${i}`,
+        subscription: null,
+      },
+    },
+  });
+  return { id: `evt_crash${String(i).padStart(6, "0")}`, payload };
+}
+
+async function deliver(url: string, event: { payload: string }) {
+  const signature = Stripe.webhooks.generateTestHeaderString({ payload: event.payload, secret: WEBHOOK_SECRET });
+  const response = await fetch(`${url}/stripe/webhook`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "Stripe-Signature": signature },
+    body: event.payload,
+  });
+  await response.arrayBuffer();
+  return response.status;
+}
+
+describe("SIGKILL while webhooks are delivered", () => {
+  it("loses no acknowledged event, keeps the file intact, and takes the redeliveries", async () => {
+    const databasePath = tempDatabase();
+    // A first start migrates and seeds the catalog; then the checkouts go in.
+    server = await startBuiltServer({ stripeApiBase: emu.url, databasePath });
+    await server.stop();
+    seed(databasePath);
+    server = await startBuiltServer({ stripeApiBase: emu.url, databasePath });
+
+    const events = Array.from({ length: EVENTS }, (_, i) => signedEvent(i));
+    const acknowledged = new Set<string>();
+    let next = 0;
+    let killed = false;
+    const running = server;
+    const worker = async () => {
+      while (next < events.length) {
+        const event = events[next++]!;
+        try {
+          const status = await deliver(running.url, event);
+          if (status >= 200 && status < 300) acknowledged.add(event.id);
+        } catch {
+          // The connection died with the server: not acknowledged.
+        }
+        if (!killed && acknowledged.size >= EVENTS / 3) {
+          killed = true;
+          running.child.kill("SIGKILL");
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, worker));
+    expect(killed).toBe(true);
+    expect(acknowledged.size).toBeGreaterThan(0);
+    expect(acknowledged.size).toBeLessThan(EVENTS);
+
+    const db = new Database(databasePath);
+    expect(db.pragma("integrity_check", { simple: true })).toBe("ok");
+    const stored = new Set((db.prepare("SELECT id FROM stripe_events").all() as { id: string }[]).map((r) => r.id));
+    db.close();
+    for (const id of acknowledged) expect(stored.has(id), `${id} was answered 2xx but is not stored`).toBe(true);
+
+    // Stripe redelivers what was not acknowledged: all of it now succeeds.
+    server = await startBuiltServer({ stripeApiBase: emu.url, databasePath });
+    const unanswered = events.filter((e) => !acknowledged.has(e.id));
+    for (const event of unanswered) expect(await deliver(server.url, event)).toBe(200);
+
+    const after = new Database(databasePath, { readonly: true });
+    const counts = after
+      .prepare(
+        "SELECT (SELECT count(*) FROM stripe_events) AS events, (SELECT count(*) FROM checkout_sessions WHERE fulfilled_at IS NOT NULL AND payment_status = 'paid') AS fulfilled",
+      )
+      .get();
+    after.close();
+    expect(counts).toEqual({ events: EVENTS, fulfilled: EVENTS });
+  });
+});
