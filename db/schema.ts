@@ -109,6 +109,14 @@ export const jobLocks = sqliteTable("job_locks", {
   expiresAt: integer("expires_at").notNull(),
 });
 
+// How far a job got. For the reconcile run: the newest event `created` (unix
+// seconds) up to which a run that completed has listed and applied every event.
+export const jobCheckpoints = sqliteTable("job_checkpoints", {
+  name: text("name").primaryKey(),
+  checkpoint: integer("checkpoint").notNull(),
+  updatedAt: integer("updated_at").notNull().default(now),
+});
+
 export type Product = typeof products.$inferSelect;
 export type Shopper = typeof shoppers.$inferSelect;
 export type CheckoutSession = typeof checkoutSessions.$inferSelect;
