@@ -18,6 +18,9 @@ function devStripe(): Plugin {
     name: "shop:dev-stripe",
     apply: "serve",
     async configureServer(server) {
+      // The Remix plugin also creates a child Vite server (configFile: false)
+      // to read route modules, in `vite:build` too: that one serves nobody.
+      if (!server.config.configFile) return;
       let config: typeof import("./app/lib/config.server").config;
       try {
         ({ config } = await import("./app/lib/config.server"));
