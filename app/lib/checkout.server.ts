@@ -1,4 +1,4 @@
-import { and, eq, isNull } from "drizzle-orm";
+import { and, asc, eq, inArray, isNull, sql } from "drizzle-orm";
 import type Stripe from "stripe";
 
 import type { CheckoutSession, Product } from "../../db/schema";
@@ -250,7 +250,8 @@ export function applyCheckoutSession(session: Stripe.Checkout.Session): ApplyRes
 }
 
 function applyEvent(tx: Tx, event: Stripe.Event): ApplyResult {
-  const hint = SESSION_EVENTS[event.type];
+  // hasOwn: an event type such as "constructor" must not find Object's prototype.
+  const hint = Object.hasOwn(SESSION_EVENTS, event.type) ? SESSION_EVENTS[event.type] : undefined;
   if (hint) return applySession(tx, event.data.object as Stripe.Checkout.Session, hint);
   if (SUBSCRIPTION_EVENTS.has(event.type)) {
     return applySubscription(tx, event.data.object as Stripe.Subscription, event.created);
@@ -330,6 +331,9 @@ function applySession(tx: Tx, session: Stripe.Checkout.Session, hint: Hint): App
       .where(eq(checkoutSessions.id, row.id))
       .run();
   }
+  // Subscription events can land before the completion that links the
+  // subscription to this checkout; they were recorded, so apply them now.
+  if (update.stripeSubscriptionId) replaySubscriptionEvents(tx, update.stripeSubscriptionId);
 
   // The shopper's Stripe customer, stored on first completion for reuse.
   if (customerId && !flag) {
@@ -391,6 +395,20 @@ function applySubscription(tx: Tx, subscription: Stripe.Subscription, created: n
     .where(eq(checkoutSessions.id, row.id))
     .run();
   return { ...nothing(row.id), changed: true };
+}
+
+function replaySubscriptionEvents(tx: Tx, subscriptionId: string) {
+  const objectId = sql`case when json_valid(${stripeEvents.payload}) then json_extract(${stripeEvents.payload}, '$.data.object.id') end`;
+  const earlier = tx
+    .select({ payload: stripeEvents.payload, created: stripeEvents.created })
+    .from(stripeEvents)
+    .where(and(inArray(stripeEvents.type, [...SUBSCRIPTION_EVENTS]), eq(objectId, subscriptionId)))
+    .orderBy(asc(stripeEvents.created), asc(stripeEvents.receivedAt))
+    .all();
+  for (const stored of earlier) {
+    const event = JSON.parse(stored.payload) as Stripe.Event;
+    applySubscription(tx, event.data.object as Stripe.Subscription, stored.created);
+  }
 }
 
 /* -------------------------------------------------------------------------- */

@@ -1,0 +1,317 @@
+import { eq } from "drizzle-orm";
+import type Stripe from "stripe";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+
+import { applyCheckoutSession, getCheckout, processStripeEvent } from "~/lib/checkout.server";
+import { db, schema } from "~/lib/db.server";
+import { onFulfill, type FulfillmentHook } from "~/lib/fulfillment.server";
+
+import {
+  CHECKOUT_EVENT,
+  nowSeconds,
+  sessionFor,
+  storeCheckout,
+  stripeEvent,
+  subscriptionObject,
+  type StoredCheckout,
+} from "../support/stripe-fixtures";
+
+/**
+ * The one state machine, called as the webhook calls it (processStripeEvent)
+ * and as the success page and reconcile command call it (applyCheckoutSession,
+ * with a session just retrieved from Stripe), in the orders the news can come.
+ */
+
+const fulfilled = new Map<string, number>();
+let unhook: () => void;
+let warnings: string[];
+
+const count: FulfillmentHook = (_tx, checkout) => void fulfilled.set(checkout.id, (fulfilled.get(checkout.id) ?? 0) + 1);
+
+beforeEach(() => {
+  fulfilled.clear();
+  unhook = onFulfill(count);
+  warnings = [];
+  vi.spyOn(console, "warn").mockImplementation((...args: unknown[]) => void warnings.push(args.join(" ")));
+  vi.spyOn(console, "info").mockImplementation(() => {});
+});
+afterEach(() => unhook());
+
+const row = (id: string) => getCheckout(id)!;
+const eventRow = (id: string) => db.select().from(schema.stripeEvents).where(eq(schema.stripeEvents.id, id)).get();
+const shopper = (id: string) => db.select().from(schema.shoppers).where(eq(schema.shoppers.id, id)).get()!;
+
+function webhook(type: string, object: object, created?: number) {
+  const event = stripeEvent(type, object, created === undefined ? {} : { created });
+  return { event, result: processStripeEvent(event, { payload: JSON.stringify(event), source: "webhook" }) };
+}
+
+const completed = (checkout: StoredCheckout, state: "paid" | "unpaid" | "no_payment_required" = "paid") =>
+  webhook(CHECKOUT_EVENT.completed, sessionFor(checkout, state)).result;
+
+describe("the success page and the webhook, interleaved", () => {
+  it("completed by webhook, then retrieved by the success page: one fulfillment", () => {
+    const checkout = storeCheckout(db);
+    expect(completed(checkout)).toMatchObject({ duplicate: false, checkoutId: checkout.id, changed: true, fulfilled: true, flag: null });
+    expect(applyCheckoutSession(sessionFor(checkout, "paid"))).toEqual({
+      duplicate: false,
+      checkoutId: checkout.id,
+      changed: false,
+      fulfilled: false,
+      flag: null,
+    });
+    expect(row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "paid" });
+    expect(row(checkout.id).fulfilledAt).toEqual(expect.any(Number));
+    expect(fulfilled.get(checkout.id)).toBe(1);
+  });
+
+  it("retrieved paid before any webhook, then the webhook: one fulfillment, by the success page", () => {
+    const checkout = storeCheckout(db);
+    expect(applyCheckoutSession(sessionFor(checkout, "paid"))).toMatchObject({ fulfilled: true, changed: true });
+    const fulfilledAt = row(checkout.id).fulfilledAt;
+    expect(completed(checkout)).toMatchObject({ duplicate: false, fulfilled: false, changed: false });
+    expect(row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "paid", fulfilledAt });
+    expect(fulfilled.get(checkout.id)).toBe(1);
+  });
+
+  it("retrieved while still open changes nothing", () => {
+    const checkout = storeCheckout(db);
+    expect(applyCheckoutSession(sessionFor(checkout, "open"))).toMatchObject({ changed: false, fulfilled: false });
+    expect(row(checkout.id)).toMatchObject({ status: "open", paymentStatus: "unpaid", fulfilledAt: null });
+  });
+
+  it("a delayed payment: retrieved complete and unpaid, then async success, then retrieved paid: one fulfillment", () => {
+    const checkout = storeCheckout(db);
+    expect(applyCheckoutSession(sessionFor(checkout, "unpaid"))).toMatchObject({ changed: true, fulfilled: false });
+    expect(row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "unpaid", fulfilledAt: null });
+    expect(webhook(CHECKOUT_EVENT.asyncSucceeded, sessionFor(checkout, "paid")).result).toMatchObject({ fulfilled: true });
+    expect(applyCheckoutSession(sessionFor(checkout, "paid"))).toMatchObject({ changed: false, fulfilled: false });
+    expect(row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "paid" });
+    expect(fulfilled.get(checkout.id)).toBe(1);
+  });
+
+  it("async success before completed (and before the shopper's return): complete, paid, one fulfillment", () => {
+    const checkout = storeCheckout(db);
+    webhook(CHECKOUT_EVENT.asyncSucceeded, sessionFor(checkout, "paid"));
+    completed(checkout, "unpaid");
+    applyCheckoutSession(sessionFor(checkout, "unpaid"));
+    expect(row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "paid" });
+    expect(fulfilled.get(checkout.id)).toBe(1);
+  });
+
+  it("async failure, then the success page retrieves complete/unpaid: stays failed, never fulfilled", () => {
+    const checkout = storeCheckout(db);
+    completed(checkout, "unpaid");
+    webhook(CHECKOUT_EVENT.asyncFailed, sessionFor(checkout, "unpaid"));
+    applyCheckoutSession(sessionFor(checkout, "unpaid"));
+    expect(row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "failed", fulfilledAt: null });
+    expect(fulfilled.has(checkout.id)).toBe(false);
+  });
+
+  it("expired retrieved or delivered after paid: stays complete and paid", () => {
+    const checkout = storeCheckout(db);
+    completed(checkout);
+    applyCheckoutSession(sessionFor(checkout, "expired"));
+    webhook(CHECKOUT_EVENT.expired, sessionFor(checkout, "expired"));
+    expect(row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "paid" });
+    expect(fulfilled.get(checkout.id)).toBe(1);
+  });
+
+  it("completed after expired (a stale event) does not reopen or pay an expired checkout", () => {
+    const checkout = storeCheckout(db);
+    webhook(CHECKOUT_EVENT.expired, sessionFor(checkout, "expired"));
+    completed(checkout);
+    applyCheckoutSession(sessionFor(checkout, "paid"));
+    expect(row(checkout.id)).toMatchObject({ status: "expired", paymentStatus: "unpaid", fulfilledAt: null });
+    expect(fulfilled.has(checkout.id)).toBe(false);
+  });
+
+  it("a session the shop did not create: nothing stored for it, whoever asks", () => {
+    const before = db.select().from(schema.checkoutSessions).all().length;
+    const foreign = sessionFor(storeCheckout(db), "paid", { id: "cs_test_paymentlink000001", payment_link: "plink_123" });
+    expect(applyCheckoutSession(foreign)).toEqual({ duplicate: false, checkoutId: null, changed: false, fulfilled: false, flag: null });
+    expect(db.select().from(schema.checkoutSessions).all()).toHaveLength(before + 1);
+    expect(getCheckout("cs_test_paymentlink000001")).toBeUndefined();
+  });
+
+  it("a hook that throws rolls the success page's apply back; the next call fulfills once", () => {
+    const checkout = storeCheckout(db);
+    // The failing hook runs first, as a shop's would before the test's counter.
+    unhook();
+    const failOnce = onFulfill(() => {
+      failOnce();
+      throw new Error("mail outbox unavailable");
+    });
+    unhook = onFulfill(count);
+    expect(() => applyCheckoutSession(sessionFor(checkout, "paid"))).toThrow("mail outbox unavailable");
+    expect(row(checkout.id)).toMatchObject({ status: "open", paymentStatus: "unpaid", fulfilledAt: null, stripeCustomerId: null });
+    expect(applyCheckoutSession(sessionFor(checkout, "paid"))).toMatchObject({ fulfilled: true });
+    expect(fulfilled.get(checkout.id)).toBe(1);
+  });
+});
+
+describe("events", () => {
+  it("records each event once, with its raw payload; a repeat is a duplicate and changes nothing", () => {
+    const checkout = storeCheckout(db);
+    const event = stripeEvent(CHECKOUT_EVENT.completed, sessionFor(checkout, "paid"));
+    const payload = JSON.stringify(event, null, 2);
+    expect(processStripeEvent(event, { payload })).toMatchObject({ duplicate: false, fulfilled: true });
+    expect(processStripeEvent(event, { payload })).toEqual({
+      duplicate: true,
+      checkoutId: null,
+      changed: false,
+      fulfilled: false,
+      flag: null,
+    });
+    expect(eventRow(event.id)).toMatchObject({
+      type: "checkout.session.completed",
+      created: event.created,
+      livemode: false,
+      payload,
+      source: "webhook",
+      processedAt: expect.any(Number),
+      error: null,
+    });
+    expect(fulfilled.get(checkout.id)).toBe(1);
+  });
+
+  it.each(["invoice.paid", "charge.refunded", "constructor", "__proto__", "toString"])(
+    "records an event of type %s and changes nothing",
+    (type) => {
+      const checkout = storeCheckout(db);
+      const { event, result } = webhook(type, sessionFor(checkout, "paid"));
+      expect(result).toMatchObject({ duplicate: false, changed: false, fulfilled: false });
+      expect(eventRow(event.id)).toMatchObject({ type });
+      expect(row(checkout.id)).toMatchObject({ status: "open", paymentStatus: "unpaid", fulfilledAt: null });
+    },
+  );
+
+  it("a checkout that needs no payment is fulfilled when it completes", () => {
+    const checkout = storeCheckout(db, { amountTotal: 0 });
+    completed(checkout, "no_payment_required");
+    expect(row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "no_payment_required" });
+    expect(fulfilled.get(checkout.id)).toBe(1);
+  });
+
+  it("nothing undoes paid: a late async failure leaves it paid", () => {
+    const checkout = storeCheckout(db);
+    completed(checkout, "unpaid");
+    webhook(CHECKOUT_EVENT.asyncSucceeded, sessionFor(checkout, "paid"));
+    webhook(CHECKOUT_EVENT.asyncFailed, sessionFor(checkout, "unpaid"));
+    expect(row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "paid" });
+    expect(fulfilled.get(checkout.id)).toBe(1);
+  });
+});
+
+describe("what the shop did not ask for is recorded, not fulfilled", () => {
+  it.each([
+    ["amount", { amount_total: 1 }, "amount_mismatch"],
+    ["currency", { currency: "jpy" }, "currency_mismatch"],
+    ["livemode", { livemode: true }, "livemode_mismatch"],
+    ["mode", { mode: "subscription" }, "mode_mismatch"],
+    ["shopper", { client_reference_id: "someone-else" }, "shopper_mismatch"],
+  ] as const)("a completed session whose %s differs", (_what, overrides, flag) => {
+    const checkout = storeCheckout(db);
+    const { event, result } = webhook(CHECKOUT_EVENT.completed, sessionFor(checkout, "paid", overrides));
+    expect(result).toMatchObject({ checkoutId: checkout.id, fulfilled: false, flag });
+    expect(eventRow(event.id)).toBeDefined();
+    expect(row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "paid", flag, fulfilledAt: null });
+    expect(warnings).toContainEqual(expect.stringContaining(`${flag} session=${checkout.id} shopper=${checkout.shopperId}`));
+    // The flag stays: a later, matching event does not fulfill it either.
+    webhook(CHECKOUT_EVENT.asyncSucceeded, sessionFor(checkout, "paid"));
+    expect(row(checkout.id).fulfilledAt).toBeNull();
+    expect(shopper(checkout.shopperId).stripeCustomerId).toBeNull();
+    expect(fulfilled.has(checkout.id)).toBe(false);
+  });
+
+  it("a payment link's session: event recorded, no checkout, a warning with its ids", () => {
+    const session = sessionFor(storeCheckout(db), "paid", {
+      id: "cs_test_fromapaymentlink01",
+      payment_link: "plink_1Abc",
+      client_reference_id: null,
+    });
+    const { event, result } = webhook(CHECKOUT_EVENT.completed, session);
+    expect(result).toMatchObject({ checkoutId: null, fulfilled: false });
+    expect(eventRow(event.id)).toBeDefined();
+    expect(getCheckout(session.id)).toBeUndefined();
+    expect(warnings).toContainEqual(expect.stringMatching(/session=cs_test_fromapaymentlink01 .*payment_link=plink_1Abc/));
+  });
+});
+
+describe("the shopper's Stripe customer", () => {
+  it("is stored on first completion and not replaced by a later one", () => {
+    const first = storeCheckout(db);
+    completed(first);
+    const customer = `cus_${first.shopperId.slice(0, 14)}`;
+    expect(shopper(first.shopperId).stripeCustomerId).toBe(customer);
+    expect(row(first.id).stripeCustomerId).toBe(customer);
+
+    const second = storeCheckout(db, { shopperId: first.shopperId, slug: "gift-card" });
+    webhook(CHECKOUT_EVENT.completed, sessionFor(second, "paid", { customer: "cus_anotherone" }));
+    expect(shopper(first.shopperId).stripeCustomerId).toBe(customer);
+  });
+
+  it("is not given to a second shopper when Stripe reports one already taken", () => {
+    const first = storeCheckout(db);
+    completed(first);
+    const other = storeCheckout(db);
+    webhook(CHECKOUT_EVENT.completed, sessionFor(other, "paid", { customer: `cus_${first.shopperId.slice(0, 14)}` }));
+    expect(shopper(other.shopperId).stripeCustomerId).toBeNull();
+    expect(fulfilled.get(other.id)).toBe(1);
+  });
+});
+
+describe("subscriptions", () => {
+  const subscriptionOf = (checkout: StoredCheckout) => `sub_${checkout.id.slice(8, 30)}`;
+  const subscriptionEvent = (
+    checkout: StoredCheckout,
+    type: "customer.subscription.updated" | "customer.subscription.deleted",
+    status: Stripe.Subscription.Status,
+    created: number,
+  ) => webhook(type, subscriptionObject({ id: subscriptionOf(checkout), status }), created);
+
+  it("completion activates it; updates keep its status; older news is ignored; deleted is final", () => {
+    const checkout = storeCheckout(db, { slug: "coffee-club" });
+    completed(checkout);
+    expect(row(checkout.id)).toMatchObject({
+      mode: "subscription",
+      status: "complete",
+      paymentStatus: "paid",
+      stripeSubscriptionId: subscriptionOf(checkout),
+      subscriptionStatus: "active",
+    });
+    expect(fulfilled.get(checkout.id)).toBe(1);
+
+    const t = nowSeconds();
+    subscriptionEvent(checkout, "customer.subscription.updated", "past_due", t + 10);
+    expect(row(checkout.id).subscriptionStatus).toBe("past_due");
+    subscriptionEvent(checkout, "customer.subscription.updated", "active", t + 5); // older: ignored
+    expect(row(checkout.id).subscriptionStatus).toBe("past_due");
+    subscriptionEvent(checkout, "customer.subscription.deleted", "canceled", t + 20);
+    subscriptionEvent(checkout, "customer.subscription.updated", "active", t + 30);
+    expect(row(checkout.id)).toMatchObject({ subscriptionStatus: "canceled", paymentStatus: "paid" });
+    expect(fulfilled.get(checkout.id)).toBe(1);
+  });
+
+  it("subscription news that lands before the completion is applied when the completion links it", () => {
+    const canceled = storeCheckout(db, { slug: "coffee-club" });
+    const updated = storeCheckout(db, { slug: "coffee-club" });
+    const t = nowSeconds();
+    subscriptionEvent(canceled, "customer.subscription.updated", "active", t - 5);
+    subscriptionEvent(canceled, "customer.subscription.deleted", "canceled", t);
+    subscriptionEvent(updated, "customer.subscription.updated", "past_due", t);
+    completed(canceled);
+    completed(updated);
+    expect(row(canceled.id)).toMatchObject({ status: "complete", paymentStatus: "paid", subscriptionStatus: "canceled" });
+    expect(row(updated.id)).toMatchObject({ status: "complete", paymentStatus: "paid", subscriptionStatus: "past_due" });
+  });
+
+  it("news about a subscription no checkout knows is recorded and changes nothing", () => {
+    const { event, result } = webhook(
+      "customer.subscription.updated",
+      subscriptionObject({ id: "sub_unknown", status: "active" }),
+    );
+    expect(result).toMatchObject({ checkoutId: null, changed: false });
+    expect(eventRow(event.id)).toBeDefined();
+  });
+});
