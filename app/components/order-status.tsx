@@ -1,0 +1,158 @@
+import { Link } from "@remix-run/react";
+import type { ReactNode } from "react";
+
+/**
+ * What the success page says about one of the shopper's own checkouts, one
+ * component per stored state. The loader decides the state; this only words it.
+ */
+
+export type SuccessState = "paid" | "review" | "processing" | "waiting_for_bank" | "failed" | "expired";
+
+export type SuccessView = {
+  state: SuccessState;
+  /** Seconds before the page reloads itself (no JavaScript needed), or null when the state is final. */
+  refreshSeconds: number | null;
+  order: {
+    productName: string;
+    productSlug: string;
+    mode: "payment" | "subscription";
+    quantity: number;
+    amount: string | null;
+    email: string | null;
+  };
+};
+
+export function OrderStatus({ view }: { view: SuccessView }) {
+  switch (view.state) {
+    case "paid":
+      return <Paid view={view} />;
+    case "review":
+      return <Review view={view} />;
+    case "processing":
+      return <Processing view={view} />;
+    case "waiting_for_bank":
+      return <WaitingForBank view={view} />;
+    case "failed":
+      return <Failed view={view} />;
+    case "expired":
+      return <Expired view={view} />;
+  }
+}
+
+function Summary({ order }: { order: SuccessView["order"] }) {
+  return (
+    <dl className="order-summary">
+      <dt>Product</dt>
+      <dd>{order.productName}</dd>
+      <dt>Quantity</dt>
+      <dd>{order.quantity}</dd>
+      {order.amount ? (
+        <>
+          <dt>Amount</dt>
+          <dd>
+            {order.amount}
+            {order.mode === "subscription" ? " per period" : null}
+          </dd>
+        </>
+      ) : null}
+      {order.email ? (
+        <>
+          <dt>Email</dt>
+          <dd>{order.email}</dd>
+        </>
+      ) : null}
+    </dl>
+  );
+}
+
+function Section({ title, children }: { title: string; children: ReactNode }) {
+  return (
+    <section className="order-status" aria-labelledby="order-status-title">
+      <h1 id="order-status-title">{title}</h1>
+      {children}
+    </section>
+  );
+}
+
+function Paid({ view }: { view: SuccessView }) {
+  const { order } = view;
+  return (
+    <Section title="Thank you: your payment went through.">
+      <Summary order={order} />
+      <h2>What happens next</h2>
+      {order.mode === "subscription" ? (
+        <p>
+          Your subscription is active. A receipt is on its way{order.email ? ` to ${order.email}` : ""}. You can manage
+          or cancel it any time from <Link to="/orders">Your orders</Link>.
+        </p>
+      ) : (
+        <p>
+          A receipt is on its way{order.email ? ` to ${order.email}` : ""}, and we will email you again when your order
+          is on its way. You can find it any time under <Link to="/orders">Your orders</Link>.
+        </p>
+      )}
+    </Section>
+  );
+}
+
+function Review({ view }: { view: SuccessView }) {
+  const { order } = view;
+  return (
+    <Section title="We received your payment.">
+      <Summary order={order} />
+      <p>
+        Before we send anything we need to check this order by hand. We will email you
+        {order.email ? ` at ${order.email}` : ""} when it is done.
+      </p>
+    </Section>
+  );
+}
+
+function Processing({ view }: { view: SuccessView }) {
+  return (
+    <Section title="Your payment is being processed.">
+      <Summary order={view.order} />
+      <p role="status">
+        This page checks again by itself every few seconds. Please do not pay again.
+      </p>
+      <p>
+        If you left the payment page without paying, nothing was charged and you can{" "}
+        <Link to={`/products/${view.order.productSlug}`}>go back to {view.order.productName}</Link>.
+      </p>
+    </Section>
+  );
+}
+
+function WaitingForBank({ view }: { view: SuccessView }) {
+  return (
+    <Section title="We are waiting for your bank.">
+      <Summary order={view.order} />
+      <p role="status">
+        We are waiting for your bank. We will email you when the payment clears
+        {view.order.email ? ` (to ${view.order.email})` : ""}. This can take a few days; you can close this page.
+      </p>
+    </Section>
+  );
+}
+
+function Failed({ view }: { view: SuccessView }) {
+  return (
+    <Section title="The payment failed.">
+      <p>The payment failed. You were not charged.</p>
+      <p>
+        <Link to={`/products/${view.order.productSlug}`}>Try again: {view.order.productName}</Link>
+      </p>
+    </Section>
+  );
+}
+
+function Expired({ view }: { view: SuccessView }) {
+  return (
+    <Section title="This checkout expired.">
+      <p>This checkout expired. You were not charged.</p>
+      <p>
+        <Link to={`/products/${view.order.productSlug}`}>Back to {view.order.productName}</Link>
+      </p>
+    </Section>
+  );
+}

@@ -1,0 +1,234 @@
+import { and, desc, eq, isNotNull, sql } from "drizzle-orm";
+
+import type { OrderListItem } from "~/components/order-list";
+import type { SuccessState, SuccessView } from "~/components/order-status";
+
+import type { CheckoutSession, Product } from "../../db/schema";
+import { applyCheckoutSession, getCheckout } from "./checkout.server";
+import { config } from "./config.server";
+import { db, schema } from "./db.server";
+import { formatMoney } from "./money";
+import { stripe } from "./stripe.server";
+
+const { checkoutSessions, products, shoppers } = schema;
+
+/**
+ * The shopper's own checkouts: the success page, the orders page and the
+ * billing portal. Every read here is scoped to one shopper id; an id that is
+ * not theirs looks exactly like one that does not exist.
+ */
+
+/** What Stripe puts in `{CHECKOUT_SESSION_ID}`. */
+export const SESSION_ID = /^cs_(test|live)_[A-Za-z0-9]{1,255}$/;
+
+type OwnCheckout = { checkout: CheckoutSession; product: Pick<Product, "name" | "slug"> };
+
+/** Whether the database knows this shopper (has a checkout of theirs). */
+export function isKnownShopper(shopperId: string) {
+  return db.select({ id: shoppers.id }).from(shoppers).where(eq(shoppers.id, shopperId)).get() !== undefined;
+}
+
+/** The checkout with this id if it belongs to this shopper, else undefined. */
+export function findOwnCheckout(shopperId: string, checkoutId: string): OwnCheckout | undefined {
+  const found = db
+    .select({ checkout: checkoutSessions, product: { name: products.name, slug: products.slug } })
+    .from(checkoutSessions)
+    .innerJoin(products, eq(products.id, checkoutSessions.productId))
+    .where(and(eq(checkoutSessions.id, checkoutId), eq(checkoutSessions.shopperId, shopperId)))
+    .get();
+  return found;
+}
+
+/** No completion stored yet: Stripe may know more than the database. */
+export function isPending(checkout: Pick<CheckoutSession, "status" | "paymentStatus">) {
+  return checkout.status !== "expired" && checkout.paymentStatus === "unpaid";
+}
+
+/**
+ * For a pending checkout, asks Stripe once and feeds its answer to the same
+ * state machine the webhook uses, so that a paid session shows as paid before
+ * the webhook lands (https://docs.stripe.com/checkout/fulfillment). A final
+ * state is returned as stored, without asking. If Stripe does not answer, the
+ * stored state stands and the page refreshes to try again.
+ */
+export async function refreshFromStripe(checkout: CheckoutSession): Promise<CheckoutSession> {
+  if (!isPending(checkout)) return checkout;
+  let session;
+  try {
+    // No retry: the processing page reloads itself in a few seconds anyway.
+    session = await stripe.checkout.sessions.retrieve(checkout.id, {}, { maxNetworkRetries: 0 });
+  } catch (error: unknown) {
+    const { type, requestId } = error as { type?: string; requestId?: string };
+    console.warn(
+      `success page: Stripe did not answer, showing the stored state session=${checkout.id} type=${type ?? "unknown"} request=${requestId ?? "-"}`,
+    );
+    return checkout;
+  }
+  try {
+    applyCheckoutSession(session);
+  } catch (error: unknown) {
+    // Rolled back (a busy database, a failing fulfillment hook): the webhook
+    // or the next reload applies it again.
+    console.error(
+      `success page: could not apply the retrieved session session=${checkout.id} error=${error instanceof Error ? error.name : typeof error}`,
+    );
+    return checkout;
+  }
+  return getCheckout(checkout.id) ?? checkout;
+}
+
+function successState(checkout: CheckoutSession): SuccessState {
+  if (checkout.status === "expired") return "expired";
+  if (checkout.paymentStatus === "failed") return "failed";
+  if (checkout.paymentStatus === "paid" || checkout.paymentStatus === "no_payment_required") {
+    // Paid, but the state machine found something wrong and did not fulfill.
+    return checkout.flag ? "review" : "paid";
+  }
+  return checkout.status === "complete" ? "waiting_for_bank" : "processing";
+}
+
+// How often a pending page reloads itself: a card settles in seconds, a bank debit in days.
+const REFRESH_SECONDS: Partial<Record<SuccessState, number>> = { processing: 3, waiting_for_bank: 10 };
+
+export function successView({ checkout, product }: OwnCheckout): SuccessView {
+  const state = successState(checkout);
+  return {
+    state,
+    refreshSeconds: REFRESH_SECONDS[state] ?? null,
+    order: {
+      productName: product.name,
+      productSlug: product.slug,
+      mode: checkout.mode,
+      quantity: checkout.quantity,
+      amount: amountOf(checkout),
+      email: checkout.customerEmail,
+    },
+  };
+}
+
+const amountOf = (checkout: Pick<CheckoutSession, "amountTotal" | "currency">) =>
+  checkout.amountTotal != null && checkout.currency ? formatMoney(checkout.amountTotal, checkout.currency) : null;
+
+/* -------------------------------------------------------------------------- */
+/* The orders page                                                            */
+/* -------------------------------------------------------------------------- */
+
+const SUBSCRIPTION_WORDS: Record<string, string> = {
+  active: "Subscription active",
+  trialing: "Subscription on trial",
+  past_due: "Subscription payment overdue",
+  unpaid: "Subscription unpaid",
+  paused: "Subscription paused",
+  canceled: "Subscription canceled",
+  incomplete: "Subscription waiting for payment",
+  incomplete_expired: "Subscription ended",
+};
+
+export function stateInWords(checkout: CheckoutSession): string {
+  switch (successState(checkout)) {
+    case "expired":
+      return "Expired: not charged";
+    case "failed":
+      return "Payment failed: not charged";
+    case "review":
+      return "Paid: we are checking this order";
+    case "waiting_for_bank":
+      return "Waiting for your bank";
+    case "processing":
+      return "Awaiting payment";
+    case "paid":
+      if (checkout.mode === "subscription" && checkout.subscriptionStatus) {
+        return `Paid: ${SUBSCRIPTION_WORDS[checkout.subscriptionStatus] ?? `subscription ${checkout.subscriptionStatus}`}`;
+      }
+      return "Paid";
+  }
+}
+
+const ORDERS_SHOWN = 100;
+const dateFormat = new Intl.DateTimeFormat("en-US", { dateStyle: "medium", timeZone: "UTC" });
+
+/** The shopper's checkouts, newest first. */
+export function listOrders(shopperId: string): OrderListItem[] {
+  return db
+    .select({ checkout: checkoutSessions, productName: products.name })
+    .from(checkoutSessions)
+    .innerJoin(products, eq(products.id, checkoutSessions.productId))
+    .where(eq(checkoutSessions.shopperId, shopperId))
+    // rowid breaks ties between checkouts made in the same millisecond.
+    .orderBy(desc(checkoutSessions.createdAt), desc(sql`${checkoutSessions}.rowid`))
+    .limit(ORDERS_SHOWN)
+    .all()
+    .map(({ checkout, productName }) => ({
+      id: checkout.id,
+      productName,
+      quantity: checkout.quantity,
+      amount: amountOf(checkout),
+      state: stateInWords(checkout),
+      date: dateFormat.format(checkout.createdAt),
+      dateTime: new Date(checkout.createdAt).toISOString(),
+      canManage: canManage(checkout),
+    }));
+}
+
+const canManage = (checkout: CheckoutSession) =>
+  checkout.mode === "subscription" && checkout.stripeCustomerId !== null && checkout.stripeSubscriptionId !== null;
+
+/* -------------------------------------------------------------------------- */
+/* The billing portal                                                         */
+/* -------------------------------------------------------------------------- */
+
+export type PortalResult =
+  | { ok: true; url: string }
+  | { ok: false; status: 400 | 403 | 404 | 502; message: string };
+
+export const PORTAL_MESSAGES = {
+  noShopper: "We could not find any orders in this browser, so there is no subscription to manage here.",
+  badReference: "That order reference is not valid.",
+  notFound: "We could not find that subscription among your orders.",
+  noSubscription: "You have no subscription to manage yet.",
+  stripeDown: "The payment service did not answer. Your subscription was not changed. Please try again in a moment.",
+} as const;
+
+/**
+ * Opens Stripe's billing portal for a subscription of this shopper's. The
+ * customer comes from the shopper's own stored checkout, never from the form:
+ * the form may only name which of their checkouts it means.
+ */
+export async function openBillingPortal(shopperId: string | null, checkoutId: string | null): Promise<PortalResult> {
+  if (!shopperId) return { ok: false, status: 403, message: PORTAL_MESSAGES.noShopper };
+  if (checkoutId !== null && !SESSION_ID.test(checkoutId)) {
+    return { ok: false, status: 400, message: PORTAL_MESSAGES.badReference };
+  }
+
+  const manageable = and(
+    eq(checkoutSessions.shopperId, shopperId),
+    eq(checkoutSessions.mode, "subscription"),
+    isNotNull(checkoutSessions.stripeCustomerId),
+    isNotNull(checkoutSessions.stripeSubscriptionId),
+  );
+  const row = db
+    .select({ id: checkoutSessions.id, customer: checkoutSessions.stripeCustomerId })
+    .from(checkoutSessions)
+    .where(checkoutId ? and(manageable, eq(checkoutSessions.id, checkoutId)) : manageable)
+    .orderBy(desc(checkoutSessions.createdAt))
+    .get();
+  if (!row?.customer) {
+    return checkoutId
+      ? { ok: false, status: 404, message: PORTAL_MESSAGES.notFound }
+      : { ok: false, status: 404, message: PORTAL_MESSAGES.noSubscription };
+  }
+
+  try {
+    const portal = await stripe.billingPortal.sessions.create({
+      customer: row.customer,
+      return_url: `${config.appOrigin}/orders`,
+    });
+    return { ok: true, url: portal.url };
+  } catch (error: unknown) {
+    const { type, requestId } = error as { type?: string; requestId?: string };
+    console.warn(
+      `billing portal: Stripe did not answer checkout=${row.id} type=${type ?? "unknown"} request=${requestId ?? "-"}`,
+    );
+    return { ok: false, status: 502, message: PORTAL_MESSAGES.stripeDown };
+  }
+}
