@@ -48,7 +48,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
       token: newFormToken(),
       canceled,
     },
-    { headers: setCookie ? { "Set-Cookie": setCookie } : undefined },
+    { headers: { "Cache-Control": "no-store", ...(setCookie ? { "Set-Cookie": setCookie } : {}) } },
   );
 }
 

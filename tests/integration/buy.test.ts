@@ -73,7 +73,7 @@ describe("Buy action", () => {
     const shopper = db.select().from(schema.shoppers).get()!;
     expect(request!.params).toEqual({
       mode: "payment",
-      line_items: [{ price: "price_1TSceramicPourOver", quantity: "2" }],
+      line_items: { "0": { price: "price_1TSceramicPourOver", quantity: "2" } },
       success_url: "http://shop.test/checkout/success?session_id={CHECKOUT_SESSION_ID}",
       cancel_url: "http://shop.test/products/ceramic-pour-over?canceled=1",
       client_reference_id: shopper.id,
@@ -105,7 +105,7 @@ describe("Buy action", () => {
     const [request] = await creates();
     expect(request!.params).toMatchObject({
       mode: "subscription",
-      line_items: [{ price: "price_1TScoffeeClub", quantity: "1" }],
+      line_items: { "0": { price: "price_1TScoffeeClub", quantity: "1" } },
       success_url: "http://shop.test/checkout/success?session_id={CHECKOUT_SESSION_ID}",
       cancel_url: "http://shop.test/products/coffee-club?canceled=1",
     });
@@ -130,7 +130,7 @@ describe("Buy action", () => {
     const again = await openProductPage("linen-apron", cookie);
     expect((await buy("linen-apron", { quantity: "3", token: again.token }, { cookie })).status).toBe(303);
     const [request] = await creates();
-    expect(request!.params).toMatchObject({ customer: customer.id, line_items: [{ price: "price_1TSlinenApron", quantity: "3" }] });
+    expect(request!.params).toMatchObject({ customer: customer.id, line_items: { "0": { price: "price_1TSlinenApron", quantity: "3" } } });
     expect(request!.params).not.toHaveProperty("customer_creation");
   });
 
@@ -160,7 +160,7 @@ describe("Buy action", () => {
     const [request] = await creates();
     expect(request!.params).toMatchObject({
       mode: "payment",
-      line_items: [{ price: "price_1TSceramicPourOver", quantity: "1" }],
+      line_items: { "0": { price: "price_1TSceramicPourOver", quantity: "1" } },
       success_url: "http://shop.test/checkout/success?session_id={CHECKOUT_SESSION_ID}",
       cancel_url: "http://shop.test/products/ceramic-pour-over?canceled=1",
     });
