@@ -11,6 +11,7 @@ import { RequestInfoProvider } from "./components/request-info";
 import { applyBaseHeaders, applyDocumentHeaders, newNonce, newRequestId } from "./lib/security.server";
 
 export { config };
+export { startReconcileSchedule } from "./lib/reconcile.server";
 export { bodyLimitFor } from "./lib/limits";
 
 const ABORT_DELAY = 5_000;
