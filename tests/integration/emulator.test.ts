@@ -210,6 +210,7 @@ describe("checkout sessions", () => {
       success_url: SUCCESS,
       cancel_url: CANCEL,
       livemode: false,
+      ui_mode: "hosted_page",
       url: `${emulator.url}/c/pay/${session.id}`,
     });
     expect(session.expires_at - session.created).toBe(24 * 3600);
@@ -456,6 +457,9 @@ describe("hosted checkout page", () => {
       url: null,
       customer_details: { email: "buyer@example.com" },
     });
+    const details = JSON.parse(readFileSync(path.join(root, "tests/stripe-emulator/fixtures/checkout.session.json"), "utf8"))
+      .customer_details as object;
+    expect(keys(paid.customer_details)).toEqual(keys(details));
     const intent = paid.payment_intent as Stripe.PaymentIntent;
     expect(intent.id).toMatch(/^pi_/);
     expect(keys(intent)).toEqual(fixture("payment_intent"));

@@ -102,7 +102,7 @@ const HTML_HEADERS = {
   "Content-Type": "text/html; charset=utf-8",
   "Cache-Control": "no-store",
   // No script may run on these pages (form-action is deliberately left open: payment redirects off-site).
-  "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+  "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
   "X-Content-Type-Options": "nosniff",
 };
 

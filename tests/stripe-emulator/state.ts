@@ -280,7 +280,10 @@ export class EmulatorState {
       throw invalid("Invalid mode: must be one of payment, setup, or subscription", "mode");
     }
     const uiMode = optString(params, "ui_mode");
-    if (uiMode && uiMode !== "hosted") throw invalid("The Stripe emulator only supports `ui_mode=hosted`.", "ui_mode");
+    // `hosted_page` in this API version (`hosted` before it).
+    if (uiMode && uiMode !== "hosted_page" && uiMode !== "hosted") {
+      throw invalid("The Stripe emulator only emulates the hosted page: `ui_mode=hosted_page`.", "ui_mode");
+    }
 
     // line_items
     if (params.line_items === undefined || params.line_items === "") throw missingParam("line_items");
