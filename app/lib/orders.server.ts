@@ -58,10 +58,7 @@ export async function refreshFromStripe(checkout: CheckoutSession): Promise<Chec
     // No retry: the processing page reloads itself in a few seconds anyway.
     session = await stripe.checkout.sessions.retrieve(checkout.id, {}, { maxNetworkRetries: 0 });
   } catch (error: unknown) {
-    const { type, requestId } = error as { type?: string; requestId?: string };
-    console.warn(
-      `success page: Stripe did not answer, showing the stored state session=${checkout.id} type=${type ?? "unknown"} request=${requestId ?? "-"}`,
-    );
+    logStripeFailure(error, `success page: Stripe did not answer, showing the stored state session=${checkout.id}`);
     return checkout;
   }
   try {
@@ -225,10 +222,19 @@ export async function openBillingPortal(shopperId: string | null, checkoutId: st
     });
     return { ok: true, url: portal.url };
   } catch (error: unknown) {
-    const { type, requestId } = error as { type?: string; requestId?: string };
-    console.warn(
-      `billing portal: Stripe did not answer checkout=${row.id} type=${type ?? "unknown"} request=${requestId ?? "-"}`,
-    );
+    logStripeFailure(error, `billing portal: Stripe did not answer checkout=${row.id}`);
     return { ok: false, status: 502, message: PORTAL_MESSAGES.stripeDown };
   }
+}
+
+// Stripe down, slow or busy is expected now and then: a warning. Anything
+// else (a refused key, an unknown customer, no portal configuration) means
+// the shop is set up wrong: an error.
+const UNAVAILABLE = new Set(["StripeConnectionError", "StripeAPIError", "StripeRateLimitError"]);
+
+function logStripeFailure(error: unknown, message: string) {
+  const { type, requestId } = error as { type?: string; requestId?: string };
+  const line = `${message} type=${type ?? "unknown"} request=${requestId ?? "-"}`;
+  if (type && UNAVAILABLE.has(type)) console.warn(line);
+  else console.error(line);
 }
