@@ -809,7 +809,7 @@ describe("control API", () => {
     const started = Date.now();
     const sessions = await Promise.all(Array.from({ length: 300 }, () => createSession()));
     expect(new Set(sessions.map((s) => s.id)).size).toBe(300);
-    expect(Date.now() - started).toBeLessThan(5000);
+    expect(Date.now() - started).toBeLessThan(10_000);
     expect((await stripe.checkout.sessions.list({ limit: 100 })).data).toHaveLength(100);
   });
 });
