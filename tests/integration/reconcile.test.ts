@@ -1,0 +1,362 @@
+import { eq } from "drizzle-orm";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+
+import { HANDLED_EVENT_TYPES } from "~/lib/checkout.server";
+import { db, schema } from "~/lib/db.server";
+import { onFulfill } from "~/lib/fulfillment.server";
+import { tryAcquire } from "~/lib/locks.server";
+import { getCheckpoint, LockHeldError, reconcile, ReconcileError, RECONCILE_JOB } from "~/lib/reconcile.server";
+
+import { expectConsoleError } from "../support/console";
+import { at, cleanSlate, DAY, emu, snapshot } from "./reconcile-support";
+import { buy, newShopper } from "./success-support";
+
+/**
+ * The reconcile run, called in-process against the emulator. Webhook
+ * delivery is off (the in-process emulator has no endpoint), so every
+ * payment below is known to Stripe only until reconcile brings it in.
+ */
+
+const checkout = (id: string) => db.select().from(schema.checkoutSessions).where(eq(schema.checkoutSessions.id, id)).get()!;
+const checkouts = () => db.select().from(schema.checkoutSessions).orderBy(schema.checkoutSessions.id).all();
+const recordedEvents = () => db.select().from(schema.stripeEvents).all();
+const eventRequests = () => emu.requestsTo("GET", "/v1/events");
+
+// The checkouts fulfilled, as the shop's fulfillment hook sees them.
+let fulfilled: string[] = [];
+const count = (_tx: unknown, row: { id: string }) => void fulfilled.push(row.id);
+let stopCounting: () => void = () => {};
+beforeEach(async () => {
+  await cleanSlate();
+  fulfilled = [];
+  stopCounting = onFulfill(count);
+});
+afterEach(() => stopCounting());
+
+describe("payments made while webhooks were off", () => {
+  it("are all found and fulfilled by one run, oldest event first, and a second run changes nothing", async () => {
+    const shopper = await newShopper();
+    const card = await buy("ceramic-pour-over", shopper, 2);
+    const subscription = await buy("coffee-club", shopper);
+    const delayed = await buy("linen-apron", shopper, 1);
+    const expired = await buy("gift-card", shopper);
+    const stillOpen = await buy("ceramic-pour-over", shopper, 1);
+
+    await emu.pay(card);
+    const paidSubscription = (await emu.pay(subscription)) as { subscription: string };
+    await emu.pay(delayed, "delayed");
+    await emu.asyncSucceed(delayed);
+    await emu.expire(expired);
+    // Two changes in the same second: only applying them in order leaves the last one.
+    await emu.updateSubscription(paidSubscription.subscription, "past_due");
+    await emu.updateSubscription(paidSubscription.subscription, "active");
+
+    expect(checkouts().every((row) => row.status === "open" && row.fulfilledAt === null)).toBe(true);
+
+    // Small pages, so that the run pages through the list.
+    const report = await reconcile({ pageSize: 2 });
+
+    expect(report.ok).toBe(true);
+    expect(report.sinceFrom).toBe("retention");
+    expect(report.events).toEqual({ seen: 7, new: 7, applied: 7, fulfilled: 3, failed: 0 });
+    expect(report.checkouts).toEqual({ checked: 0, corrected: 0, fulfilled: 0, notFound: 0, failed: 0 });
+    expect(checkout(card)).toMatchObject({ status: "complete", paymentStatus: "paid", amountTotal: 6400 });
+    expect(checkout(subscription)).toMatchObject({
+      status: "complete",
+      paymentStatus: "paid",
+      stripeSubscriptionId: paidSubscription.subscription,
+      subscriptionStatus: "active",
+    });
+    expect(checkout(delayed)).toMatchObject({ status: "complete", paymentStatus: "paid" });
+    expect(checkout(expired)).toMatchObject({ status: "expired", paymentStatus: "unpaid", fulfilledAt: null });
+    expect(checkout(stillOpen)).toMatchObject({ status: "open", fulfilledAt: null });
+    for (const id of [card, subscription, delayed]) expect(checkout(id).fulfilledAt).not.toBeNull();
+    expect(fulfilled.sort()).toEqual([card, subscription, delayed].sort());
+    expect(recordedEvents()).toHaveLength(7);
+    expect(recordedEvents().every((e) => e.source === "reconcile" && e.processedAt !== null)).toBe(true);
+    const newest = Math.max(...recordedEvents().map((e) => e.created));
+    expect(getCheckpoint()).toBe(newest);
+    // Four pages of two, each asking for the handled types only.
+    const firstRun = await eventRequests();
+    expect(firstRun).toHaveLength(4);
+    expect(firstRun[0]!.query).toMatchObject({ limit: "2" });
+    expect(Object.values(firstRun[0]!.query.types as Record<string, string>).sort()).toEqual([...HANDLED_EVENT_TYPES].sort());
+
+    const before = snapshot();
+    const again = await reconcile({ pageSize: 2 });
+    expect(again.ok).toBe(true);
+    expect(again.events).toEqual({ seen: 7, new: 0, applied: 0, fulfilled: 0, failed: 0 });
+    expect(snapshot()).toEqual({ ...before, job_checkpoints: expect.anything() });
+    expect(getCheckpoint()).toBe(newest);
+    expect(fulfilled).toHaveLength(3);
+  });
+
+  it("only lists events from the checkpoint minus the overlap: older ones are not reprocessed", async () => {
+    const shopper = await newShopper();
+    const now = Date.now();
+    const oldest = await at(now - 3 * DAY, async () => {
+      const id = await buy("ceramic-pour-over", shopper, 1);
+      await emu.pay(id);
+      return id;
+    });
+    const older = await at(now - 2 * DAY, async () => {
+      const id = await buy("linen-apron", shopper, 1);
+      await emu.pay(id);
+      // The run of two days ago: it applies both and keeps a checkpoint.
+      const report = await reconcile();
+      expect(report.events).toMatchObject({ seen: 2, new: 2, fulfilled: 2 });
+      return id;
+    });
+    const checkpoint = getCheckpoint()!;
+    expect(checkpoint).toBe(Math.floor((now - 2 * DAY) / 1000));
+
+    // Today: a new payment, and the oldest event's record gone. Were the old
+    // window listed again, that event would come back as new.
+    const today = await buy("gift-card", shopper);
+    await emu.pay(today);
+    const oldestEvent = recordedEvents().find((e) => (JSON.parse(e.payload) as { data: { object: { id: string } } }).data.object.id === oldest)!;
+    db.delete(schema.stripeEvents).where(eq(schema.stripeEvents.id, oldestEvent.id)).run();
+    const requestsBefore = (await eventRequests()).length;
+
+    const report = await reconcile();
+    expect(report.sinceFrom).toBe("checkpoint");
+    expect(report.since).toBe(checkpoint - 300);
+    // The older payment's event (inside the overlap) and today's; not the oldest.
+    expect(report.events).toEqual({ seen: 2, new: 1, applied: 1, fulfilled: 1, failed: 0 });
+    const [request] = (await eventRequests()).slice(requestsBefore);
+    expect(request!.query).toMatchObject({ created: { gte: String(checkpoint - 300) } });
+    expect(recordedEvents().map((e) => e.id)).not.toContain(oldestEvent.id);
+    expect(checkout(today).fulfilledAt).not.toBeNull();
+    expect(getCheckpoint()).toBeGreaterThan(checkpoint);
+
+    // --since reaches further back: the oldest event is listed and recorded
+    // again, and changes nothing (its checkout was fulfilled long ago).
+    const wider = await reconcile({ since: Math.floor((now - 4 * DAY) / 1000) });
+    expect(wider.sinceFrom).toBe("option");
+    expect(wider.events).toEqual({ seen: 3, new: 1, applied: 0, fulfilled: 0, failed: 0 });
+    expect(fulfilled.sort()).toEqual([oldest, older, today].sort());
+  });
+});
+
+/** A completed earlier run: the checkpoint it would have left `ago` ms before now. */
+function checkpointAgo(ago: number) {
+  const checkpoint = Math.floor((Date.now() - ago) / 1000);
+  db.insert(schema.jobCheckpoints).values({ name: RECONCILE_JOB, checkpoint }).run();
+  return checkpoint;
+}
+
+describe("checkouts that should have moved on", () => {
+  it("asks Stripe about checkouts open past their expiry or unpaid too long, and corrects them", async () => {
+    const shopper = await newShopper();
+    const now = Date.now();
+    // Five days ago: a bank debit starts (the webhook delivered its completion)
+    // and succeeds a day later (that event was missed).
+    const debit = await at(now - 5 * DAY, async () => {
+      const id = await buy("linen-apron", shopper, 1);
+      await emu.pay(id, "delayed");
+      await reconcile();
+      return id;
+    });
+    await at(now - 4 * DAY, () => emu.asyncSucceed(debit));
+    // Two days ago: one paid checkout, one abandoned; neither event arrived.
+    const paid = await at(now - 2 * DAY, async () => {
+      const id = await buy("ceramic-pour-over", shopper, 1);
+      await emu.pay(id);
+      return id;
+    });
+    const abandoned = await at(now - 2 * DAY, () => buy("gift-card", shopper));
+    // Yesterday: a bank debit still processing, within the bound.
+    const processing = await at(now - DAY, async () => {
+      const id = await buy("linen-apron", shopper, 2);
+      await emu.pay(id, "delayed");
+      return id;
+    });
+    db.update(schema.checkoutSessions)
+      .set({ status: "complete", updatedAt: now - DAY })
+      .where(eq(schema.checkoutSessions.id, processing))
+      .run();
+    // A run an hour ago covered everything up to then: these events are too old to list now.
+    db.delete(schema.jobCheckpoints).run();
+    checkpointAgo(3_600_000);
+    expect(checkout(debit)).toMatchObject({ status: "complete", paymentStatus: "unpaid" });
+
+    const report = await reconcile();
+
+    expect(report.ok).toBe(true);
+    expect(report.events.seen).toBe(0);
+    expect(report.checkouts).toEqual({ checked: 3, corrected: 3, fulfilled: 2, notFound: 0, failed: 0 });
+    expect(checkout(debit)).toMatchObject({ status: "complete", paymentStatus: "paid" });
+    expect(checkout(paid)).toMatchObject({ status: "complete", paymentStatus: "paid" });
+    expect(checkout(abandoned)).toMatchObject({ status: "expired", fulfilledAt: null });
+    expect(fulfilled.sort()).toEqual([debit, paid].sort());
+    expect(checkout(processing)).toMatchObject({ status: "complete", paymentStatus: "unpaid" });
+    expect(await emu.requestsTo("GET", `/v1/checkout/sessions/${processing}`)).toHaveLength(0);
+
+    // Nothing is stale any more; Stripe's expiry event (sent when it expired the
+    // abandoned checkout just now) is recorded and changes nothing.
+    const again = await reconcile();
+    expect(again.checkouts.checked).toBe(0);
+    expect(again.events).toMatchObject({ new: 1, applied: 0, fulfilled: 0 });
+    expect(fulfilled).toHaveLength(2);
+  });
+});
+
+describe("a run that dies half way", () => {
+  it("when Stripe stops answering while events are listed: exits with an error, and the next run completes", async () => {
+    const shopper = await newShopper();
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const id = await buy("ceramic-pour-over", shopper, 1);
+      await emu.pay(id);
+      ids.push(id);
+    }
+
+    const failed = reconcile({
+      pageSize: 2,
+      onProgress: async ({ phase, done }) => {
+        if (phase === "listing" && done === 2) await emu.fault({ pathPrefix: "/v1/events", status: 500 });
+      },
+    });
+    await expect(failed).rejects.toThrow(ReconcileError);
+    await expect(failed).rejects.toThrow(/Stripe could not be reached \(listing events, page 2\)/);
+    const error = (await failed.catch((e: unknown) => e)) as ReconcileError;
+    expect(error.report.events.seen).toBe(2);
+    expect(getCheckpoint()).toBeNull();
+    expect(db.select().from(schema.jobLocks).all()).toEqual([]);
+
+    await emu.clearFaults();
+    const report = await reconcile({ pageSize: 2 });
+    expect(report.events).toEqual({ seen: 5, new: 5, applied: 5, fulfilled: 5, failed: 0 });
+    expect(fulfilled.sort()).toEqual([...ids].sort());
+    expect(getCheckpoint()).not.toBeNull();
+  });
+
+  it("when Stripe stops answering while checkouts are checked: what was applied stays, and the next run completes", async () => {
+    const shopper = await newShopper();
+    const now = Date.now();
+    const stale = await at(now - 2 * DAY, async () => {
+      const id = await buy("linen-apron", shopper, 1);
+      await emu.pay(id);
+      return id;
+    });
+    checkpointAgo(3_600_000);
+    const today = [await buy("ceramic-pour-over", shopper, 1), await buy("gift-card", shopper)];
+    for (const id of today) await emu.pay(id);
+    await emu.fault({ method: "GET", pathPrefix: "/v1/checkout/sessions", hang: true });
+
+    const failed = reconcile();
+    await expect(failed).rejects.toThrow(/Stripe could not be reached \(retrieving checkout cs_/);
+    // Today's events were applied and are kept; the stale checkout is not known yet.
+    expect(fulfilled.sort()).toEqual([...today].sort());
+    expect(checkout(stale)).toMatchObject({ status: "open", fulfilledAt: null });
+    expect(db.select().from(schema.jobLocks).all()).toEqual([]);
+
+    await emu.clearFaults();
+    const report = await reconcile();
+    expect(report.ok).toBe(true);
+    expect(report.events).toMatchObject({ seen: 2, new: 0 });
+    expect(report.checkouts).toMatchObject({ checked: 1, corrected: 1, fulfilled: 1 });
+    expect(checkout(stale)).toMatchObject({ status: "complete", paymentStatus: "paid" });
+    expect(fulfilled.sort()).toEqual([...today, stale].sort());
+  });
+
+  it("when one event cannot be applied: the others are, the checkpoint waits, and the next run applies it", async () => {
+    expectConsoleError(/reconcile: event not applied id=evt_\w+ type=checkout.session.completed: fulfillment is down/);
+    const shopper = await newShopper();
+    const ids = [await buy("ceramic-pour-over", shopper, 1), await buy("linen-apron", shopper, 1), await buy("gift-card", shopper)];
+    for (const id of ids) await emu.pay(id);
+    const broken = ids[1]!;
+    // Runs before the counting hook, so that a rolled-back fulfillment is not counted.
+    stopCounting();
+    const stop = onFulfill((_tx, row) => {
+      if (row.id === broken) throw new Error("fulfillment is down");
+    });
+    stopCounting = onFulfill(count);
+
+    const report = await reconcile();
+    stop();
+    expect(report.ok).toBe(false);
+    expect(report.events).toEqual({ seen: 3, new: 2, applied: 2, fulfilled: 2, failed: 1 });
+    expect(checkout(broken)).toMatchObject({ status: "open", fulfilledAt: null });
+    expect(getCheckpoint()).toBeNull();
+
+    const next = await reconcile();
+    expect(next.ok).toBe(true);
+    expect(next.events).toEqual({ seen: 3, new: 1, applied: 1, fulfilled: 1, failed: 0 });
+    expect(checkout(broken)).toMatchObject({ status: "complete", paymentStatus: "paid" });
+    expect(fulfilled.sort()).toEqual([...ids].sort());
+    expect(getCheckpoint()).not.toBeNull();
+  });
+});
+
+describe("--dry-run", () => {
+  it("writes nothing at all, and reports what a real run then does", async () => {
+    const shopper = await newShopper();
+    const stale = await at(Date.now() - 2 * DAY, async () => {
+      const id = await buy("linen-apron", shopper, 1);
+      await emu.pay(id);
+      return id;
+    });
+    checkpointAgo(3_600_000);
+    const today = await buy("ceramic-pour-over", shopper, 2);
+    await emu.pay(today);
+    const before = snapshot();
+
+    const dry = await reconcile({ dryRun: true });
+    expect(dry.dryRun).toBe(true);
+    expect(dry.events).toMatchObject({ seen: 1, new: 1 });
+    expect(dry.checkouts).toMatchObject({ checked: 1, corrected: 1 });
+    expect(snapshot()).toEqual(before);
+    expect(fulfilled).toEqual([]);
+
+    const real = await reconcile();
+    expect(real.events).toMatchObject({ seen: 1, new: 1, applied: 1, fulfilled: 1 });
+    expect(real.checkouts).toMatchObject({ checked: 1, corrected: 1, fulfilled: 1 });
+    expect(fulfilled.sort()).toEqual([stale, today].sort());
+  });
+});
+
+describe("never twice at once", () => {
+  it("a second run started while one runs fails at once with a message naming the holder", async () => {
+    const shopper = await newShopper();
+    const id = await buy("ceramic-pour-over", shopper, 1);
+    await emu.pay(id);
+
+    const [first, second] = await Promise.allSettled([reconcile(), reconcile()]);
+    expect(first.status).toBe("fulfilled");
+    expect(second.status).toBe("rejected");
+    const error = (second as PromiseRejectedResult).reason as LockHeldError;
+    expect(error).toBeInstanceOf(LockHeldError);
+    expect(error.message).toMatch(/^Another reconcile run holds the lock: [^:]+:\d+:[0-9a-f]{6}, until \d{4}-\d\d-\d\dT[\d:.]+Z/);
+    expect(fulfilled).toEqual([id]);
+    expect(db.select().from(schema.jobLocks).all()).toEqual([]);
+  });
+
+  it("a run that may wait runs after the first one, and finds nothing left to do", async () => {
+    const shopper = await newShopper();
+    const id = await buy("ceramic-pour-over", shopper, 1);
+    await emu.pay(id);
+
+    const [first, second] = await Promise.all([reconcile(), reconcile({ waitForLockMs: 10_000 })]);
+    expect(first.events).toMatchObject({ new: 1, fulfilled: 1 });
+    expect(second.events).toMatchObject({ seen: 1, new: 0, fulfilled: 0 });
+    expect(fulfilled).toEqual([id]);
+  });
+
+  it("a lock held by another process stops the run before it does anything; an expired one is taken over", async () => {
+    const shopper = await newShopper();
+    const id = await buy("ceramic-pour-over", shopper, 1);
+    await emu.pay(id);
+    expect(tryAcquire(RECONCILE_JOB, "other-host:4242:beef01", 60_000)).toEqual({ acquired: true });
+
+    await expect(reconcile()).rejects.toThrow(/Another reconcile run holds the lock: other-host:4242:beef01, until /);
+    expect(recordedEvents()).toEqual([]);
+    expect(await eventRequests()).toHaveLength(0);
+
+    // That process died: once its lease has run out, the next run takes over.
+    db.update(schema.jobLocks).set({ expiresAt: Date.now() - 1 }).run();
+    const report = await reconcile();
+    expect(report.events).toMatchObject({ new: 1, fulfilled: 1 });
+    expect(db.select().from(schema.jobLocks).all()).toEqual([]);
+  });
+});
