@@ -25,7 +25,7 @@ try {
   process.exit(1);
 }
 
-const { config, bodyLimitFor } = build.entry.module;
+const { config, bodyLimitFor, isSameOrigin, CROSS_SITE_MESSAGE } = build.entry.module;
 
 const app = express();
 app.disable("x-powered-by");
@@ -38,6 +38,17 @@ app.use((req, res, next) => {
   res.setHeader("X-Request-Id", id);
   res.setHeader("X-Content-Type-Options", "nosniff");
   if (config.production) res.setHeader("Strict-Transport-Security", "max-age=63072000; includeSubDomains");
+
+  // Another site's form posts are refused here, before Remix's own origin
+  // check (which would answer 500). Stripe's webhook calls come from no site.
+  if (req.method !== "GET" && req.method !== "HEAD" && req.path !== "/stripe/webhook") {
+    const headers = { get: (name) => req.get(name) ?? null };
+    if (!isSameOrigin(headers, `${req.protocol}://${req.get("host")}`)) {
+      res.status(403).type("text/plain").send(CROSS_SITE_MESSAGE);
+      req.resume();
+      return;
+    }
+  }
 
   // Bodies are bounded before anything reads them.
   const limit = bodyLimitFor(req.path);

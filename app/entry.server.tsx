@@ -1,6 +1,6 @@
 import { PassThrough } from "node:stream";
 
-import type { EntryContext, HandleDataRequestFunction, HandleErrorFunction } from "@remix-run/node";
+import type { EntryContext, HandleErrorFunction } from "@remix-run/node";
 import { createReadableStreamFromReadable } from "@remix-run/node";
 import { RemixServer } from "@remix-run/react";
 import { renderToPipeableStream } from "react-dom/server";
@@ -8,11 +8,12 @@ import { renderToPipeableStream } from "react-dom/server";
 // Configuration first: a bad value stops the server before it serves anything.
 import { config } from "./lib/config.server";
 import { RequestInfoProvider } from "./components/request-info";
-import { applyBaseHeaders, applyDocumentHeaders, newNonce, newRequestId } from "./lib/security.server";
+import { applyDocumentHeaders, newNonce, newRequestId } from "./lib/security.server";
 
 export { config };
 export { startReconcileSchedule } from "./lib/reconcile.server";
 export { bodyLimitFor } from "./lib/limits";
+export { CROSS_SITE_MESSAGE, isSameOrigin } from "./lib/security.server";
 
 const ABORT_DELAY = 5_000;
 
@@ -72,11 +73,6 @@ export default function handleRequest(
     setTimeout(abort, ABORT_DELAY);
   });
 }
-
-export const handleDataRequest: HandleDataRequestFunction = (response) => {
-  applyBaseHeaders(response.headers);
-  return response;
-};
 
 // Details go to the log with the reference id the error page shows; the
 // response itself carries no stack, SQL, secret or header.
