@@ -76,9 +76,14 @@ export function stripeEvent(
 /** The Stripe-Signature header for `payload`, as the SDK computes it. */
 export function sign(
   payload: string,
-  { secret = WEBHOOK_SECRET, timestamp }: { secret?: string; timestamp?: number } = {},
+  { secret = WEBHOOK_SECRET, timestamp, scheme }: { secret?: string; timestamp?: number; scheme?: string } = {},
 ) {
-  return Stripe.webhooks.generateTestHeaderString({ payload, secret, ...(timestamp !== undefined && { timestamp }) });
+  return Stripe.webhooks.generateTestHeaderString({
+    payload,
+    secret,
+    ...(timestamp !== undefined && { timestamp }),
+    ...(scheme !== undefined && { scheme }),
+  });
 }
 
 /** An event serialised as Stripe does (two-space indented JSON) and signed. */

@@ -1,0 +1,72 @@
+import type { ActionFunctionArgs } from "@remix-run/node";
+import { json } from "@remix-run/node";
+
+import { processStripeEvent } from "~/lib/checkout.server";
+import { readBoundedBody, verifyWebhook, WebhookError } from "~/lib/webhook.server";
+
+/**
+ * POST /stripe/webhook: Stripe tells the shop what happened. The order is
+ * the point: bound and read the raw body, verify its signature (nothing is
+ * parsed or stored before that), record the event and its effect in one
+ * transaction, and only then answer 2xx. Any failure to store answers 5xx so
+ * that Stripe delivers again; a duplicate answers 200 and changes nothing.
+ * https://docs.stripe.com/webhooks#acknowledge-events-immediately
+ */
+
+const NO_STORE = { "Cache-Control": "no-store" };
+const ALLOW_POST = { Allow: "POST", ...NO_STORE };
+
+const plain = (status: number, message: string, headers: Record<string, string> = NO_STORE) =>
+  new Response(`${message}\n`, { status, headers: { "Content-Type": "text/plain; charset=utf-8", ...headers } });
+
+export async function loader() {
+  return plain(405, "Method not allowed: Stripe delivers webhooks with POST.", ALLOW_POST);
+}
+
+export async function action({ request }: ActionFunctionArgs) {
+  if (request.method !== "POST") {
+    return plain(405, "Method not allowed: Stripe delivers webhooks with POST.", ALLOW_POST);
+  }
+
+  let event;
+  let rawBody: string;
+  try {
+    rawBody = await readBoundedBody(request);
+    event = verifyWebhook(rawBody, request.headers.get("Stripe-Signature"));
+  } catch (error: unknown) {
+    if (error instanceof WebhookError) return plain(error.status, error.message);
+    throw error;
+  }
+
+  console.info(`webhook received id=${event.id} type=${event.type}`);
+  try {
+    const result = processStripeEvent(event, { payload: rawBody, source: "webhook" });
+    return json(result.duplicate ? { received: true, duplicate: true } : { received: true }, { headers: NO_STORE });
+  } catch (error: unknown) {
+    // The transaction rolled back: nothing of this event is stored, and
+    // Stripe's retry will find the database as if it had never arrived.
+    const code = sqliteCode(error);
+    console.error(`webhook not stored id=${event.id} type=${event.type} error=${code ?? errorName(error)}`);
+    return code && UNAVAILABLE.has(code)
+      ? plain(503, "The database cannot take this event right now; Stripe will retry.", { ...NO_STORE, "Retry-After": "5" })
+      : plain(500, "The event could not be processed; Stripe will retry.");
+  }
+}
+
+// The database cannot write now (locked, read-only, full, I/O): worth a retry as is.
+const UNAVAILABLE = new Set(["SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_READONLY", "SQLITE_FULL", "SQLITE_IOERR", "SQLITE_CANTOPEN"]);
+
+/** better-sqlite3's error code, also when Drizzle wrapped the error (its message holds the query's params). */
+function sqliteCode(error: unknown): string | null {
+  let code: unknown;
+  for (let e = error, depth = 0; e && depth < 5 && code === undefined; depth++) {
+    code = (e as { code?: unknown }).code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  if (typeof code !== "string" || !code.startsWith("SQLITE_")) return null;
+  // Extended codes (SQLITE_BUSY_SNAPSHOT, SQLITE_READONLY_DBMOVED...) share their family's meaning.
+  return [...UNAVAILABLE].find((family) => code === family || code.startsWith(`${family}_`)) ?? code;
+}
+
+// Only the class name: a hook's message could carry anything.
+const errorName = (error: unknown) => (error instanceof Error ? error.name : typeof error);

@@ -1,0 +1,143 @@
+import { count, eq } from "drizzle-orm";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+
+import { db, schema, sqlite } from "~/lib/db.server";
+import { onFulfill, type FulfillmentHook } from "~/lib/fulfillment.server";
+import { action } from "~/routes/stripe.webhook";
+
+import { expectConsoleError } from "../support/console";
+import { ORIGIN, settle } from "../support/http";
+import { CHECKOUT_EVENT, sessionFor, signed, storeCheckout, stripeEvent } from "../support/stripe-fixtures";
+
+/**
+ * The database cannot take the write: the webhook answers 5xx so that Stripe
+ * retries, stores nothing of the event, and the retry succeeds once the
+ * database is back. These faults are injected into this process's connection
+ * (a throwing fulfill hook, query_only, max_page_count), so they run against
+ * the action only; the held write lock also runs through the built server in
+ * webhook.test.ts.
+ */
+
+const fulfilled = new Map<string, number>();
+const counter: FulfillmentHook = (_tx, checkout) => void fulfilled.set(checkout.id, (fulfilled.get(checkout.id) ?? 0) + 1);
+let unhook: () => void;
+let logged: string[];
+
+beforeEach(() => {
+  fulfilled.clear();
+  unhook = onFulfill(counter);
+  logged = [];
+  for (const level of ["info", "warn"] as const) {
+    vi.spyOn(console, level).mockImplementation((...args: unknown[]) => void logged.push(args.map(String).join(" ")));
+  }
+});
+afterEach(() => unhook());
+
+function post(payload: string, header: string) {
+  const request = new Request(`${ORIGIN}/stripe/webhook`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "Stripe-Signature": header },
+    body: payload,
+  });
+  return settle(() => action({ request, params: {}, context: {} }));
+}
+
+const eventRows = (id: string) =>
+  db.select({ n: count() }).from(schema.stripeEvents).where(eq(schema.stripeEvents.id, id)).get()!.n;
+const checkoutRow = (id: string) => db.select().from(schema.checkoutSessions).where(eq(schema.checkoutSessions.id, id)).get()!;
+const shopperRow = (id: string) => db.select().from(schema.shoppers).where(eq(schema.shoppers.id, id)).get()!;
+const errorLines = () => vi.mocked(console.error).mock.calls.map((args) => args.map(String).join(" "));
+
+/** A paid completion for a fresh checkout, signed; `padding` makes the stored payload larger. */
+function paidCompletion(padding = 0) {
+  const checkout = storeCheckout(db);
+  const event = stripeEvent(CHECKOUT_EVENT.completed, sessionFor(checkout, "paid"), padding ? { padding: "x".repeat(padding) } : {});
+  return { checkout, event, ...signed(event) };
+}
+
+function expectNothingStored(checkout: ReturnType<typeof storeCheckout>, eventId: string) {
+  expect(eventRows(eventId)).toBe(0);
+  expect(checkoutRow(checkout.id)).toEqual(checkout);
+  expect(shopperRow(checkout.shopperId).stripeCustomerId).toBeNull();
+}
+
+async function expectRedeliverySucceeds(checkout: ReturnType<typeof storeCheckout>, payload: string, header: string) {
+  const response = await post(payload, header);
+  expect(response.status).toBe(200);
+  expect(await response.json()).toEqual({ received: true });
+  expect(checkoutRow(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "paid", fulfilledAt: expect.any(Number) });
+  expect(fulfilled.get(checkout.id)).toBe(1);
+}
+
+describe("a failure after the event is inserted", () => {
+  it("a fulfill hook that throws: 500, the whole event rolled back; the retry succeeds with one fulfillment", async () => {
+    const { checkout, event, payload, header } = paidCompletion();
+    // Registered before the counter, as a shop's hook would be: the counter
+    // then only sees calls that commit.
+    unhook();
+    const failOnce = onFulfill(() => {
+      failOnce();
+      throw new Error("outbox table missing: secret details here");
+    });
+    unhook = onFulfill(counter);
+    expectConsoleError(new RegExp(`^webhook not stored id=${event.id} type=checkout.session.completed error=Error$`));
+
+    const response = await post(payload, header);
+    expect(response.status).toBe(500);
+    expect(await response.text()).not.toMatch(/outbox|secret details|Error/);
+    expectNothingStored(checkout, event.id);
+    expect(errorLines().join("\n")).not.toMatch(/secret details|shopper@example\.com|whsec_/);
+
+    await expectRedeliverySucceeds(checkout, payload, header);
+  });
+});
+
+describe("the database cannot take the write", () => {
+  it("read-only: 503, nothing stored; the retry succeeds once it is writable", async () => {
+    const { checkout, event, payload, header } = paidCompletion();
+    expectConsoleError(new RegExp(`webhook not stored id=${event.id} type=checkout.session.completed error=SQLITE_READONLY`));
+    sqlite.pragma("query_only = ON");
+    try {
+      const response = await post(payload, header);
+      expect(response.status).toBe(503);
+      expect(await response.text()).not.toMatch(/SQLITE|readonly/i);
+    } finally {
+      sqlite.pragma("query_only = OFF");
+    }
+    expect(errorLines()).toEqual([expect.stringMatching(/error=SQLITE_READONLY$/)]);
+    expectNothingStored(checkout, event.id);
+    await expectRedeliverySucceeds(checkout, payload, header);
+  });
+
+  it("full: 503, nothing stored; the retry succeeds once there is room", async () => {
+    const pageSize = sqlite.pragma("page_size", { simple: true }) as number;
+    const free = sqlite.pragma("freelist_count", { simple: true }) as number;
+    // A payload bigger than every free page, so that storing it needs new ones.
+    const { checkout, event, payload, header } = paidCompletion((free + 8) * pageSize);
+    expectConsoleError(new RegExp(`webhook not stored id=${event.id} type=checkout.session.completed error=SQLITE_FULL`));
+    const limit = sqlite.pragma("max_page_count", { simple: true }) as number;
+    sqlite.pragma(`max_page_count = ${sqlite.pragma("page_count", { simple: true }) as number}`);
+    try {
+      const response = await post(payload, header);
+      expect(response.status).toBe(503);
+    } finally {
+      sqlite.pragma(`max_page_count = ${limit}`);
+    }
+    expect(errorLines()).toEqual([expect.stringMatching(/error=SQLITE_FULL$/)]);
+    expectNothingStored(checkout, event.id);
+    await expectRedeliverySucceeds(checkout, payload, header);
+  });
+
+  it("logs only the event's id, its type and the error code", async () => {
+    const { event, payload, header } = paidCompletion();
+    expectConsoleError(/webhook not stored/);
+    sqlite.pragma("query_only = ON");
+    try {
+      expect((await post(payload, header)).status).toBe(503);
+    } finally {
+      sqlite.pragma("query_only = OFF");
+    }
+    expect(errorLines()).toEqual([`webhook not stored id=${event.id} type=checkout.session.completed error=SQLITE_READONLY`]);
+    expect(logged).toEqual([`webhook received id=${event.id} type=checkout.session.completed`]);
+  });
+});
