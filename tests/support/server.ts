@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -76,22 +76,31 @@ export const BUILT_SERVER_ENV = {
   STRIPE_TIMEOUT_MS: "1500",
 };
 
-/** Starts `node server.js` (the build must exist: `npm test` builds first). */
+/**
+ * Starts `node server.js` (the build must exist: `npm test` builds first).
+ * `appDir`: where server.js and build/ are, when not the repository (a
+ * snapshot of the build, see snapshotBuild); the working directory stays the
+ * repository's (db/migrations). `port`: a port picked beforehand.
+ */
 export async function startBuiltServer({
   stripeApiBase,
   databasePath = tempDatabase(),
   env = {},
+  appDir = root,
+  port: chosenPort,
 }: {
   stripeApiBase: string;
   databasePath?: string;
   env?: Record<string, string>;
+  appDir?: string;
+  port?: number;
 }): Promise<Proc & { databasePath: string }> {
-  if (!existsSync(path.join(root, "build/server/index.js"))) {
+  if (!existsSync(path.join(appDir, "build/server/index.js"))) {
     throw new Error("No build: run `npx remix vite:build` (npm test does) before the built-server tests.");
   }
-  const port = await freePort();
+  const port = chosenPort ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, [path.join(root, "server.js")], {
+  const child = spawn(process.execPath, [path.join(appDir, "server.js")], {
     cwd: root,
     env: {
       PATH: process.env.PATH,
@@ -108,6 +117,34 @@ export async function startBuiltServer({
   const output = collect(child);
   await waitFor(async () => (await fetch(`${url}/healthz`)).ok, "the built server", output, child);
   return { url, port, child, output, databasePath, stop: stopper(child) };
+}
+
+/**
+ * A private copy of server.js and build/ (node_modules linked), so that a
+ * long-running server keeps serving the assets it was built with even if
+ * someone rebuilds the repository meanwhile (a shared working tree).
+ */
+export async function snapshotBuild(): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "shop-build-"));
+    try {
+      cpSync(path.join(root, "build"), path.join(dir, "build"), { recursive: true });
+      for (const file of ["server.js", "package.json"]) copyFileSync(path.join(root, file), path.join(dir, file));
+      symlinkSync(path.join(root, "node_modules"), path.join(dir, "node_modules"), "dir");
+      // Copied in the middle of a rebuild? Every asset the server build names must be there.
+      const server = readFileSync(path.join(dir, "build/server/index.js"), "utf8");
+      const assets = new Set(server.match(/\/assets\/[\w.-]+\.(?:js|css)/g) ?? []);
+      const missing = [...assets].filter((asset) => !existsSync(path.join(dir, "build/client", asset)));
+      if (missing.length > 0) throw new Error(`the build is incomplete, missing ${missing.join(", ")}`);
+      return dir;
+    } catch (error: unknown) {
+      rmSync(dir, { recursive: true, force: true });
+      if (attempt >= 20) {
+        throw new Error(`No usable build to copy (run \`npx remix vite:build\`): ${error instanceof Error ? error.message : String(error)}`);
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
 }
 
 /** Starts the Stripe emulator as its own process (tests/stripe-emulator/main.ts). */
