@@ -71,7 +71,16 @@ app.use((req, res, next) => {
 app.use("/assets", express.static(path.join(here, "build/client/assets"), { immutable: true, maxAge: "1y" }));
 app.use(express.static(path.join(here, "build/client"), { maxAge: "1h" }));
 
-app.all("*", createRequestHandler({ build, mode: config.production ? "production" : "development" }));
+app.all(
+  "*",
+  createRequestHandler({
+    build,
+    mode: config.production ? "production" : "development",
+    // The socket's peer, for the success page's guessing bound. Behind a proxy
+    // this is the proxy: see docs/decisions/021-guessing-bound.md.
+    getLoadContext: (req) => ({ clientAddress: req.socket.remoteAddress }),
+  }),
+);
 
 const server = http.createServer(
   {
