@@ -5,6 +5,7 @@ import { onFulfill } from "~/lib/fulfillment.server";
 import { orderLookups } from "~/lib/rate-limit.server";
 import { stripe } from "~/lib/stripe.server";
 import { loader, meta } from "~/routes/checkout.success";
+import { loader as productLoader } from "~/routes/products.$slug";
 
 import { getRequest, settle } from "../support/http";
 import { PREVIOUS_SESSION_SECRET, SESSION_SECRET } from "../support/test-env";
@@ -408,5 +409,26 @@ describe("fulfilled once, however the news arrives", () => {
     expect((await retrievals(id)).length).toBeGreaterThan(0);
     expect(fulfilled).toEqual([id]);
     expect(checkoutRow(id).fulfilledAt).not.toBeNull();
+  });
+});
+
+describe("cancel: back to the product page", () => {
+  it("Stripe's cancel_url is the product page with ?canceled=1, which offers a fresh Buy form", async () => {
+    const cookie = await newShopper();
+    await buy("ceramic-pour-over", cookie, 1);
+    const [create] = await emu.requestsTo("POST", "/v1/checkout/sessions");
+    expect(create!.params.cancel_url).toBe("http://shop.test/products/ceramic-pour-over?canceled=1");
+
+    const page = await settle(() =>
+      productLoader({
+        request: getRequest("/products/ceramic-pour-over?canceled=1", { cookie }),
+        params: { slug: "ceramic-pour-over" },
+        context: {},
+      }),
+    );
+    expect(page.status).toBe(200);
+    const data = (await page.json()) as { canceled: boolean; token: string };
+    expect(data.canceled).toBe(true);
+    expect(data.token).toMatch(/^[A-Za-z0-9_-]{24}$/);
   });
 });
