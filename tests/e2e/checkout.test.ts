@@ -4,11 +4,13 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { launchBrowser, newShopper, type Shopper } from "./support/browser";
 import {
   buy,
+  documentLoads,
   landOnSuccessPage,
   NOT_FOUND,
   openOrders,
   orderRows,
   payWith,
+  pressBuy,
   PRODUCT,
   screenshot,
   see,
@@ -51,14 +53,25 @@ describe.each([false, true])("checkout in Chromium, JavaScript enabled: %s", (ja
 
   it("buy, pay by card, land on the success page that says paid; the order is on /orders", async () => {
     const { page } = shopper;
-    const sessionId = await buy(page, shop);
-    await screenshot(page, "pay-by-card", "1-hosted-page", javaScript);
+    const documents = documentLoads(page);
+    await page.goto(`${shop.url}/`);
+    await see(page.getByRole("status").filter({ hasText: "Payments are simulated" }), "the simulated-payments banner");
+    await screenshot(page, "pay-by-card", "0-catalog", javaScript);
+    await page.getByRole("link", { name: PRODUCT.name }).click();
+    await page.waitForURL(`${shop.url}/products/${PRODUCT.slug}`);
+    await see(page.getByRole("heading", { level: 1, name: PRODUCT.name }), "the product page");
+    await screenshot(page, "pay-by-card", "1-product-page", javaScript);
+    // With JavaScript on, Remix moves between the shop's pages without loading a new document.
+    expect(documents.includes(`${shop.url}/products/${PRODUCT.slug}`)).toBe(!javaScript);
+
+    const sessionId = await pressBuy(page, shop);
+    await screenshot(page, "pay-by-card", "2-hosted-page", javaScript);
 
     await payWith(page, "card");
     await landOnSuccessPage(page, shop, sessionId);
     await see(SUCCESS.paid(page), "that the order is paid");
     await see(page.getByText(PRODUCT.name), "the product bought");
-    await screenshot(page, "pay-by-card", "2-success-paid", javaScript);
+    await screenshot(page, "pay-by-card", "3-success-paid", javaScript);
 
     await openOrders(page, shop);
     const order = orderRows(page);
@@ -73,7 +86,7 @@ describe.each([false, true])("checkout in Chromium, JavaScript enabled: %s", (ja
       "Paid",
       "",
     ]);
-    await screenshot(page, "pay-by-card", "3-orders", javaScript);
+    await screenshot(page, "pay-by-card", "4-orders", javaScript);
   });
 
   it("buy, go back from the hosted page: the product page says nothing was charged", async () => {

@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 
 /**
@@ -9,6 +11,12 @@ import { chromium, type Browser, type BrowserContext, type Page } from "playwrig
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 export function launchBrowser(): Promise<Browser> {
+  if (!existsSync(CHROMIUM_PATH)) {
+    throw new Error(
+      `Chromium was not found at ${CHROMIUM_PATH}: install it (Debian: apt-get install -y chromium) or set CHROMIUM_PATH. ` +
+        "`npm test` skips the browser tests on such a machine; `vitest --project e2e` does not.",
+    );
+  }
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     args: [

@@ -63,11 +63,25 @@ export function successPageUrl(shop: Shop) {
 export async function buy(page: Page, shop: Shop) {
   await page.goto(`${shop.url}/products/${PRODUCT.slug}`);
   await see(page.getByRole("heading", { level: 1, name: PRODUCT.name }), "the product's name");
+  return pressBuy(page, shop);
+}
+
+/** On the product page: asks for PRODUCT.quantity and presses Buy, and sees the hosted page's total. */
+export async function pressBuy(page: Page, shop: Shop) {
   await page.getByLabel("Quantity").fill(String(PRODUCT.quantity));
   await page.getByRole("button", { name: "Buy" }).click();
   await page.waitForURL(hostedPageUrl(shop));
   await see(page.getByText(`Total: ${PRODUCT.total}`), `the hosted page's total ${PRODUCT.total}`);
   return sessionIdOf(page.url());
+}
+
+/** The URLs the page loaded as whole documents from now on (not Remix's client-side data fetches). */
+export function documentLoads(page: Page) {
+  const urls: string[] = [];
+  page.on("request", (request) => {
+    if (request.isNavigationRequest() && request.frame() === page.mainFrame()) urls.push(request.url());
+  });
+  return urls;
 }
 
 /** Presses one of the hosted page's buttons: card (pays), declined, delayed (a bank debit still processing). */
