@@ -145,6 +145,26 @@ function checkpointAgo(ago: number) {
   return checkpoint;
 }
 
+describe("--since", () => {
+  it("a later start than the checkpoint's does not move the checkpoint; an earlier one than 30 days is moved to 30 days", async () => {
+    const shopper = await newShopper();
+    const checkpoint = checkpointAgo(2 * DAY);
+    const id = await buy("ceramic-pour-over", shopper, 1);
+    await emu.pay(id);
+
+    const recent = await reconcile({ since: Math.floor((Date.now() - 3_600_000) / 1000) });
+    expect(recent.events).toMatchObject({ seen: 1, new: 1, fulfilled: 1 });
+    // It did not look at the two days before: the next run must.
+    expect(getCheckpoint()).toBe(checkpoint);
+
+    const tooOld = await reconcile({ since: Math.floor((Date.now() - 40 * DAY) / 1000) });
+    expect(tooOld.sinceClamped).toBe(true);
+    expect(tooOld.since).toBeGreaterThanOrEqual(Math.floor((Date.now() - 30 * DAY) / 1000));
+    expect(tooOld.events).toMatchObject({ seen: 1, new: 0 });
+    expect(getCheckpoint()).toBeGreaterThan(checkpoint);
+  });
+});
+
 describe("checkouts that should have moved on", () => {
   it("asks Stripe about checkouts open past their expiry or unpaid too long, and corrects them", async () => {
     const shopper = await newShopper();
