@@ -1,0 +1,83 @@
+import { spawn } from "node:child_process";
+import path from "node:path";
+
+const root = path.resolve(import.meta.dirname, "../..");
+
+export type LoadSpec =
+  | { kind: "webhook"; url: string; connections: number; warmup: number; amount: number; from: number; secret: string; salt?: string }
+  | { kind: "duplicate"; url: string; connections: number; amount: number; index: number; secret: string; salt?: string }
+  | { kind: "buy"; url: string; path: string; connections: number; warmup: number; amount: number; cookie: string; origin: string }
+  | { kind: "get"; url: string; path: string; connections: number; warmup: number; amount: number; headers: Record<string, string> }
+  | { kind: "ttfb"; url: string; path: string; warmup: number; amount: number; headers: Record<string, string> };
+
+export type Latency = { p50: number; p90: number; p99: number; max: number; mean: number };
+
+export type Summary = {
+  responses: number;
+  elapsedMs: number;
+  /** Responses per second over the whole run. */
+  rps: number;
+  status: Record<string, number>;
+  errors: number;
+  timeouts: number;
+  latency: Latency;
+};
+
+export type LoadResult = { warmup: Summary | null; measured: Summary; total?: Summary };
+
+/** The nearest-rank percentile of sorted values. */
+export function percentile(sorted: number[], p: number) {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
+}
+
+export function latencyOf(values: number[]): Latency {
+  const sorted = Float64Array.from(values).sort();
+  const list = Array.from(sorted);
+  return {
+    p50: percentile(list, 50),
+    p90: percentile(list, 90),
+    p99: percentile(list, 99),
+    max: list.at(-1) ?? NaN,
+    mean: list.reduce((a, b) => a + b, 0) / Math.max(1, list.length),
+  };
+}
+
+export function summarize(
+  latencies: number[],
+  status: Record<string, number>,
+  elapsedMs: number,
+  { errors = 0, timeouts = 0 } = {},
+): Summary {
+  return {
+    responses: latencies.length,
+    elapsedMs,
+    rps: latencies.length / (elapsedMs / 1000),
+    status,
+    errors,
+    timeouts,
+    latency: latencyOf(latencies),
+  };
+}
+
+/** Runs the load generator (bench/load-worker.ts) as its own process and returns its result. */
+export function runLoad(spec: LoadSpec): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "bench/load-worker.ts")], {
+      cwd: root,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: "production", BENCH_LOAD_SPEC: JSON.stringify(spec) },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (c: Buffer) => (out += c));
+    child.stderr.on("data", (c: Buffer) => (err += c));
+    child.on("error", reject);
+    child.on("exit", (code) => {
+      const line = out.trim().split("\n").at(-1) ?? "";
+      if (code !== 0 || !line.startsWith("{")) return reject(new Error(`load worker (${spec.kind}) exited ${code}:\n${err}${out}`));
+      resolve(JSON.parse(line) as LoadResult);
+    });
+  });
+}

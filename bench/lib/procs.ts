@@ -1,0 +1,199 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import path from "node:path";
+
+import { BUILT_SERVER_ENV, freePort } from "../../tests/support/server";
+import { WEBHOOK_SECRET } from "../../tests/support/test-env";
+
+/**
+ * The processes under test: the built app (server.js), the bare baseline
+ * webhook server and the Stripe emulator, each its own `node` process on a
+ * loopback port, stopped by pid.
+ */
+
+export const root = path.resolve(import.meta.dirname, "../..");
+export const cacheDir = path.join(root, ".cache/bench");
+
+export type Server = {
+  name: string;
+  url: string;
+  port: number;
+  pid: number;
+  child: ChildProcess;
+  /** Lines the process printed (the last few hundred). */
+  tail: string[];
+  /** Counts every printed line that matches. */
+  count(pattern: RegExp): () => number;
+  lines(): number;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+};
+
+function supervise(name: string, child: ChildProcess, url: string, port: number): Server {
+  const tail: string[] = [];
+  let total = 0;
+  const counters: { pattern: RegExp; n: number }[] = [];
+  let partial = "";
+  const onData = (chunk: Buffer) => {
+    const text = partial + chunk.toString("utf8");
+    const parts = text.split("\n");
+    partial = parts.pop() ?? "";
+    for (const line of parts) {
+      if (!line) continue;
+      total++;
+      for (const counter of counters) if (counter.pattern.test(line)) counter.n++;
+      tail.push(line);
+      if (tail.length > 400) tail.splice(0, 200);
+    }
+  };
+  child.stdout?.on("data", onData);
+  child.stderr?.on("data", onData);
+  return {
+    name,
+    url,
+    port,
+    pid: child.pid!,
+    child,
+    tail,
+    count(pattern) {
+      const counter = { pattern, n: 0 };
+      counters.push(counter);
+      return () => counter.n;
+    },
+    lines: () => total,
+    stop: (signal = "SIGTERM") =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+        child.once("exit", () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        child.kill(signal);
+      }),
+  };
+}
+
+async function waitUntil(server: Server, ready: () => Promise<boolean>, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (server.child.exitCode !== null) {
+      throw new Error(`${server.name} exited with ${server.child.exitCode}:\n${server.tail.join("\n")}`);
+    }
+    if (await ready().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await server.stop("SIGKILL");
+  throw new Error(`${server.name} did not start in ${timeoutMs} ms:\n${server.tail.join("\n")}`);
+}
+
+const baseEnv = () => ({ PATH: process.env.PATH, HOME: process.env.HOME });
+
+/**
+ * Builds the app once (`npx remix vite:build`) and copies server.js and
+ * build/ aside, so that a rebuild by someone else mid-run (npm test builds)
+ * cannot change the code under test. The copy resolves node_modules and
+ * runs with the repository as its working directory (migrations, catalog).
+ */
+export async function buildApp(): Promise<string> {
+  await run("npx", ["remix", "vite:build"], { quiet: true });
+  const appDir = path.join(cacheDir, "app");
+  rmSync(appDir, { recursive: true, force: true });
+  mkdirSync(appDir, { recursive: true });
+  cpSync(path.join(root, "build"), path.join(appDir, "build"), { recursive: true });
+  cpSync(path.join(root, "server.js"), path.join(appDir, "server.js"));
+  return appDir;
+}
+
+export function run(command: string, args: string[], { quiet = false } = {}) {
+  return new Promise<void>((resolve, reject) => {
+    const child = spawn(command, args, { cwd: root, stdio: quiet ? ["ignore", "pipe", "pipe"] : "inherit" });
+    let output = "";
+    child.stdout?.on("data", (c: Buffer) => (output += c));
+    child.stderr?.on("data", (c: Buffer) => (output += c));
+    child.on("error", reject);
+    child.on("exit", (code) =>
+      code === 0 ? resolve() : reject(new Error(`${command} ${args.join(" ")} exited ${code}\n${output}`)),
+    );
+  });
+}
+
+export type AppOptions = {
+  appDir: string;
+  databasePath: string;
+  stripeApiBase: string;
+  /** Writes a V8 CPU profile of the server into this folder when it exits. */
+  cpuProfDir?: string;
+  env?: Record<string, string>;
+};
+
+/** `NODE_ENV=production node server.js` with the environment of tests/support/server.ts. */
+export async function startApp({ appDir, databasePath, stripeApiBase, cpuProfDir, env = {} }: AppOptions) {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const flags = cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`] : [];
+  const child = spawn(process.execPath, [...flags, path.join(appDir, "server.js")], {
+    cwd: root,
+    env: {
+      ...baseEnv(),
+      ...BUILT_SERVER_ENV,
+      APP_ORIGIN: url,
+      PORT: String(port),
+      DATABASE_PATH: databasePath,
+      STRIPE_API_BASE: stripeApiBase,
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const server = supervise("the app (server.js)", child, url, port);
+  await waitUntil(server, async () => (await fetch(`${url}/healthz`)).ok);
+  return server;
+}
+
+/** bench/baseline-webhook-server.mjs: node:http + the SDK's constructEvent + one INSERT. */
+export async function startBaselineWebhookServer({ databasePath, cpuProfDir }: { databasePath: string; cpuProfDir?: string }) {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const flags = cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`] : [];
+  const child = spawn(process.execPath, [...flags, path.join(root, "bench/baseline-webhook-server.mjs")], {
+    cwd: root,
+    env: {
+      ...baseEnv(),
+      NODE_ENV: "production",
+      PORT: String(port),
+      DATABASE_PATH: databasePath,
+      STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const server = supervise("the baseline webhook server", child, url, port);
+  await waitUntil(server, async () => server.tail.some((l) => l.startsWith("baseline listening")));
+  return server;
+}
+
+/** The Stripe emulator (tests/stripe-emulator/main.ts), quiet. */
+export async function startEmulator() {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "tests/stripe-emulator/main.ts")], {
+    cwd: root,
+    env: { ...baseEnv(), NODE_ENV: "development", EMULATOR_PORT: "0", EMULATOR_QUIET: "1" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const server = supervise("the Stripe emulator", child, "", 0);
+  let url = "";
+  await waitUntil(server, async () => {
+    const line = server.tail.find((l) => l.startsWith("stripe-emulator listening on "));
+    if (line) url = line.slice("stripe-emulator listening on ".length).trim();
+    return Boolean(line);
+  });
+  server.url = url;
+  server.port = Number(new URL(url).port);
+  return server;
+}
+
+/** Resident set size of a process, in KiB (VmRSS in /proc/<pid>/status). */
+export function rssKiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const match = /^VmRSS:\s+(\d+) kB/m.exec(status);
+  if (!match) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(match[1]);
+}
+

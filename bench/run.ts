@@ -1,0 +1,593 @@
+import { execFileSync, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { gzipSync } from "node:zlib";
+
+import Database from "better-sqlite3";
+
+import { BUILT_SERVER_ENV } from "../tests/support/server";
+import { WEBHOOK_SECRET } from "../tests/support/test-env";
+import { shopperCookie } from "./lib/cookie";
+import {
+  checkpoint,
+  copyDatabase,
+  fileSize,
+  paidIndex,
+  PRODUCT_SLUG,
+  seedCheckouts,
+  sessionId,
+  shopperOf,
+} from "./lib/fixtures";
+import { runLoad, type Latency, type LoadResult, type Summary } from "./lib/load";
+import {
+  buildApp,
+  cacheDir,
+  root,
+  rssKiB,
+  startApp,
+  startBaselineWebhookServer,
+  startEmulator,
+  type Server,
+} from "./lib/procs";
+
+/**
+ * `npm run bench`: builds the app, starts it with the Stripe emulator, runs
+ * each scenario of issue 8 after a warm-up with autocannon in its own
+ * process, prints a table and writes bench/results.json.
+ *
+ *   BENCH_QUICK=1      tiny sizes, for developing the benchmark (seconds, not minutes)
+ *   BENCH_ONLY=a,b     only these scenarios: webhook, duplicate, memory, buy, pages, success
+ *   BENCH_OUT=file     where to write the results (default bench/results.json;
+ *                      bench/results-*.json is ignored by git, for scratch runs)
+ *   BENCH_PROFILE=1    start the app and the baseline with --cpu-prof (.cache/bench/profiles)
+ *   BENCH_FRESH=1      rebuild the cached 1,000,000-row fixture
+ */
+
+const QUICK = process.env.BENCH_QUICK === "1";
+const ONLY = new Set((process.env.BENCH_ONLY ?? "").split(",").map((s) => s.trim()).filter(Boolean));
+const OUT = path.resolve(root, process.env.BENCH_OUT ?? "bench/results.json");
+const PROFILE_DIR = process.env.BENCH_PROFILE === "1" ? path.join(cacheDir, "profiles", new Date().toISOString().replace(/[:.]/g, "-")) : undefined;
+const wanted = (name: string) => ONLY.size === 0 || ONLY.has(name);
+
+const SIZES = QUICK
+  ? { rounds: 1, webhookWarmup: 300, webhookEvents: 1_500, duplicates: 2_000, memoryEvents: 10_000, memoryStep: 2_000,
+      buyWarmup: 20, buyRequests: 100, pageRequests: 50, successWarmup: 50, successRequests: 300, small: 1_000, large: 10_000 }
+  : { rounds: 3, webhookWarmup: 2_000, webhookEvents: 12_000, duplicates: 2_000, memoryEvents: 100_000, memoryStep: 10_000,
+      buyWarmup: 50, buyRequests: 600, pageRequests: 300, successWarmup: 300, successRequests: 3_000, small: 10_000, large: 1_000_000 };
+
+const TARGETS = {
+  webhookRatio: 0.5,
+  webhookP99Ms: 60,
+  buyAddedP50Ms: 5,
+  successP50Ms: 2,
+};
+
+/* -------------------------------------------------------------------------- */
+
+type Row = { scenario: string; figure: string; app: string; baseline: string; ratio: string; target: string; met: string };
+const rows: Row[] = [];
+const results: Record<string, unknown> = {};
+const started = Date.now();
+const log = (message: string) => console.log(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(3)}s] ${message}`);
+
+const ms = (value: number) => (Number.isFinite(value) ? `${value < 10 ? value.toFixed(2) : value.toFixed(1)} ms` : "-");
+const perSecond = (value: number) => `${Math.round(value).toLocaleString("en-US")}/s`;
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+const yes = (ok: boolean) => (ok ? "yes" : "NO");
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+const lat = (l: Latency) => ({ p50: round(l.p50), p90: round(l.p90), p99: round(l.p99), max: round(l.max), mean: round(l.mean) });
+const round = (value: number, digits = 3) => Number(value.toFixed(digits));
+const brief = (s: Summary) => ({
+  responses: s.responses,
+  seconds: round(s.elapsedMs / 1000),
+  perSecond: round(s.rps, 1),
+  latencyMs: lat(s.latency),
+  status: s.status,
+  errors: s.errors,
+  timeouts: s.timeouts,
+});
+const only2xx = (s: Summary) => Object.entries(s.status).every(([code]) => code.startsWith("2")) && s.errors === 0 && s.timeouts === 0;
+
+function git(...args: string[]) {
+  try {
+    return execFileSync("git", args, { cwd: root, encoding: "utf8" }).trim();
+  } catch {
+    return "";
+  }
+}
+
+function machine() {
+  const cpus = os.cpus();
+  return {
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model ?? "unknown",
+    memoryGiB: round(os.totalmem() / 1024 ** 3, 1),
+    node: process.version,
+    platform: `${os.type()} ${os.release()}`,
+    date: new Date().toISOString(),
+    commit: git("rev-parse", "HEAD"),
+    // Files under test that differ from the commit (other engineers' work in progress).
+    uncommitted: git("status", "--porcelain", "--", "app", "server.js", "db").split("\n").filter(Boolean),
+    loadAverageAtStart: os.loadavg().map((v) => round(v, 2)),
+  };
+}
+
+/* -------------------------------------------------------------------------- */
+/* Scenario 1 and 2: webhook ingest and the duplicate storm                   */
+/* -------------------------------------------------------------------------- */
+
+async function webhookScenarios(ctx: Context) {
+  const { rounds, webhookWarmup, webhookEvents, duplicates } = SIZES;
+  const perRound = webhookWarmup + webhookEvents;
+  const dupIndex = rounds * perRound;
+  const memoryFrom = dupIndex + 1;
+  const fixture = path.join(ctx.tmp, "webhooks.db");
+  copyDatabase(ctx.baseDb, fixture);
+  seedCheckouts(fixture, { count: memoryFrom + SIZES.memoryEvents, kind: "open" });
+  ctx.webhookDb = fixture;
+  ctx.memoryFrom = memoryFrom;
+  if (!wanted("webhook") && !wanted("duplicate")) return;
+
+  const app = await startApp({ appDir: ctx.appDir, databasePath: fixture, stripeApiBase: ctx.emulator.url, cpuProfDir: PROFILE_DIR });
+  const baselineDb = path.join(ctx.tmp, "baseline.db");
+  const baseline = await startBaselineWebhookServer({ databasePath: baselineDb, cpuProfDir: PROFILE_DIR });
+  const fulfilledLines = app.count(/^fulfilled /);
+  try {
+    if (wanted("webhook")) {
+      log(`scenario 1: webhook ingest, ${rounds} rounds of ${webhookEvents} events (+${webhookWarmup} warm-up), 32 connections`);
+      const perRoundResults: { app: Summary; baseline: Summary; ratio: number }[] = [];
+      for (let r = 0; r < rounds; r++) {
+        const from = r * perRound;
+        const spec = { kind: "webhook" as const, connections: 32, warmup: webhookWarmup, amount: webhookEvents, from, secret: WEBHOOK_SECRET };
+        // Alternate who goes first, so that a slow spell of the machine does not always hit the same side.
+        const order = r % 2 === 0 ? (["app", "baseline"] as const) : (["baseline", "app"] as const);
+        const got: Partial<Record<"app" | "baseline", LoadResult>> = {};
+        for (const side of order) {
+          const url = side === "app" ? app.url : baseline.url;
+          got[side] = await runLoad({ ...spec, url, salt: side === "baseline" ? `b${r}` : "" });
+        }
+        const a = got.app!.measured;
+        const b = got.baseline!.measured;
+        perRoundResults.push({ app: a, baseline: b, ratio: a.rps / b.rps });
+        log(`  round ${r + 1}: app ${perSecond(a.rps)} p99 ${ms(a.latency.p99)}; baseline ${perSecond(b.rps)} p99 ${ms(b.latency.p99)}; ratio ${(a.rps / b.rps).toFixed(2)}`);
+      }
+      const appRps = median(perRoundResults.map((x) => x.app.rps));
+      const baseRps = median(perRoundResults.map((x) => x.baseline.rps));
+      const ratio = median(perRoundResults.map((x) => x.ratio));
+      const appP50 = median(perRoundResults.map((x) => x.app.latency.p50));
+      const appP99 = median(perRoundResults.map((x) => x.app.latency.p99));
+      const baseP50 = median(perRoundResults.map((x) => x.baseline.latency.p50));
+      const baseP99 = median(perRoundResults.map((x) => x.baseline.latency.p99));
+      const all2xx = perRoundResults.every((x) => only2xx(x.app) && only2xx(x.baseline));
+
+      // Every event the app answered 2xx for is stored, and its checkout fulfilled once.
+      const db = new Database(fixture, { readonly: true });
+      const stored = (db.prepare("SELECT count(*) AS n FROM stripe_events").get() as { n: number }).n;
+      const fulfilled = (db.prepare("SELECT count(*) AS n FROM checkout_sessions WHERE fulfilled_at IS NOT NULL").get() as { n: number }).n;
+      db.close();
+      const sent = rounds * perRound;
+
+      ctx.webhookAppRps = appRps;
+      results.webhookIngest = {
+        connections: 32,
+        rounds: perRoundResults.map((x) => ({ app: brief(x.app), baseline: brief(x.baseline), ratio: round(x.ratio) })),
+        median: {
+          appPerSecond: round(appRps, 1),
+          baselinePerSecond: round(baseRps, 1),
+          ratio: round(ratio),
+          appP50Ms: round(appP50),
+          appP99Ms: round(appP99),
+          baselineP50Ms: round(baseP50),
+          baselineP99Ms: round(baseP99),
+        },
+        checks: { all2xx, eventsSent: sent, eventsStored: stored, checkoutsFulfilled: fulfilled, fulfilledLogLines: fulfilledLines() },
+        targets: { ratioAtLeast: TARGETS.webhookRatio, p99UnderMs: TARGETS.webhookP99Ms },
+        met: { ratio: ratio >= TARGETS.webhookRatio, p99: appP99 < TARGETS.webhookP99Ms },
+      };
+      rows.push(
+        { scenario: "1 webhook ingest (32 conn)", figure: "events/s (median of rounds)", app: perSecond(appRps), baseline: perSecond(baseRps), ratio: ratio.toFixed(2), target: `ratio >= ${TARGETS.webhookRatio}`, met: yes(ratio >= TARGETS.webhookRatio) },
+        { scenario: "", figure: "p50 latency", app: ms(appP50), baseline: ms(baseP50), ratio: (appP50 / baseP50).toFixed(2), target: "", met: "" },
+        { scenario: "", figure: "p99 latency", app: ms(appP99), baseline: ms(baseP99), ratio: (appP99 / baseP99).toFixed(2), target: `< ${TARGETS.webhookP99Ms} ms`, met: yes(appP99 < TARGETS.webhookP99Ms) },
+        { scenario: "", figure: "2xx, stored, fulfilled", app: `${all2xx ? "all 2xx" : "NOT all 2xx"}, ${stored}/${sent}, ${fulfilled}`, baseline: "", ratio: "", target: "all", met: yes(all2xx && stored === sent && fulfilled === sent) },
+      );
+    }
+
+    if (wanted("duplicate")) {
+      log(`scenario 2: one event delivered ${duplicates} times, 64 connections`);
+      const dupFulfilled = app.count(new RegExp(`^fulfilled checkout_session=${sessionId(dupIndex)} `));
+      const result = await runLoad({ kind: "duplicate", url: app.url, connections: 64, amount: duplicates, index: dupIndex, secret: WEBHOOK_SECRET, salt: "dup" });
+      const s = result.measured;
+      await new Promise((r) => setTimeout(r, 200)); // the last log lines
+      const db = new Database(fixture, { readonly: true });
+      const row = db.prepare("SELECT fulfilled_at, payment_status FROM checkout_sessions WHERE id = ?").get(sessionId(dupIndex)) as { fulfilled_at: number | null; payment_status: string };
+      db.close();
+      const all2xx = only2xx(s) && s.responses === duplicates;
+      const once = dupFulfilled() === 1 && row.fulfilled_at !== null && row.payment_status === "paid";
+      const vsIngest = ctx.webhookAppRps ? s.rps / ctx.webhookAppRps : NaN;
+      results.duplicateStorm = {
+        connections: 64,
+        deliveries: duplicates,
+        result: brief(s),
+        checks: { all2xx, fulfillments: dupFulfilled(), paid: row.payment_status === "paid" },
+        ingestPerSecond: ctx.webhookAppRps ? round(ctx.webhookAppRps, 1) : null,
+        ratioToIngest: Number.isFinite(vsIngest) ? round(vsIngest) : null,
+        met: { all2xx, exactlyOnce: once, atLeastAsFast: vsIngest >= 1 },
+      };
+      rows.push(
+        { scenario: "2 duplicate storm (64 conn)", figure: "deliveries/s", app: perSecond(s.rps), baseline: ctx.webhookAppRps ? `${perSecond(ctx.webhookAppRps)} (ingest)` : "-", ratio: Number.isFinite(vsIngest) ? vsIngest.toFixed(2) : "-", target: ">= ingest", met: Number.isFinite(vsIngest) ? yes(vsIngest >= 1) : "-" },
+        { scenario: "", figure: "p50 / p99", app: `${ms(s.latency.p50)} / ${ms(s.latency.p99)}`, baseline: "", ratio: "", target: "", met: "" },
+        { scenario: "", figure: "all 2xx, fulfillments", app: `${all2xx ? "all 2xx" : "NOT all 2xx"}, ${dupFulfilled()}`, baseline: "", ratio: "", target: "all, 1", met: yes(all2xx && once) },
+      );
+    }
+  } finally {
+    await app.stop();
+    await baseline.stop();
+  }
+}
+
+/* -------------------------------------------------------------------------- */
+/* Scenario 6: memory over 100,000 webhook events                             */
+/* -------------------------------------------------------------------------- */
+
+async function memoryScenario(ctx: Context) {
+  const { memoryEvents, memoryStep } = SIZES;
+  log(`scenario 6: RSS over ${memoryEvents.toLocaleString("en-US")} webhook events, 32 connections`);
+  const app = await startApp({ appDir: ctx.appDir, databasePath: ctx.webhookDb!, stripeApiBase: ctx.emulator.url });
+  try {
+    await new Promise((r) => setTimeout(r, 500));
+    const samples: { events: number; rssMiB: number; perSecond?: number }[] = [{ events: 0, rssMiB: round(rssKiB(app.pid) / 1024, 1) }];
+    let all2xx = true;
+    for (let done = 0; done < memoryEvents; done += memoryStep) {
+      const result = await runLoad({ kind: "webhook", url: app.url, connections: 32, warmup: 0, amount: memoryStep, from: ctx.memoryFrom! + done, secret: WEBHOOK_SECRET });
+      all2xx &&= only2xx(result.measured);
+      samples.push({ events: done + memoryStep, rssMiB: round(rssKiB(app.pid) / 1024, 1), perSecond: round(result.measured.rps, 1) });
+      log(`  ${(done + memoryStep).toLocaleString("en-US")} events: RSS ${samples.at(-1)!.rssMiB} MiB, ${perSecond(result.measured.rps)}`);
+    }
+    await new Promise((r) => setTimeout(r, 2_000));
+    const idle = round(rssKiB(app.pid) / 1024, 1);
+    // Levels off: after the first 10% of the events (10,000 of 100,000), RSS
+    // grows by no more than 10% (or 10 MiB, for a small process).
+    const firstTenth = samples.find((s) => s.events >= memoryEvents / 10) ?? samples[1]!;
+    const peakAfter = Math.max(...samples.filter((s) => s.events > firstTenth.events).map((s) => s.rssMiB));
+    const growth = peakAfter - firstTenth.rssMiB;
+    const levels = growth <= Math.max(10, firstTenth.rssMiB * 0.1);
+    results.memory = {
+      events: memoryEvents,
+      samples,
+      idleAfterMiB: idle,
+      afterFirstTenthMiB: firstTenth.rssMiB,
+      peakAfterFirstTenthMiB: peakAfter,
+      growthAfterFirstTenthMiB: round(growth, 1),
+      checks: { all2xx },
+      met: { levelsOff: levels },
+    };
+    rows.push(
+      { scenario: `6 memory (${memoryEvents.toLocaleString("en-US")} events)`, figure: "RSS before / 10% / end / idle", app: `${samples[0]!.rssMiB} / ${firstTenth.rssMiB} / ${samples.at(-1)!.rssMiB} / ${idle} MiB`, baseline: "", ratio: "", target: "level after 10%", met: yes(levels && all2xx) },
+      { scenario: "", figure: "growth after the first 10%", app: `${growth.toFixed(1)} MiB`, baseline: "", ratio: "", target: "<= max(10 MiB, 10%)", met: "" },
+    );
+  } finally {
+    await app.stop();
+  }
+}
+
+/* -------------------------------------------------------------------------- */
+/* Scenario 5 and 3: pages, and the Buy path                                  */
+/* -------------------------------------------------------------------------- */
+
+async function pagesAndBuy(ctx: Context) {
+  const fixture = path.join(ctx.tmp, "shop.db");
+  copyDatabase(ctx.baseDb, fixture);
+  const app = await startApp({ appDir: ctx.appDir, databasePath: fixture, stripeApiBase: ctx.emulator.url, cpuProfDir: PROFILE_DIR });
+  const page = `/products/${PRODUCT_SLUG}`;
+  try {
+    const first = await fetch(`${app.url}${page}`);
+    const html = await first.text();
+    const cookie = (first.headers.get("Set-Cookie") ?? "").split(";")[0]!;
+    if (first.status !== 200 || !cookie) throw new Error(`the product page answered ${first.status} without a cookie`);
+
+    if (wanted("pages")) {
+      log("scenario 5: product page bytes, time to first byte, Buy with no JavaScript");
+      const scripts = new Set<string>();
+      for (const m of html.matchAll(/<link[^>]+rel="modulepreload"[^>]*>/g)) {
+        const href = /href="([^"]+)"/.exec(m[0])?.[1];
+        if (href) scripts.add(href);
+      }
+      for (const m of html.matchAll(/<script[^>]+src="([^"]+)"/g)) scripts.add(m[1]!);
+      // Remix's entry is an inline module that imports the entry chunks.
+      for (const m of html.matchAll(/<script[^>]*>([\s\S]*?)<\/script>/g)) {
+        for (const imp of m[1]!.matchAll(/import\s*(?:[^"']*from\s*)?["']([^"']+\.js)["']/g)) scripts.add(imp[1]!);
+      }
+      const inline = [...html.matchAll(/<script(?![^>]*\bsrc=)[^>]*>([\s\S]*?)<\/script>/g)].reduce((n, m) => n + Buffer.byteLength(m[1]!), 0);
+      let jsBytes = 0;
+      let jsGzip = 0;
+      const files: { path: string; bytes: number; gzip: number }[] = [];
+      for (const src of scripts) {
+        const body = Buffer.from(await (await fetch(new URL(src, app.url))).arrayBuffer());
+        files.push({ path: src, bytes: body.length, gzip: gzipSync(body).length });
+        jsBytes += body.length;
+        jsGzip += gzipSync(body).length;
+      }
+      const htmlBytes = Buffer.byteLength(html);
+      const htmlGzip = gzipSync(html).length;
+
+      const ttfb = await runLoad({ kind: "ttfb", url: app.url, path: page, warmup: 50, amount: SIZES.pageRequests, headers: { Cookie: cookie } });
+
+      const zeroJs = await buyWithoutJavaScript(app, page, html, cookie, ctx.emulator.url);
+      results.pages = {
+        productPage: page,
+        htmlBytes,
+        htmlGzipBytes: htmlGzip,
+        inlineScriptBytes: inline,
+        javascript: { files, bytes: jsBytes, gzipBytes: jsGzip },
+        compressionByServer: first.headers.get("Content-Encoding") ?? "none",
+        timeToFirstByteMs: lat(ttfb.measured.latency),
+        wholeResponseMs: ttfb.total ? lat(ttfb.total.latency) : null,
+        buyWithoutJavaScript: zeroJs,
+      };
+      rows.push(
+        { scenario: "5 product page", figure: "HTML bytes (gzip)", app: `${kib(htmlBytes)} (${kib(htmlGzip)})`, baseline: "", ratio: "", target: "", met: "" },
+        { scenario: "", figure: `JS bytes, ${files.length} files (gzip)`, app: `${kib(jsBytes)} (${kib(jsGzip)})`, baseline: "", ratio: "", target: "", met: "" },
+        { scenario: "", figure: "TTFB p50 / p99 (1 conn)", app: `${ms(ttfb.measured.latency.p50)} / ${ms(ttfb.measured.latency.p99)}`, baseline: "", ratio: "", target: "", met: "" },
+        { scenario: "", figure: "Buy with 0 bytes of JS", app: `${zeroJs.status} -> ${zeroJs.landedOn}`, baseline: "", ratio: "", target: "303 to checkout", met: yes(zeroJs.ok) },
+      );
+    }
+
+    if (wanted("buy")) {
+      log(`scenario 3: Buy through the whole stack, ${SIZES.buyRequests} posts at 1 connection, and the SDK loop baseline`);
+      const result = await runLoad({ kind: "buy", url: app.url, path: page, connections: 1, warmup: SIZES.buyWarmup, amount: SIZES.buyRequests, cookie, origin: app.url });
+      const baseline = await runBaselineCreate(ctx.emulator.url, app.url);
+      const a = result.measured;
+      const b = baseline.measured;
+      const all303 = Object.keys(a.status).every((code) => code === "303") && a.errors === 0;
+      const added = a.latency.p50 - b.latency.p50;
+      results.buy = {
+        connections: 1,
+        app: brief(a),
+        baseline: brief(b),
+        addedP50Ms: round(added),
+        addedP99Ms: round(a.latency.p99 - b.latency.p99),
+        checks: { all303 },
+        target: { addedP50UnderMs: TARGETS.buyAddedP50Ms },
+        met: { addedP50: added < TARGETS.buyAddedP50Ms },
+      };
+      rows.push(
+        { scenario: "3 Buy (1 conn)", figure: "requests/s", app: perSecond(a.rps), baseline: perSecond(b.rps), ratio: (a.rps / b.rps).toFixed(2), target: "", met: "" },
+        { scenario: "", figure: "p50 latency", app: ms(a.latency.p50), baseline: ms(b.latency.p50), ratio: `+${ms(added)}`, target: `+ < ${TARGETS.buyAddedP50Ms} ms`, met: yes(added < TARGETS.buyAddedP50Ms) },
+        { scenario: "", figure: "p99 latency", app: ms(a.latency.p99), baseline: ms(b.latency.p99), ratio: `+${ms(a.latency.p99 - b.latency.p99)}`, target: "", met: "" },
+        { scenario: "", figure: "all 303 to the checkout", app: all303 ? "yes" : JSON.stringify(a.status), baseline: "", ratio: "", target: "all", met: yes(all303) },
+      );
+    }
+  } finally {
+    await app.stop();
+  }
+}
+
+/** Posts the form exactly as the HTML gives it, as a browser with JavaScript off would, and follows the 303. */
+async function buyWithoutJavaScript(app: Server, page: string, html: string, cookie: string, emulatorUrl: string) {
+  const formTag = /<form[^>]*method="post"[^>]*>[\s\S]*?<\/form>/i.exec(html)?.[0] ?? "";
+  const action = /action="([^"]*)"/.exec(formTag)?.[1] ?? page;
+  const fields = new URLSearchParams();
+  for (const input of formTag.matchAll(/<input[^>]*>/g)) {
+    const name = /name="([^"]+)"/.exec(input[0])?.[1];
+    const value = /value="([^"]*)"/.exec(input[0])?.[1] ?? "";
+    if (name) fields.set(name, value);
+  }
+  const response = await fetch(new URL(action, app.url), {
+    method: "POST",
+    redirect: "manual",
+    headers: {
+      "Content-Type": "application/x-www-form-urlencoded",
+      Cookie: cookie,
+      Origin: app.url,
+      "Sec-Fetch-Site": "same-origin",
+      "Sec-Fetch-Mode": "navigate",
+    },
+    body: fields.toString(),
+  });
+  await response.arrayBuffer();
+  const location = response.headers.get("Location") ?? "";
+  let landedOn = "nowhere";
+  let ok = false;
+  if (response.status === 303 && location.startsWith(emulatorUrl)) {
+    const hosted = await fetch(location);
+    const text = await hosted.text();
+    ok = hosted.status === 200 && /Checkout \(Stripe emulator\)/.test(text);
+    landedOn = ok ? "hosted checkout page" : `${hosted.status} at ${location}`;
+  }
+  return { fields: [...fields.keys()], status: response.status, location, landedOn, ok };
+}
+
+function runBaselineCreate(stripeApiBase: string, appOrigin: string): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "bench/baseline-stripe-create.ts"), String(SIZES.buyWarmup), String(SIZES.buyRequests)], {
+      cwd: root,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: "production", STRIPE_API_BASE: stripeApiBase, APP_ORIGIN: appOrigin, STRIPE_TIMEOUT_MS: BUILT_SERVER_ENV.STRIPE_TIMEOUT_MS },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    collectJson(child, "the Stripe create baseline", resolve, reject);
+  });
+}
+
+function collectJson(child: ReturnType<typeof spawn>, what: string, resolve: (r: LoadResult) => void, reject: (e: Error) => void) {
+  let out = "";
+  let err = "";
+  child.stdout!.on("data", (c: Buffer) => (out += c));
+  child.stderr!.on("data", (c: Buffer) => (err += c));
+  child.on("error", reject);
+  child.on("exit", (code) => {
+    const line = out.trim().split("\n").at(-1) ?? "";
+    if (code !== 0 || !line.startsWith("{")) return reject(new Error(`${what} exited ${code}:\n${err}${out}`));
+    resolve(JSON.parse(line) as LoadResult);
+  });
+}
+
+/* -------------------------------------------------------------------------- */
+/* Scenario 4: the success page with 10,000 and 1,000,000 stored checkouts    */
+/* -------------------------------------------------------------------------- */
+
+/** The seeded "history" fixture, cached across runs while its inputs are unchanged. */
+function historyFixture(ctx: Context, count: number) {
+  const inputs = createHash("sha256");
+  for (const file of [path.join(root, "bench/lib/fixtures.ts"), path.join(root, "db/catalog.json")]) inputs.update(readFileSync(file));
+  const migrations = path.join(root, "db/migrations");
+  for (const file of readdirSync(migrations, { recursive: true }).map(String).sort()) {
+    if (file.endsWith(".sql") || file.endsWith(".json")) inputs.update(file).update(readFileSync(path.join(migrations, file)));
+  }
+  const key = inputs.digest("hex").slice(0, 12);
+  const dir = path.join(cacheDir, "fixtures");
+  const cached = path.join(dir, `history-${count}-${key}.db`);
+  if (!existsSync(cached) || process.env.BENCH_FRESH === "1") {
+    mkdirSync(dir, { recursive: true });
+    for (const old of readdirSync(dir)) if (old.startsWith(`history-${count}-`)) rmSync(path.join(dir, old), { force: true });
+    const t0 = Date.now();
+    const building = `${cached}.building`;
+    copyDatabase(ctx.baseDb, building);
+    seedCheckouts(building, { count, kind: "history" });
+    execFileSync("mv", [building, cached]);
+    log(`  seeded ${count.toLocaleString("en-US")} checkouts in ${((Date.now() - t0) / 1000).toFixed(1)} s (cached in ${path.relative(root, cached)})`);
+  } else {
+    log(`  using the cached ${count.toLocaleString("en-US")}-checkout fixture ${path.relative(root, cached)}`);
+  }
+  const copy = path.join(ctx.tmp, `history-${count}.db`);
+  copyDatabase(cached, copy);
+  return copy;
+}
+
+async function successScenario(ctx: Context) {
+  const sizes = [SIZES.small, SIZES.large];
+  log(`scenario 4: the success page of a paid order with ${sizes.map((n) => n.toLocaleString("en-US")).join(" and ")} stored checkouts`);
+  const measured: Record<string, unknown> = {};
+  const figures: { count: number; http: Summary; inProcess: Summary; bytes: number }[] = [];
+  for (const count of sizes) {
+    const file = historyFixture(ctx, count);
+    const bytes = fileSize(file);
+    const index = paidIndex(count);
+    const cookie = await shopperCookie(shopperOf(index));
+    const pagePath = `/checkout/success?session_id=${sessionId(index)}`;
+    const app = await startApp({ appDir: ctx.appDir, databasePath: file, stripeApiBase: ctx.emulator.url, cpuProfDir: PROFILE_DIR });
+    try {
+      const check = await fetch(`${app.url}${pagePath}`, { headers: { Cookie: cookie } });
+      const text = await check.text();
+      if (check.status !== 200 || !/Ceramic Pour-Over/.test(text)) throw new Error(`the success page answered ${check.status}: ${text.slice(0, 300)}`);
+      const http = await runLoad({ kind: "get", url: app.url, path: pagePath, connections: 1, warmup: SIZES.successWarmup, amount: SIZES.successRequests, headers: { Cookie: cookie } });
+      const data = await runLoad({ kind: "get", url: app.url, path: `${pagePath}&_data=routes%2Fcheckout.success`, connections: 1, warmup: SIZES.successWarmup, amount: SIZES.successRequests, headers: { Cookie: cookie } });
+      const inProcess = await runInProcessLoader(ctx, file, `${app.url}${pagePath}`, cookie);
+      figures.push({ count, http: http.measured, inProcess: inProcess.measured, bytes });
+      measured[String(count)] = {
+        checkouts: count,
+        databaseBytes: bytes,
+        httpDocument: brief(http.measured),
+        httpLoaderData: brief(data.measured),
+        inProcessLoader: brief(inProcess.measured),
+      };
+      log(`  ${count.toLocaleString("en-US")}: loader p50 ${ms(inProcess.measured.latency.p50)}, page p50 ${ms(http.measured.latency.p50)}, data p50 ${ms(data.measured.latency.p50)}, db ${mib(bytes)}`);
+    } finally {
+      await app.stop();
+    }
+    rmSync(file, { force: true });
+    rmSync(`${file}-wal`, { force: true });
+    rmSync(`${file}-shm`, { force: true });
+  }
+  const [small, large] = figures as [(typeof figures)[0], (typeof figures)[0]];
+  const growth = large.inProcess.latency.p50 / small.inProcess.latency.p50;
+  const met = large.inProcess.latency.p50 < TARGETS.successP50Ms && small.inProcess.latency.p50 < TARGETS.successP50Ms;
+  results.successPage = { sizes: measured, loaderP50GrowthLargeOverSmall: round(growth), target: { loaderP50UnderMs: TARGETS.successP50Ms }, met: { loaderP50: met } };
+  const n = (c: number) => c.toLocaleString("en-US");
+  rows.push(
+    { scenario: "4 success page (1 conn)", figure: `loader p50, in-process`, app: `${ms(large.inProcess.latency.p50)} @${n(large.count)}`, baseline: `${ms(small.inProcess.latency.p50)} @${n(small.count)}`, ratio: growth.toFixed(2), target: `< ${TARGETS.successP50Ms} ms both`, met: yes(met) },
+    { scenario: "", figure: "loader p99, in-process", app: ms(large.inProcess.latency.p99), baseline: ms(small.inProcess.latency.p99), ratio: (large.inProcess.latency.p99 / small.inProcess.latency.p99).toFixed(2), target: "", met: "" },
+    { scenario: "", figure: "page over HTTP p50 / p99", app: `${ms(large.http.latency.p50)} / ${ms(large.http.latency.p99)}`, baseline: `${ms(small.http.latency.p50)} / ${ms(small.http.latency.p99)}`, ratio: (large.http.latency.p50 / small.http.latency.p50).toFixed(2), target: "", met: "" },
+    { scenario: "", figure: "database size", app: mib(large.bytes), baseline: mib(small.bytes), ratio: "", target: "", met: "" },
+  );
+}
+
+function runInProcessLoader(ctx: Context, databasePath: string, url: string, cookie: string): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "bench/success-inprocess.ts"), String(SIZES.successWarmup), String(SIZES.successRequests)], {
+      cwd: root,
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        ...BUILT_SERVER_ENV,
+        APP_ORIGIN: new URL(url).origin,
+        DATABASE_PATH: databasePath,
+        STRIPE_API_BASE: ctx.emulator.url,
+        BENCH_APP_DIR: ctx.appDir,
+        BENCH_URL: url,
+        BENCH_COOKIE: cookie,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    collectJson(child, "the in-process success loader", resolve, reject);
+  });
+}
+
+/* -------------------------------------------------------------------------- */
+
+type Context = {
+  tmp: string;
+  appDir: string;
+  baseDb: string;
+  emulator: Server;
+  webhookDb?: string;
+  memoryFrom?: number;
+  webhookAppRps?: number;
+};
+
+function printTable() {
+  const header: Row = { scenario: "scenario", figure: "figure", app: "app", baseline: "baseline", ratio: "ratio", target: "target", met: "met" };
+  const keys = Object.keys(header) as (keyof Row)[];
+  const widths = keys.map((k) => Math.max(...[header, ...rows].map((r) => r[k].length)));
+  const line = (r: Row) => keys.map((k, i) => r[k].padEnd(widths[i]!)).join(" | ");
+  console.log(`\n${line(header)}\n${widths.map((w) => "-".repeat(w)).join("-|-")}`);
+  for (const r of rows) console.log(line(r));
+}
+
+async function main() {
+  const info = machine();
+  log(`${info.cpus} x ${info.cpuModel}, Node ${info.node}, load average ${info.loadAverageAtStart.join(" ")}${QUICK ? " (QUICK sizes)" : ""}`);
+  if (info.loadAverageAtStart[0]! > 1.5) log("the machine is busy: figures will be noisy (ratios hold better than absolute times)");
+
+  log("building (npx remix vite:build)");
+  const appDir = await buildApp();
+  const tmp = mkdtempSync(path.join(os.tmpdir(), "shop-bench-"));
+  const emulator = await startEmulator();
+  const ctx: Context = { tmp, appDir, baseDb: path.join(tmp, "base.db"), emulator };
+  try {
+    // The app itself migrates and seeds the catalog of an empty file: the base of every fixture.
+    const first = await startApp({ appDir, databasePath: ctx.baseDb, stripeApiBase: emulator.url });
+    await first.stop();
+    checkpoint(ctx.baseDb);
+
+    if (wanted("webhook") || wanted("duplicate") || wanted("memory")) await webhookScenarios(ctx);
+    if (wanted("memory")) await memoryScenario(ctx);
+    if (wanted("pages") || wanted("buy")) await pagesAndBuy(ctx);
+    if (wanted("success")) await successScenario(ctx);
+  } finally {
+    await emulator.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+
+  printTable();
+  const output = {
+    machine: { ...info, loadAverageAtEnd: os.loadavg().map((v) => round(v, 2)) },
+    quick: QUICK,
+    sizes: SIZES,
+    durationSeconds: round((Date.now() - started) / 1000, 1),
+    ...results,
+  };
+  writeFileSync(OUT, `${JSON.stringify(output, null, 2)}\n`);
+  log(`wrote ${path.relative(root, OUT)} in ${output.durationSeconds} s${PROFILE_DIR ? `; CPU profiles in ${path.relative(root, PROFILE_DIR)}` : ""}`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.stack : error);
+  process.exit(1);
+});
