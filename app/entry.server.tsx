@@ -2,7 +2,7 @@ import { PassThrough } from "node:stream";
 
 import type { EntryContext, HandleErrorFunction } from "@remix-run/node";
 import { createReadableStreamFromReadable } from "@remix-run/node";
-import { RemixServer } from "@remix-run/react";
+import { isRouteErrorResponse, RemixServer } from "@remix-run/react";
 import { renderToPipeableStream } from "react-dom/server";
 
 // Configuration first: a bad value stops the server before it serves anything.
@@ -78,6 +78,8 @@ export default function handleRequest(
 // response itself carries no stack, SQL, secret or header.
 export const handleError: HandleErrorFunction = (error, { request }) => {
   if (request.signal.aborted) return;
+  // Remix's own 404/405 for an unmatched URL is an answer, not an error.
+  if (isRouteErrorResponse(error) && error.status < 500) return;
   console.error(
     `error ref=${requestIdOf(request)} ${request.method} ${new URL(request.url).pathname}:`,
     error instanceof Error ? (error.stack ?? error.message) : error,

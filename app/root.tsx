@@ -9,7 +9,11 @@ import { SimulatedPaymentsBanner } from "./components/simulated-banner";
 import { config } from "./lib/config.server";
 import styles from "./styles.css?url";
 
-export const links: LinksFunction = () => [{ rel: "stylesheet", href: styles }];
+export const links: LinksFunction = () => [
+  { rel: "stylesheet", href: styles },
+  // No favicon: an empty one keeps browsers from asking for /favicon.ico.
+  { rel: "icon", href: "data:," },
+];
 
 export const meta: MetaFunction = () => [{ title: "Field & Kiln" }];
 

@@ -15,16 +15,17 @@ rmSync(resultsFile, { force: true });
 
 const chromium = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const projects = ["unit", "integration", "component"];
-if (existsSync(chromium)) {
+const skipNotice =
+  `Skipped the browser tests (tests/e2e): Chromium was not found at ${chromium}. ` +
+  "Install it (Debian: apt-get install -y chromium) or set CHROMIUM_PATH, then run npm test again.";
+const skippingBrowsers = !existsSync(chromium);
+if (!skippingBrowsers) {
   projects.push("e2e");
 } else if (process.env.CI) {
   console.error(`Chromium is missing at ${chromium}: CI must run the browser tests (apt-get install -y chromium).`);
   process.exit(1);
 } else {
-  console.warn(
-    `\nSkipping the browser tests (tests/e2e): Chromium was not found at ${chromium}.\n` +
-      "Install it (Debian: apt-get install -y chromium) or set CHROMIUM_PATH, then run npm test again.\n",
-  );
+  console.warn(`\n${skipNotice}\n`);
 }
 
 const run = (args, options = {}) => spawnSync(process.execPath, args, { cwd: root, stdio: "inherit", ...options });
@@ -64,5 +65,6 @@ if (existsSync(resultsFile)) {
 }
 const line = `${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`;
 writeFileSync(summaryFile, `${line}\n`);
+if (skippingBrowsers) console.warn(`\n${skipNotice}`);
 console.log(`\n${line}`);
 process.exit(failed > 0 || vitest.status !== 0 || passed === 0 ? 1 : 0);

@@ -23,7 +23,9 @@ export function GeneralErrorBoundary({ messages = {} }: { messages?: StatusMessa
   const { requestId } = useRequestInfo();
   const all = { ...DEFAULT_MESSAGES, ...messages };
   if (isRouteErrorResponse(error)) {
-    const detail = typeof error.data === "string" && error.data.length < 300 ? error.data : null;
+    // A message a route chose to throw; Remix's own (internal) ones are not for shoppers.
+    const internal = (error as { internal?: boolean }).internal === true;
+    const detail = !internal && typeof error.data === "string" && error.data.length < 300 ? error.data : null;
     return (
       <section className="error" aria-labelledby="error-title">
         <h1 id="error-title">{all[error.status] ?? "Something went wrong."}</h1>

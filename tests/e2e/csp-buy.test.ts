@@ -1,7 +1,9 @@
+import { rmSync } from "node:fs";
+
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { startBuiltServer, startEmulatorProcess, type Proc } from "../support/server";
+import { snapshotBuild, startBuiltServer, startEmulatorProcess, type Proc } from "../support/server";
 
 /**
  * The Content-Security-Policy must not break the shop: Chrome applies
@@ -13,10 +15,11 @@ import { startBuiltServer, startEmulatorProcess, type Proc } from "../support/se
 let browser: Browser;
 let emulator: Proc;
 let app: Proc;
+let appDir: string;
 
 beforeAll(async () => {
-  emulator = await startEmulatorProcess();
-  app = await startBuiltServer({ stripeApiBase: emulator.url });
+  [appDir, emulator] = await Promise.all([snapshotBuild(), startEmulatorProcess()]);
+  app = await startBuiltServer({ stripeApiBase: emulator.url, appDir });
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
     args: [
@@ -36,6 +39,7 @@ afterAll(async () => {
   await browser?.close();
   await app?.stop();
   await emulator?.stop();
+  if (appDir) rmSync(appDir, { recursive: true, force: true });
 });
 
 describe.each([false, true])("under the CSP, JavaScript %s", (javaScriptEnabled) => {
