@@ -1,9 +1,10 @@
 import { rmSync } from "node:fs";
 
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { snapshotBuild, startBuiltServer, startEmulatorProcess, type Proc } from "../support/server";
+import { launchBrowser } from "./support/browser";
 
 /**
  * The Content-Security-Policy must not break the shop: Chrome applies
@@ -20,19 +21,7 @@ let appDir: string;
 beforeAll(async () => {
   [appDir, emulator] = await Promise.all([snapshotBuild(), startEmulatorProcess()]);
   app = await startBuiltServer({ stripeApiBase: emulator.url, appDir });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-      "--disable-quic",
-    ],
-  });
+  browser = await launchBrowser();
 });
 
 afterAll(async () => {
