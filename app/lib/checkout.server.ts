@@ -10,11 +10,12 @@ import { stripe } from "./stripe.server";
 const { checkoutSessions, shoppers, stripeEvents } = schema;
 
 /**
- * The webhook's hot path, prepared once instead of rebuilt by Drizzle and
- * re-prepared by SQLite on every event (docs/benchmarks.md: query building
- * was about a third of the state machine's CPU time). They run on the one
- * better-sqlite3 connection, so inside `db.transaction` they belong to the
- * transaction exactly as the `tx` queries do.
+ * The hot paths (the webhook's state machine, the Buy action), prepared once
+ * instead of rebuilt by Drizzle and re-prepared by SQLite on every request
+ * (docs/benchmarks.md: query building was about a third of the state
+ * machine's CPU time). They run on the one better-sqlite3 connection, so
+ * inside `db.transaction` they belong to the transaction exactly as the `tx`
+ * queries do.
  */
 let prepared: ReturnType<typeof prepareStatements> | undefined;
 const statements = () => (prepared ??= prepareStatements());
@@ -32,6 +33,28 @@ function prepareStatements() {
       .prepare(),
     markProcessed: db.update(stripeEvents).set({ processedAt: v("now") }).where(eq(stripeEvents.id, p("id"))).prepare(),
     checkoutById: db.select().from(checkoutSessions).where(eq(checkoutSessions.id, p("id"))).prepare(),
+    checkoutByFormToken: db.select().from(checkoutSessions).where(eq(checkoutSessions.formToken, p("token"))).prepare(),
+    shopperById: db.select().from(shoppers).where(eq(shoppers.id, p("id"))).prepare(),
+    insertShopper: db.insert(shoppers).values({ id: p("id") }).onConflictDoNothing().prepare(),
+    insertCheckout: db
+      .insert(checkoutSessions)
+      .values({
+        id: p("id"),
+        shopperId: p("shopperId"),
+        productId: p("productId"),
+        quantity: p("quantity"),
+        mode: p("mode"),
+        status: "open",
+        paymentStatus: "unpaid",
+        amountTotal: p("amountTotal"),
+        currency: p("currency"),
+        url: p("url"),
+        formToken: p("formToken"),
+        stripeCustomerId: p("stripeCustomerId"),
+        expiresAt: p("expiresAt"),
+      })
+      .onConflictDoNothing()
+      .prepare(),
     shopperByCustomer: db.select({ id: shoppers.id }).from(shoppers).where(eq(shoppers.stripeCustomerId, p("customer"))).prepare(),
     linkCustomer: db
       .update(shoppers)
@@ -90,14 +113,10 @@ export async function createCheckout({
   formToken: string;
   shopperId: string;
 }): Promise<{ id: string; url: string; reused: boolean }> {
-  const previous = db
-    .select()
-    .from(checkoutSessions)
-    .where(eq(checkoutSessions.formToken, formToken))
-    .get();
+  const previous = statements().checkoutByFormToken.get({ token: formToken });
   if (previous) return reuse(previous, { product, quantity, shopperId });
 
-  const shopper = db.select().from(shoppers).where(eq(shoppers.id, shopperId)).get();
+  const shopper = statements().shopperById.get({ id: shopperId });
   const customer = shopper?.stripeCustomerId ?? undefined;
 
   const params: Stripe.Checkout.SessionCreateParams = {
@@ -144,27 +163,22 @@ export async function createCheckout({
   }
 
   const stored = db.transaction(
-    (tx) => {
-      tx.insert(shoppers).values({ id: shopperId }).onConflictDoNothing().run();
-      tx.insert(checkoutSessions)
-        .values({
-          id: session.id,
-          shopperId,
-          productId: product.id,
-          quantity,
-          mode: product.mode,
-          status: "open",
-          paymentStatus: "unpaid",
-          amountTotal: expected,
-          currency: product.currency,
-          url,
-          formToken,
-          stripeCustomerId: customer ?? null,
-          expiresAt: session.expires_at ? session.expires_at * 1000 : null,
-        })
-        .onConflictDoNothing()
-        .run();
-      return tx.select().from(checkoutSessions).where(eq(checkoutSessions.formToken, formToken)).get();
+    () => {
+      statements().insertShopper.run({ id: shopperId });
+      statements().insertCheckout.run({
+        id: session.id,
+        shopperId,
+        productId: product.id,
+        quantity,
+        mode: product.mode,
+        amountTotal: expected,
+        currency: product.currency,
+        url,
+        formToken,
+        stripeCustomerId: customer ?? null,
+        expiresAt: session.expires_at ? session.expires_at * 1000 : null,
+      });
+      return statements().checkoutByFormToken.get({ token: formToken });
     },
     { behavior: "immediate" },
   );
