@@ -8,6 +8,7 @@ import path from "node:path";
  * logging, compression, JSON, the transaction, the fsync).
  *   npx tsx bench/profile-summary.ts .cache/bench/profiles/<run>/CPU....cpuprofile [more...]
  *   npx tsx bench/profile-summary.ts .cache/bench/profiles/<run>     (every profile in it)
+ *   --focus=createCheckout,action   also the inclusive time of functions with these names
  */
 
 type Node = {
@@ -48,6 +49,9 @@ const INCLUSIVE: [string, (fn: string, url: string) => boolean][] = [
   ["cookies, HMAC", (f, u) => u.includes("@remix-run/server-runtime/dist/crypto") || u.includes("cookie-signature") || /sign|unsign|verify/.test(f) && u.includes("cookies")],
   ["garbage collector", (f) => f === "(garbage collector)"],
 ];
+
+const focus = process.argv.find((a) => a.startsWith("--focus="))?.slice("--focus=".length).split(",") ?? [];
+for (const name of focus) INCLUSIVE.push([`function ${name}()`, (f) => f === name]);
 
 function summarize(file: string) {
   const profile = JSON.parse(readFileSync(file, "utf8")) as Profile;
@@ -94,7 +98,7 @@ function summarize(file: string) {
   for (const [name, us] of top(functions, 25)) console.log(`    ${pct(us)}  ${name}`);
 }
 
-const args = process.argv.slice(2);
+const args = process.argv.slice(2).filter((a) => !a.startsWith("--"));
 if (args.length === 0) {
   console.error("usage: npx tsx bench/profile-summary.ts <file.cpuprofile | folder>...");
   process.exit(2);

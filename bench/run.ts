@@ -26,6 +26,7 @@ import {
   cacheDir,
   root,
   rssKiB,
+  startActionServer,
   startApp,
   startBaselineWebhookServer,
   startEmulator,
@@ -43,6 +44,8 @@ import {
  *                      bench/results-*.json is ignored by git, for scratch runs)
  *   BENCH_PROFILE=1    start the app and the baseline with --cpu-prof (.cache/bench/profiles)
  *   BENCH_FRESH=1      rebuild the cached 1,000,000-row fixture
+ *   BENCH_APP_DIR=dir  measure the server.js and build/ in dir instead of building
+ *                      (an A/B comparison: a `git worktree` of another commit, built)
  */
 
 const QUICK = process.env.BENCH_QUICK === "1";
@@ -52,9 +55,9 @@ const PROFILE_DIR = process.env.BENCH_PROFILE === "1" ? path.join(cacheDir, "pro
 const wanted = (name: string) => ONLY.size === 0 || ONLY.has(name);
 
 const SIZES = QUICK
-  ? { rounds: 1, webhookWarmup: 300, webhookEvents: 1_500, duplicates: 2_000, memoryEvents: 10_000, memoryStep: 2_000,
+  ? { rounds: 1, webhookWarmup: 300, webhookEvents: 1_500, decomposeWarmup: 200, decomposeEvents: 800, duplicates: 2_000, memoryEvents: 10_000, memoryStep: 2_000,
       buyWarmup: 20, buyRequests: 100, pageRequests: 50, successWarmup: 50, successRequests: 300, small: 1_000, large: 10_000 }
-  : { rounds: 3, webhookWarmup: 2_000, webhookEvents: 12_000, duplicates: 2_000, memoryEvents: 100_000, memoryStep: 10_000,
+  : { rounds: 3, webhookWarmup: 2_000, webhookEvents: 12_000, decomposeWarmup: 1_000, decomposeEvents: 6_000, duplicates: 2_000, memoryEvents: 100_000, memoryStep: 10_000,
       buyWarmup: 50, buyRequests: 600, pageRequests: 300, successWarmup: 300, successRequests: 3_000, small: 10_000, large: 1_000_000 };
 
 const TARGETS = {
@@ -131,6 +134,8 @@ async function webhookScenarios(ctx: Context) {
   const fixture = path.join(ctx.tmp, "webhooks.db");
   copyDatabase(ctx.baseDb, fixture);
   seedCheckouts(fixture, { count: memoryFrom + SIZES.memoryEvents, kind: "open" });
+  const pristine = path.join(ctx.tmp, "webhooks-pristine.db");
+  copyDatabase(fixture, pristine);
   ctx.webhookDb = fixture;
   ctx.memoryFrom = memoryFrom;
   if (!wanted("webhook") && !wanted("duplicate")) return;
@@ -199,6 +204,8 @@ async function webhookScenarios(ctx: Context) {
       );
     }
 
+    if (wanted("webhook")) await decomposeWebhook(ctx, pristine);
+
     if (wanted("duplicate")) {
       log(`scenario 2: one event delivered ${duplicates} times, 64 connections`);
       const dupFulfilled = app.count(new RegExp(`^fulfilled checkout_session=${sessionId(dupIndex)} `));
@@ -229,6 +236,47 @@ async function webhookScenarios(ctx: Context) {
   } finally {
     await app.stop();
     await baseline.stop();
+  }
+}
+
+/**
+ * Where the app's time per event goes, from the baseline up to the shipped
+ * server, one layer at a time, each on a fresh copy of the same fixture with
+ * the same events: the baseline; the app's webhook action (state machine
+ * included) behind bare node:http, without and with its log lines; the whole
+ * server.js without and with its log lines.
+ */
+async function decomposeWebhook(ctx: Context, pristine: string) {
+  const { decomposeWarmup, decomposeEvents } = SIZES;
+  log(`scenario 1, decomposition: ${decomposeEvents} events (+${decomposeWarmup} warm-up) through each layer, 32 connections`);
+  const common = { appDir: ctx.appDir, stripeApiBase: ctx.emulator.url };
+  const variants: [string, (databasePath: string) => Promise<Server>][] = [
+    ["baseline: node:http + constructEvent + 1 INSERT", (databasePath) => startBaselineWebhookServer({ databasePath })],
+    ["app's webhook action on node:http, logs off", (databasePath) => startActionServer({ ...common, databasePath, silent: true })],
+    ["app's webhook action on node:http", (databasePath) => startActionServer({ ...common, databasePath })],
+    ["server.js (Express + Remix), logs off", (databasePath) => startApp({ ...common, databasePath, silent: true })],
+    ["server.js (Express + Remix), as shipped", (databasePath) => startApp({ ...common, databasePath })],
+  ];
+  const layers: { layer: string; perSecond: number; usPerEvent: number; p50Ms: number; p99Ms: number; all2xx: boolean }[] = [];
+  for (const [index, [layer, start]] of variants.entries()) {
+    const file = path.join(ctx.tmp, `layer-${index}.db`);
+    if (index === 0) rmSync(file, { force: true });
+    else copyDatabase(pristine, file);
+    const server = await start(file);
+    try {
+      const result = await runLoad({ kind: "webhook", url: server.url, connections: 32, warmup: decomposeWarmup, amount: decomposeEvents, from: 0, secret: WEBHOOK_SECRET, salt: `layer${index}` });
+      const m = result.measured;
+      layers.push({ layer, perSecond: round(m.rps, 1), usPerEvent: round(1e6 / m.rps, 0), p50Ms: round(m.latency.p50), p99Ms: round(m.latency.p99), all2xx: only2xx(m) });
+      log(`  ${layer}: ${perSecond(m.rps)} (${Math.round(1e6 / m.rps)} us/event), p99 ${ms(m.latency.p99)}`);
+    } finally {
+      await server.stop();
+      for (const suffix of ["", "-wal", "-shm"]) rmSync(`${file}${suffix}`, { force: true });
+    }
+  }
+  (results.webhookIngest as Record<string, unknown>).decomposition = layers;
+  for (const [i, l] of layers.entries()) {
+    const added = i === 0 ? "" : `+${Math.round(l.usPerEvent - layers[i - 1]!.usPerEvent)} us/event`;
+    rows.push({ scenario: i === 0 ? "1a where the time goes" : "", figure: l.layer, app: `${perSecond(l.perSecond)}, p99 ${ms(l.p99Ms)}`, baseline: "", ratio: added, target: "", met: l.all2xx ? "" : "NOT all 2xx" });
   }
 }
 
@@ -555,8 +603,8 @@ async function main() {
   log(`${info.cpus} x ${info.cpuModel}, Node ${info.node}, load average ${info.loadAverageAtStart.join(" ")}${QUICK ? " (QUICK sizes)" : ""}`);
   if (info.loadAverageAtStart[0]! > 1.5) log("the machine is busy: figures will be noisy (ratios hold better than absolute times)");
 
-  log("building (npx remix vite:build)");
-  const appDir = await buildApp();
+  const appDir = process.env.BENCH_APP_DIR ? path.resolve(process.env.BENCH_APP_DIR) : await buildApp();
+  log(process.env.BENCH_APP_DIR ? `measuring the build in ${appDir}` : `built (npx remix vite:build) and copied to ${path.relative(root, appDir)}`);
   const tmp = mkdtempSync(path.join(os.tmpdir(), "shop-bench-"));
   const emulator = await startEmulator();
   const ctx: Context = { tmp, appDir, baseDb: path.join(tmp, "base.db"), emulator };

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 
 import { BUILT_SERVER_ENV, freePort } from "../../tests/support/server";
 import { WEBHOOK_SECRET } from "../../tests/support/test-env";
@@ -123,25 +124,32 @@ export type AppOptions = {
   stripeApiBase: string;
   /** Writes a V8 CPU profile of the server into this folder when it exits. */
   cpuProfDir?: string;
+  /** console.info and console.log print nothing (bench/silence-logs.mjs): the cost of logging. */
+  silent?: boolean;
   env?: Record<string, string>;
 };
 
+const nodeFlags = ({ cpuProfDir, silent }: { cpuProfDir?: string; silent?: boolean }) => [
+  ...(cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`] : []),
+  ...(silent ? ["--import", pathToFileURL(path.join(root, "bench/silence-logs.mjs")).href] : []),
+];
+
+const appEnv = ({ databasePath, stripeApiBase }: AppOptions, url: string, port: number) => ({
+  ...baseEnv(),
+  ...BUILT_SERVER_ENV,
+  APP_ORIGIN: url,
+  PORT: String(port),
+  DATABASE_PATH: databasePath,
+  STRIPE_API_BASE: stripeApiBase,
+});
+
 /** `NODE_ENV=production node server.js` with the environment of tests/support/server.ts. */
-export async function startApp({ appDir, databasePath, stripeApiBase, cpuProfDir, env = {} }: AppOptions) {
+export async function startApp(options: AppOptions) {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const flags = cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`] : [];
-  const child = spawn(process.execPath, [...flags, path.join(appDir, "server.js")], {
+  const child = spawn(process.execPath, [...nodeFlags(options), path.join(options.appDir, "server.js")], {
     cwd: root,
-    env: {
-      ...baseEnv(),
-      ...BUILT_SERVER_ENV,
-      APP_ORIGIN: url,
-      PORT: String(port),
-      DATABASE_PATH: databasePath,
-      STRIPE_API_BASE: stripeApiBase,
-      ...env,
-    },
+    env: { ...appEnv(options, url, port), ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const server = supervise("the app (server.js)", child, url, port);
@@ -149,12 +157,25 @@ export async function startApp({ appDir, databasePath, stripeApiBase, cpuProfDir
   return server;
 }
 
+/** bench/action-server.mjs: the app's built webhook action behind a bare node:http server. */
+export async function startActionServer(options: AppOptions) {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, [...nodeFlags(options), path.join(root, "bench/action-server.mjs")], {
+    cwd: root,
+    env: { ...appEnv(options, url, port), BENCH_APP_DIR: options.appDir, ...options.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const server = supervise("the webhook action on node:http", child, url, port);
+  await waitUntil(server, async () => server.tail.some((l) => l.startsWith("action-server listening")));
+  return server;
+}
+
 /** bench/baseline-webhook-server.mjs: node:http + the SDK's constructEvent + one INSERT. */
 export async function startBaselineWebhookServer({ databasePath, cpuProfDir }: { databasePath: string; cpuProfDir?: string }) {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const flags = cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`] : [];
-  const child = spawn(process.execPath, [...flags, path.join(root, "bench/baseline-webhook-server.mjs")], {
+  const child = spawn(process.execPath, [...nodeFlags({ cpuProfDir }), path.join(root, "bench/baseline-webhook-server.mjs")], {
     cwd: root,
     env: {
       ...baseEnv(),
