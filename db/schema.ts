@@ -92,13 +92,15 @@ export const stripeEvents = sqliteTable(
     created: integer("created").notNull(),
     livemode: integer("livemode", { mode: "boolean" }).notNull(),
     payload: text("payload").notNull(),
+    // The id of the event's data.object (cs_..., sub_...): finds an object's events without parsing payloads.
+    objectId: text("object_id"),
     // Where the event came from: webhook, reconcile.
     source: text("source").notNull().default("webhook"),
     receivedAt: integer("received_at").notNull().default(now),
     processedAt: integer("processed_at"),
     error: text("error"),
   },
-  (t) => [index("stripe_events_created_idx").on(t.created)],
+  (t) => [index("stripe_events_created_idx").on(t.created), index("stripe_events_object_idx").on(t.objectId)],
 );
 
 // Leases that keep a job (the reconcile run) from running twice at once.

@@ -27,7 +27,15 @@ function prepareStatements() {
   return {
     insertEvent: db
       .insert(stripeEvents)
-      .values({ id: p("id"), type: p("type"), created: p("created"), livemode: p("livemode"), payload: p("payload"), source: p("source") })
+      .values({
+        id: p("id"),
+        type: p("type"),
+        created: p("created"),
+        livemode: p("livemode"),
+        payload: p("payload"),
+        objectId: p("objectId"),
+        source: p("source"),
+      })
       .onConflictDoNothing()
       .returning({ id: stripeEvents.id })
       .prepare(),
@@ -275,6 +283,7 @@ export function processStripeEvent(
         created: event.created,
         livemode: event.livemode,
         payload: payload ?? JSON.stringify(event),
+        objectId: objectIdOf(event),
         source,
       });
       if (!inserted) return { ...nothing(), duplicate: true };
@@ -434,12 +443,16 @@ function applySubscription(tx: Tx, subscription: Stripe.Subscription, created: n
   return { ...nothing(row.id), changed: true };
 }
 
+function objectIdOf(event: Stripe.Event): string | null {
+  const id = (event.data?.object as { id?: unknown } | undefined)?.id;
+  return typeof id === "string" ? id : null;
+}
+
 function replaySubscriptionEvents(tx: Tx, subscriptionId: string) {
-  const objectId = sql`case when json_valid(${stripeEvents.payload}) then json_extract(${stripeEvents.payload}, '$.data.object.id') end`;
   const earlier = tx
     .select({ payload: stripeEvents.payload, created: stripeEvents.created })
     .from(stripeEvents)
-    .where(and(inArray(stripeEvents.type, [...SUBSCRIPTION_EVENTS]), eq(objectId, subscriptionId)))
+    .where(and(eq(stripeEvents.objectId, subscriptionId), inArray(stripeEvents.type, [...SUBSCRIPTION_EVENTS])))
     .orderBy(asc(stripeEvents.created), asc(stripeEvents.receivedAt))
     .all();
   for (const stored of earlier) {
