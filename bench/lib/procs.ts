@@ -25,6 +25,8 @@ export type Server = {
   tail: string[];
   /** Counts every printed line that matches. */
   count(pattern: RegExp): () => number;
+  /** The next printed line that matches. */
+  nextLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
   lines(): number;
   stop(signal?: NodeJS.Signals): Promise<void>;
 };
@@ -33,6 +35,7 @@ function supervise(name: string, child: ChildProcess, url: string, port: number)
   const tail: string[] = [];
   let total = 0;
   const counters: { pattern: RegExp; n: number }[] = [];
+  const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
   let partial = "";
   const onData = (chunk: Buffer) => {
     const text = partial + chunk.toString("utf8");
@@ -42,6 +45,12 @@ function supervise(name: string, child: ChildProcess, url: string, port: number)
       if (!line) continue;
       total++;
       for (const counter of counters) if (counter.pattern.test(line)) counter.n++;
+      for (const [i, waiter] of [...waiters.entries()].reverse()) {
+        if (waiter.pattern.test(line)) {
+          waiters.splice(i, 1);
+          waiter.resolve(line);
+        }
+      }
       tail.push(line);
       if (tail.length > 400) tail.splice(0, 200);
     }
@@ -61,6 +70,11 @@ function supervise(name: string, child: ChildProcess, url: string, port: number)
       return () => counter.n;
     },
     lines: () => total,
+    nextLine: (pattern, timeoutMs = 10_000) =>
+      new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${name} printed no line matching ${pattern}`)), timeoutMs);
+        waiters.push({ pattern, resolve: (line) => (clearTimeout(timer), resolve(line)) });
+      }),
     stop: (signal = "SIGTERM") =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();
@@ -126,12 +140,15 @@ export type AppOptions = {
   cpuProfDir?: string;
   /** console.info and console.log print nothing (bench/silence-logs.mjs): the cost of logging. */
   silent?: boolean;
+  /** SIGUSR2 runs a full GC and prints `bench-memory {...}` (bench/gc-on-signal.mjs). */
+  gcOnSignal?: boolean;
   env?: Record<string, string>;
 };
 
-const nodeFlags = ({ cpuProfDir, silent }: { cpuProfDir?: string; silent?: boolean }) => [
+const nodeFlags = ({ cpuProfDir, silent, gcOnSignal }: { cpuProfDir?: string; silent?: boolean; gcOnSignal?: boolean }) => [
   ...(cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`] : []),
   ...(silent ? ["--import", pathToFileURL(path.join(root, "bench/silence-logs.mjs")).href] : []),
+  ...(gcOnSignal ? ["--expose-gc", "--import", pathToFileURL(path.join(root, "bench/gc-on-signal.mjs")).href] : []),
 ];
 
 const appEnv = ({ databasePath, stripeApiBase }: AppOptions, url: string, port: number) => ({
@@ -211,10 +228,10 @@ export async function startEmulator() {
 }
 
 /** Resident set size of a process, in KiB (VmRSS in /proc/<pid>/status). */
-export function rssKiB(pid: number): number {
+export function rssKiB(pid: number, field = "VmRSS"): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const match = /^VmRSS:\s+(\d+) kB/m.exec(status);
-  if (!match) throw new Error(`no VmRSS for pid ${pid}`);
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status);
+  if (!match) throw new Error(`no ${field} for pid ${pid}`);
   return Number(match[1]);
 }
 

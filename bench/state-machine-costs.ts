@@ -1,0 +1,111 @@
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+import Database from "better-sqlite3";
+
+import { completedEvent, seedCheckouts } from "./lib/fixtures";
+
+/**
+ * Where the webhook's database time goes, without HTTP: the state machine
+ * (`processStripeEvent`, the same code the webhook route calls) in-process,
+ * one event after another, against the baseline's single INSERT. Measures
+ * the cost per event as shipped (synchronous=FULL), without the fsync
+ * (synchronous=OFF, here only), for a duplicate, and when 16 events share
+ * one commit (what group commit could save); and the WAL pages each commit
+ * writes. Run by bench/run.ts:
+ *   BENCH_BASE_DB=<a migrated, catalog-seeded file> node --import tsx bench/state-machine-costs.ts 2000
+ */
+
+const N = Number(process.argv[2] ?? 2000);
+const base = process.env.BENCH_BASE_DB;
+if (!base) throw new Error("BENCH_BASE_DB is required (bench/run.ts passes the base database)");
+
+const dir = mkdtempSync(path.join(os.tmpdir(), "shop-bench-sm-"));
+const file = path.join(dir, "app.db");
+copyFileSync(base, file);
+const PHASES = 6;
+seedCheckouts(file, { count: PHASES * N, kind: "open" });
+
+process.env.DATABASE_PATH = file;
+process.env.NODE_ENV = "test";
+const { processStripeEvent } = await import("../app/lib/checkout.server");
+const { sqlite } = await import("../app/lib/db.server");
+console.info = () => {}; // the route's log lines are measured over HTTP, not here
+
+const events = Array.from({ length: PHASES * N }, (_, i) => {
+  const payload = completedEvent(i);
+  return { payload, event: JSON.parse(payload) as Parameters<typeof processStripeEvent>[0] };
+});
+let phase = 0;
+const next = () => events.slice(phase * N, ++phase * N);
+
+function time(run: () => void) {
+  const cpu = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  run();
+  const wallUs = Number(process.hrtime.bigint() - t0) / 1e3 / N;
+  const used = process.cpuUsage(cpu);
+  return { wallUs: Math.round(wallUs), cpuUs: Math.round((used.user + used.system) / N) };
+}
+
+function walFrames(db: Database.Database, run: () => void) {
+  db.pragma("wal_checkpoint(TRUNCATE)");
+  const before = db.pragma("wal_autocheckpoint", { simple: true }) as number;
+  db.pragma("wal_autocheckpoint = 0");
+  run();
+  const [result] = db.pragma("wal_checkpoint(PASSIVE)") as { log: number }[];
+  db.pragma(`wal_autocheckpoint = ${before}`);
+  return Number(((result?.log ?? 0) / N).toFixed(1));
+}
+
+const apply = (list: typeof events) => {
+  for (const { event, payload } of list) {
+    const result = processStripeEvent(event, { payload });
+    if (!result.fulfilled) throw new Error(`event ${event.id} did not fulfill its checkout`);
+  }
+};
+
+// Warm the code paths (and the statements) before timing anything.
+apply(next());
+const shipped = time(() => apply(next()));
+const framesApp = walFrames(sqlite, () => apply(next()));
+sqlite.pragma("synchronous = OFF");
+const noFsync = time(() => apply(next()));
+sqlite.pragma("synchronous = FULL");
+const duplicates = time(() => {
+  for (const { event, payload } of events.slice(0, N)) processStripeEvent(event, { payload });
+});
+// 16 events per commit: each still its own savepoint inside one transaction.
+const group = sqlite.transaction((list: typeof events) => apply(list));
+const batch = next();
+const grouped = time(() => {
+  for (let i = 0; i < batch.length; i += 16) group.immediate(batch.slice(i, i + 16));
+});
+const remaining = next();
+
+// The baseline's durable work: one INSERT OR IGNORE, same pragmas.
+const baselineDb = new Database(path.join(dir, "baseline.db"));
+baselineDb.pragma("journal_mode = WAL");
+baselineDb.pragma("synchronous = FULL");
+baselineDb.exec(
+  "CREATE TABLE stripe_events (id TEXT PRIMARY KEY NOT NULL, type TEXT NOT NULL, created INTEGER NOT NULL, livemode INTEGER NOT NULL, payload TEXT NOT NULL, received_at INTEGER NOT NULL)",
+);
+const insert = baselineDb.prepare("INSERT OR IGNORE INTO stripe_events VALUES (?, ?, ?, ?, ?, ?)");
+const insertAll = (list: typeof events) => {
+  for (const { event, payload } of list) insert.run(event.id, event.type, event.created, event.livemode ? 1 : 0, payload, Date.now());
+};
+insertAll(remaining.slice(0, 200));
+const baseline = time(() => insertAll(events.slice(0, N)));
+const framesBaseline = walFrames(baselineDb, () => insertAll(events.slice(N, 2 * N)));
+baselineDb.close();
+sqlite.close();
+rmSync(dir, { recursive: true, force: true });
+
+process.stdout.write(
+  `${JSON.stringify({
+    events: N,
+    stateMachine: { shipped, withoutFsync: noFsync, duplicate: duplicates, sixteenPerCommit: grouped, walPagesPerEvent: framesApp },
+    baselineInsert: { shipped: baseline, walPagesPerEvent: framesBaseline },
+  })}\n`,
+);
