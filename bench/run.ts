@@ -605,49 +605,101 @@ function historyFixture(ctx: Context, count: number) {
 async function successScenario(ctx: Context) {
   const sizes = [SIZES.small, SIZES.large];
   log(`scenario 4: the success page of a paid order with ${sizes.map((n) => n.toLocaleString("en-US")).join(" and ")} stored checkouts`);
-  const measured: Record<string, unknown> = {};
-  const figures: { count: number; http: Summary; inProcess: Summary; bytes: number }[] = [];
-  for (const count of sizes) {
-    const file = historyFixture(ctx, count);
-    const bytes = fileSize(file);
-    const index = paidIndex(count);
-    const cookie = await shopperCookie(shopperOf(index));
-    const pagePath = `/checkout/success?session_id=${sessionId(index)}`;
-    const app = await startApp({ appDir: ctx.appDir, databasePath: file, stripeApiBase: ctx.emulator.url, cpuProfDir: PROFILE_DIR });
-    try {
-      const check = await fetch(`${app.url}${pagePath}`, { headers: { Cookie: cookie } });
-      const text = await check.text();
-      if (check.status !== 200 || !/Ceramic Pour-Over/.test(text)) throw new Error(`the success page answered ${check.status}: ${text.slice(0, 300)}`);
-      const http = await runLoad({ kind: "get", url: app.url, path: pagePath, connections: 1, warmup: SIZES.successWarmup, amount: SIZES.successRequests, headers: { Cookie: cookie } });
-      const data = await runLoad({ kind: "get", url: app.url, path: `${pagePath}&_data=routes%2Fcheckout.success`, connections: 1, warmup: SIZES.successWarmup, amount: SIZES.successRequests, headers: { Cookie: cookie } });
-      const inProcess = await runInProcessLoader(ctx, file, `${app.url}${pagePath}`, cookie);
-      figures.push({ count, http: http.measured, inProcess: inProcess.measured, bytes });
-      measured[String(count)] = {
-        checkouts: count,
-        databaseBytes: bytes,
-        httpDocument: brief(http.measured),
-        httpLoaderData: brief(data.measured),
-        inProcessLoader: brief(inProcess.measured),
+  type Fixture = { count: number; file: string; bytes: number; cookie: string; pagePath: string; http?: Summary; data?: Summary; inProcess: Summary[]; plan: string[] };
+  const fixtures: Fixture[] = [];
+  try {
+    for (const count of sizes) {
+      const file = historyFixture(ctx, count);
+      const index = paidIndex(count);
+      const fixture: Fixture = {
+        count,
+        file,
+        bytes: fileSize(file),
+        cookie: await shopperCookie(shopperOf(index)),
+        pagePath: `/checkout/success?session_id=${sessionId(index)}`,
+        inProcess: [],
+        plan: queryPlan(file, sessionId(index), shopperOf(index)),
       };
-      log(`  ${count.toLocaleString("en-US")}: loader p50 ${ms(inProcess.measured.latency.p50)}, page p50 ${ms(http.measured.latency.p50)}, data p50 ${ms(data.measured.latency.p50)}, db ${mib(bytes)}`);
-    } finally {
-      await app.stop();
+      fixtures.push(fixture);
+      const app = await startApp({ appDir: ctx.appDir, databasePath: file, stripeApiBase: ctx.emulator.url, cpuProfDir: PROFILE_DIR });
+      try {
+        const check = await fetch(`${app.url}${fixture.pagePath}`, { headers: { Cookie: fixture.cookie } });
+        const text = await check.text();
+        if (check.status !== 200 || !/Ceramic Pour-Over/.test(text)) throw new Error(`the success page answered ${check.status}: ${text.slice(0, 300)}`);
+        const get = (path: string) => runLoad({ kind: "get", url: app.url, path, connections: 1, warmup: SIZES.successWarmup, amount: SIZES.successRequests, headers: { Cookie: fixture.cookie } });
+        fixture.http = (await get(fixture.pagePath)).measured;
+        fixture.data = (await get(`${fixture.pagePath}&_data=routes%2Fcheckout.success`)).measured;
+        log(`  ${count.toLocaleString("en-US")}: page p50 ${ms(fixture.http.latency.p50)}, loader data over HTTP p50 ${ms(fixture.data.latency.p50)}, db ${mib(fixture.bytes)}`);
+      } finally {
+        await app.stop();
+      }
     }
-    rmSync(file, { force: true });
-    rmSync(`${file}-wal`, { force: true });
-    rmSync(`${file}-shm`, { force: true });
+    // The in-process loader, three times per size in alternating order: the
+    // two sizes' sub-millisecond figures then share the machine's moods.
+    for (let round = 0; round < 3; round++) {
+      for (const fixture of fixtures) {
+        const result = await runInProcessLoader(ctx, fixture.file, `http://127.0.0.1:3000${fixture.pagePath}`, fixture.cookie);
+        fixture.inProcess.push(result.measured);
+      }
+    }
+  } finally {
+    for (const fixture of fixtures) for (const suffix of ["", "-wal", "-shm"]) rmSync(`${fixture.file}${suffix}`, { force: true });
   }
-  const [small, large] = figures as [(typeof figures)[0], (typeof figures)[0]];
-  const growth = large.inProcess.latency.p50 / small.inProcess.latency.p50;
-  const met = large.inProcess.latency.p50 < TARGETS.successP50Ms && small.inProcess.latency.p50 < TARGETS.successP50Ms;
-  results.successPage = { sizes: measured, loaderP50GrowthLargeOverSmall: round(growth), target: { loaderP50UnderMs: TARGETS.successP50Ms }, met: { loaderP50: met } };
+  const p = (f: Fixture, key: "p50" | "p99") => median(f.inProcess.map((s) => s.latency[key]));
+  const [small, large] = fixtures as [Fixture, Fixture];
+  for (const f of fixtures) log(`  ${f.count.toLocaleString("en-US")}: loader in-process p50 ${f.inProcess.map((s) => ms(s.latency.p50)).join(", ")}`);
+  const growth = p(large, "p50") / p(small, "p50");
+  const met = p(large, "p50") < TARGETS.successP50Ms && p(small, "p50") < TARGETS.successP50Ms;
+  results.successPage = {
+    sizes: Object.fromEntries(
+      fixtures.map((f) => [
+        String(f.count),
+        {
+          checkouts: f.count,
+          databaseBytes: f.bytes,
+          queryPlan: f.plan,
+          httpDocument: f.http ? brief(f.http) : null,
+          httpLoaderData: f.data ? brief(f.data) : null,
+          inProcessLoader: f.inProcess.map(brief),
+          inProcessLoaderMedianMs: { p50: round(p(f, "p50")), p99: round(p(f, "p99")) },
+        },
+      ]),
+    ),
+    loaderP50GrowthLargeOverSmall: round(growth),
+    target: { loaderP50UnderMs: TARGETS.successP50Ms },
+    met: { loaderP50: met },
+  };
   const n = (c: number) => c.toLocaleString("en-US");
   rows.push(
-    { scenario: "4 success page (1 conn)", figure: `loader p50, in-process`, app: `${ms(large.inProcess.latency.p50)} @${n(large.count)}`, baseline: `${ms(small.inProcess.latency.p50)} @${n(small.count)}`, ratio: growth.toFixed(2), target: `< ${TARGETS.successP50Ms} ms both`, met: yes(met) },
-    { scenario: "", figure: "loader p99, in-process", app: ms(large.inProcess.latency.p99), baseline: ms(small.inProcess.latency.p99), ratio: (large.inProcess.latency.p99 / small.inProcess.latency.p99).toFixed(2), target: "", met: "" },
-    { scenario: "", figure: "page over HTTP p50 / p99", app: `${ms(large.http.latency.p50)} / ${ms(large.http.latency.p99)}`, baseline: `${ms(small.http.latency.p50)} / ${ms(small.http.latency.p99)}`, ratio: (large.http.latency.p50 / small.http.latency.p50).toFixed(2), target: "", met: "" },
+    { scenario: "4 success page (1 conn)", figure: "loader p50, in-process (median of 3)", app: `${ms(p(large, "p50"))} @${n(large.count)}`, baseline: `${ms(p(small, "p50"))} @${n(small.count)}`, ratio: growth.toFixed(2), target: `< ${TARGETS.successP50Ms} ms both`, met: yes(met) },
+    { scenario: "", figure: "loader p99, in-process (median of 3)", app: ms(p(large, "p99")), baseline: ms(p(small, "p99")), ratio: (p(large, "p99") / p(small, "p99")).toFixed(2), target: "", met: "" },
+    { scenario: "", figure: "loader data over HTTP p50 / p99", app: `${ms(large.data!.latency.p50)} / ${ms(large.data!.latency.p99)}`, baseline: `${ms(small.data!.latency.p50)} / ${ms(small.data!.latency.p99)}`, ratio: (large.data!.latency.p50 / small.data!.latency.p50).toFixed(2), target: "", met: "" },
+    { scenario: "", figure: "page over HTTP p50 / p99", app: `${ms(large.http!.latency.p50)} / ${ms(large.http!.latency.p99)}`, baseline: `${ms(small.http!.latency.p50)} / ${ms(small.http!.latency.p99)}`, ratio: (large.http!.latency.p50 / small.http!.latency.p50).toFixed(2), target: "", met: "" },
     { scenario: "", figure: "database size", app: mib(large.bytes), baseline: mib(small.bytes), ratio: "", target: "", met: "" },
+    { scenario: "", figure: "query plan of the look-up", app: planSummary(large.plan), baseline: planSummary(small.plan), ratio: "", target: "no SCAN", met: yes(!/SCAN/.test([...large.plan, ...small.plan].join(" "))) },
   );
+}
+
+const planSummary = (plan: string[]) =>
+  plan.map((d) => d.replace(/^(SEARCH|SCAN) (\w+).*?(\(.*\))?$/, "$1 $2 $3").trim()).join("; ");
+
+/**
+ * SQLite's plan for the success loader's look-up (the SQL of
+ * findOwnCheckout in app/lib/orders.server.ts, written out here): a
+ * primary-key search, whose cost grows with the tree's depth only.
+ */
+function queryPlan(file: string, id: string, shopper: string) {
+  const db = new Database(file, { readonly: true });
+  try {
+    const rows = db
+      .prepare(
+        "EXPLAIN QUERY PLAN SELECT * FROM checkout_sessions INNER JOIN products ON products.id = checkout_sessions.product_id WHERE checkout_sessions.id = ? AND checkout_sessions.shopper_id = ?",
+      )
+      .all(id, shopper) as { detail: string }[];
+    return rows.map((r) => r.detail);
+  } finally {
+    db.close();
+  }
 }
 
 function runInProcessLoader(ctx: Context, databasePath: string, url: string, cookie: string): Promise<LoadResult> {
