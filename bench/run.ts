@@ -133,7 +133,8 @@ async function webhookScenarios(ctx: Context) {
   const { rounds, webhookWarmup, webhookEvents, duplicates } = SIZES;
   const perRound = webhookWarmup + webhookEvents;
   const dupIndex = rounds * perRound;
-  const memoryFrom = dupIndex + 1;
+  // dupIndex + 1: the duplicate storm's warm-up, another checkout's event.
+  const memoryFrom = dupIndex + 2;
   const fixture = path.join(ctx.tmp, "webhooks.db");
   copyDatabase(ctx.baseDb, fixture);
   seedCheckouts(fixture, { count: memoryFrom + SIZES.memoryEvents, kind: "open" });
@@ -213,6 +214,8 @@ async function webhookScenarios(ctx: Context) {
     if (wanted("duplicate")) {
       log(`scenario 2: one event delivered ${duplicates} times, 64 connections`);
       const dupFulfilled = app.count(new RegExp(`^fulfilled checkout_session=${sessionId(dupIndex)} `));
+      // Warm-up: the duplicate path and 64 connections, with another checkout's event.
+      await runLoad({ kind: "duplicate", url: app.url, connections: 64, amount: Math.ceil(duplicates / 4), index: dupIndex + 1, secret: WEBHOOK_SECRET, salt: "dup-warm" });
       const result = await runLoad({ kind: "duplicate", url: app.url, connections: 64, amount: duplicates, index: dupIndex, secret: WEBHOOK_SECRET, salt: "dup" });
       const s = result.measured;
       await new Promise((r) => setTimeout(r, 200)); // the last log lines
