@@ -38,7 +38,7 @@ import {
  * each scenario of issue 8 after a warm-up with autocannon in its own
  * process, prints a table and writes bench/results.json.
  *
- *   BENCH_QUICK=1      tiny sizes, for developing the benchmark (seconds, not minutes)
+ *   BENCH_QUICK=1      small sizes, for developing the benchmark (about three minutes)
  *   BENCH_ONLY=a,b     only these scenarios: webhook, duplicate, memory, buy, pages, success
  *   BENCH_OUT=file     where to write the results (default bench/results.json;
  *                      bench/results-*.json is ignored by git, for scratch runs)
