@@ -3,15 +3,8 @@
  * tests. The base URL is the STRIPE_API_BASE the app uses, unless given.
  */
 
-export type RecordedRequest = {
-  method: string;
-  path: string;
-  query: Record<string, unknown>;
-  params: Record<string, unknown>;
-  idempotencyKey: string | null;
-  stripeVersion: string | null;
-  at: number;
-};
+import type { RecordedRequest } from "../stripe-emulator/runtime";
+
 
 export type Delivery = { eventId: string; type: string; attempt: number; status: number; at: number };
 
