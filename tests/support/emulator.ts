@@ -5,7 +5,6 @@
 
 import type { RecordedRequest } from "../stripe-emulator/runtime";
 
-
 export type Delivery = { eventId: string; type: string; attempt: number; status: number; at: number };
 
 export function emulatorControl(base: string = process.env.STRIPE_API_BASE ?? "") {
