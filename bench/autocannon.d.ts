@@ -10,10 +10,20 @@ declare module "autocannon" {
       body?: string | Buffer;
       setupRequest?: (request: Request, context: Record<string, unknown>) => Request | null;
     };
-    type Options = { url: string; connections?: number; amount?: number; duration?: number; timeout?: number; requests?: Request[] };
+    type Options = {
+      url: string;
+      connections?: number;
+      amount?: number;
+      duration?: number;
+      timeout?: number;
+      requests?: Request[];
+    };
     type Result = { errors: number; timeouts: number; non2xx: number; requests: { total: number }; duration: number };
     type Instance = EventEmitter & { stop(): void };
   }
-  function autocannon(options: autocannon.Options, callback: (error: Error | null, result: autocannon.Result) => void): autocannon.Instance;
+  function autocannon(
+    options: autocannon.Options,
+    callback: (error: Error | null, result: autocannon.Result) => void,
+  ): autocannon.Instance;
   export default autocannon;
 }

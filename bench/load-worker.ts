@@ -104,7 +104,9 @@ async function main(spec: LoadSpec): Promise<LoadResult> {
       // Distinct events for distinct stored checkouts, signed now.
       const make = (from: number, count: number) => {
         const created = Math.floor(Date.now() / 1000);
-        const list = Array.from({ length: count }, (_, k) => signed(completedEvent(from + k, { created, salt: spec.salt }), spec.secret));
+        const list = Array.from({ length: count }, (_, k) =>
+          signed(completedEvent(from + k, { created, salt: spec.salt }), spec.secret),
+        );
         let i = 0;
         return sequence(() => {
           const r = list[i++];
@@ -112,8 +114,14 @@ async function main(spec: LoadSpec): Promise<LoadResult> {
           return r;
         });
       };
-      const warmup = spec.warmup > 0 ? await cannon(spec.url, spec.connections, spec.warmup, make(spec.from, spec.warmup)) : null;
-      const measured = await cannon(spec.url, spec.connections, spec.amount, make(spec.from + spec.warmup, spec.amount));
+      const warmup =
+        spec.warmup > 0 ? await cannon(spec.url, spec.connections, spec.warmup, make(spec.from, spec.warmup)) : null;
+      const measured = await cannon(
+        spec.url,
+        spec.connections,
+        spec.amount,
+        make(spec.from + spec.warmup, spec.amount),
+      );
       return { warmup, measured };
     }
     case "duplicate": {

@@ -21,7 +21,8 @@ type Profile = { nodes: Node[]; samples: number[]; timeDeltas: number[]; startTi
 
 function area(url: string, fn: string): string {
   if (!url) return fn.startsWith("(") ? fn : "(native)";
-  if (url.startsWith("node:")) return url.replace(/^node:internal\/(\w+).*/, "node:$1").replace(/^node:(\w+).*/, "node:$1");
+  if (url.startsWith("node:"))
+    return url.replace(/^node:internal\/(\w+).*/, "node:$1").replace(/^node:(\w+).*/, "node:$1");
   const nm = url.lastIndexOf("node_modules/");
   if (nm >= 0) {
     const rest = url.slice(nm + "node_modules/".length).split("/");
@@ -33,24 +34,51 @@ function area(url: string, fn: string): string {
 
 /** Inclusive buckets: a sample counts once for each bucket any frame of its stack falls in. */
 const INCLUSIVE: [string, (fn: string, url: string) => boolean][] = [
-  ["express (routing, middleware)", (_f, u) => /node_modules\/(express|router|body-parser|finalhandler|send|serve-static)\//.test(u)],
+  [
+    "express (routing, middleware)",
+    (_f, u) => /node_modules\/(express|router|body-parser|finalhandler|send|serve-static)\//.test(u),
+  ],
   ["Remix request adaptation (@remix-run/express)", (_f, u) => u.includes("@remix-run/express/")],
   ["Remix server runtime", (_f, u) => u.includes("@remix-run/server-runtime/")],
-  ["undici / web streams (Request, Response, body)", (_f, u) => /node:internal\/deps\/undici|node:internal\/webstreams|@remix-run\/web-|undici/.test(u)],
-  ["signature check (stripe constructEvent)", (f, u) => u.includes("/stripe/") && /constructEvent|verifyHeader|computeSignature|computeHMACSignature/.test(f)],
+  [
+    "undici / web streams (Request, Response, body)",
+    (_f, u) => /node:internal\/deps\/undici|node:internal\/webstreams|@remix-run\/web-|undici/.test(u),
+  ],
+  [
+    "signature check (stripe constructEvent)",
+    (f, u) => u.includes("/stripe/") && /constructEvent|verifyHeader|computeSignature|computeHMACSignature/.test(f),
+  ],
   ["JSON.parse", (f) => f === "parse" || f === "JSON.parse"],
   ["JSON.stringify", (f) => f === "stringify" || f === "JSON.stringify"],
   ["drizzle (query building, mapping)", (_f, u) => u.includes("drizzle-orm/")],
   ["better-sqlite3 (SQLite work, fsync)", (_f, u) => u.includes("better-sqlite3/")],
-  ["logging (console.*)", (f, u) => (u === "node:internal/console/constructor" || u.startsWith("node:internal/console")) && f !== ""],
-  ["stdout writes", (f, u) => u.includes("node:internal/streams/writable") || (u.includes("node:net") && /writeGeneric|_writeGeneric|_write/.test(f))],
+  [
+    "logging (console.*)",
+    (f, u) => (u === "node:internal/console/constructor" || u.startsWith("node:internal/console")) && f !== "",
+  ],
+  [
+    "stdout writes",
+    (f, u) =>
+      u.includes("node:internal/streams/writable") ||
+      (u.includes("node:net") && /writeGeneric|_writeGeneric|_write/.test(f)),
+  ],
   ["compression (zlib)", (_f, u) => u.startsWith("node:zlib") || u.includes("compression/")],
   ["React render", (_f, u) => u.includes("react-dom/")],
-  ["cookies, HMAC", (f, u) => u.includes("@remix-run/server-runtime/dist/crypto") || u.includes("cookie-signature") || /sign|unsign|verify/.test(f) && u.includes("cookies")],
+  [
+    "cookies, HMAC",
+    (f, u) =>
+      u.includes("@remix-run/server-runtime/dist/crypto") ||
+      u.includes("cookie-signature") ||
+      (/sign|unsign|verify/.test(f) && u.includes("cookies")),
+  ],
   ["garbage collector", (f) => f === "(garbage collector)"],
 ];
 
-const focus = process.argv.find((a) => a.startsWith("--focus="))?.slice("--focus=".length).split(",") ?? [];
+const focus =
+  process.argv
+    .find((a) => a.startsWith("--focus="))
+    ?.slice("--focus=".length)
+    .split(",") ?? [];
 for (const name of focus) INCLUSIVE.push([`function ${name}()`, (f) => f === name]);
 
 function summarize(file: string) {
@@ -65,7 +93,9 @@ function summarize(file: string) {
     selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
   }
   const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
-  const idle = [...selfUs.entries()].filter(([id]) => byId.get(id)!.callFrame.functionName === "(idle)").reduce((a, [, t]) => a + t, 0);
+  const idle = [...selfUs.entries()]
+    .filter(([id]) => byId.get(id)!.callFrame.functionName === "(idle)")
+    .reduce((a, [, t]) => a + t, 0);
   const busy = total - idle;
 
   const areas = new Map<string, number>();
@@ -89,7 +119,9 @@ function summarize(file: string) {
 
   const pct = (us: number) => `${((100 * us) / busy).toFixed(1).padStart(5)}%`;
   const top = (m: Map<string, number>, n: number) => [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, n);
-  console.log(`\n${file}\n  ${(total / 1e6).toFixed(1)} s profiled, ${(busy / 1e6).toFixed(1)} s busy (${((100 * busy) / total).toFixed(0)}%); shares below are of busy time`);
+  console.log(
+    `\n${file}\n  ${(total / 1e6).toFixed(1)} s profiled, ${(busy / 1e6).toFixed(1)} s busy (${((100 * busy) / total).toFixed(0)}%); shares below are of busy time`,
+  );
   console.log("  self time by area:");
   for (const [name, us] of top(areas, 16)) console.log(`    ${pct(us)}  ${name}`);
   console.log("  inclusive time (a stack counts once per line):");
@@ -105,7 +137,9 @@ if (args.length === 0) {
 }
 for (const arg of args) {
   const files = statSync(arg).isDirectory()
-    ? readdirSync(arg).filter((f) => f.endsWith(".cpuprofile")).map((f) => path.join(arg, f))
+    ? readdirSync(arg)
+        .filter((f) => f.endsWith(".cpuprofile"))
+        .map((f) => path.join(arg, f))
     : [arg];
   for (const file of files) summarize(file);
 }

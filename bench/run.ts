@@ -49,16 +49,54 @@ import {
  */
 
 const QUICK = process.env.BENCH_QUICK === "1";
-const ONLY = new Set((process.env.BENCH_ONLY ?? "").split(",").map((s) => s.trim()).filter(Boolean));
+const ONLY = new Set(
+  (process.env.BENCH_ONLY ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
 const OUT = path.resolve(root, process.env.BENCH_OUT ?? "bench/results.json");
-const PROFILE_DIR = process.env.BENCH_PROFILE === "1" ? path.join(cacheDir, "profiles", new Date().toISOString().replace(/[:.]/g, "-")) : undefined;
+const PROFILE_DIR =
+  process.env.BENCH_PROFILE === "1"
+    ? path.join(cacheDir, "profiles", new Date().toISOString().replace(/[:.]/g, "-"))
+    : undefined;
 const wanted = (name: string) => ONLY.size === 0 || ONLY.has(name);
 
 const SIZES = QUICK
-  ? { rounds: 1, webhookWarmup: 300, webhookEvents: 1_500, decomposeWarmup: 200, decomposeEvents: 800, duplicates: 2_000, memoryEvents: 10_000, memoryStep: 2_000,
-      buyWarmup: 20, buyRequests: 100, pageRequests: 50, successWarmup: 50, successRequests: 300, small: 1_000, large: 10_000 }
-  : { rounds: 3, webhookWarmup: 1_000, webhookEvents: 5_000, decomposeWarmup: 300, decomposeEvents: 2_000, duplicates: 2_000, memoryEvents: 100_000, memoryStep: 10_000,
-      buyWarmup: 50, buyRequests: 600, pageRequests: 300, successWarmup: 200, successRequests: 1_500, small: 10_000, large: 1_000_000 };
+  ? {
+      rounds: 1,
+      webhookWarmup: 300,
+      webhookEvents: 1_500,
+      decomposeWarmup: 200,
+      decomposeEvents: 800,
+      duplicates: 2_000,
+      memoryEvents: 10_000,
+      memoryStep: 2_000,
+      buyWarmup: 20,
+      buyRequests: 100,
+      pageRequests: 50,
+      successWarmup: 50,
+      successRequests: 300,
+      small: 1_000,
+      large: 10_000,
+    }
+  : {
+      rounds: 3,
+      webhookWarmup: 1_000,
+      webhookEvents: 5_000,
+      decomposeWarmup: 300,
+      decomposeEvents: 2_000,
+      duplicates: 2_000,
+      memoryEvents: 100_000,
+      memoryStep: 10_000,
+      buyWarmup: 50,
+      buyRequests: 600,
+      pageRequests: 300,
+      successWarmup: 200,
+      successRequests: 1_500,
+      small: 10_000,
+      large: 1_000_000,
+    };
 
 const TARGETS = {
   webhookRatio: 0.5,
@@ -69,11 +107,20 @@ const TARGETS = {
 
 /* -------------------------------------------------------------------------- */
 
-type Row = { scenario: string; figure: string; app: string; baseline: string; ratio: string; target: string; met: string };
+type Row = {
+  scenario: string;
+  figure: string;
+  app: string;
+  baseline: string;
+  ratio: string;
+  target: string;
+  met: string;
+};
 const rows: Row[] = [];
 const results: Record<string, unknown> = {};
 const started = Date.now();
-const log = (message: string) => console.log(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(3)}s] ${message}`);
+const log = (message: string) =>
+  console.log(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(3)}s] ${message}`);
 /** The machine's load average when each scenario began: how noisy its figures may be. */
 const loadAverages: Record<string, number[]> = {};
 const noteLoad = (scenario: string) => (loadAverages[scenario] = os.loadavg().map((v) => round(v, 2)));
@@ -88,7 +135,13 @@ const median = (values: number[]) => {
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
-const lat = (l: Latency) => ({ p50: round(l.p50), p90: round(l.p90), p99: round(l.p99), max: round(l.max), mean: round(l.mean) });
+const lat = (l: Latency) => ({
+  p50: round(l.p50),
+  p90: round(l.p90),
+  p99: round(l.p99),
+  max: round(l.max),
+  mean: round(l.mean),
+});
 const round = (value: number, digits = 3) => Number(value.toFixed(digits));
 const brief = (s: Summary) => ({
   responses: s.responses,
@@ -99,7 +152,8 @@ const brief = (s: Summary) => ({
   errors: s.errors,
   timeouts: s.timeouts,
 });
-const only2xx = (s: Summary) => Object.entries(s.status).every(([code]) => code.startsWith("2")) && s.errors === 0 && s.timeouts === 0;
+const only2xx = (s: Summary) =>
+  Object.entries(s.status).every(([code]) => code.startsWith("2")) && s.errors === 0 && s.timeouts === 0;
 
 function git(...args: string[]) {
   try {
@@ -144,17 +198,31 @@ async function webhookScenarios(ctx: Context) {
   ctx.memoryFrom = memoryFrom;
   if (!wanted("webhook") && !wanted("duplicate")) return;
 
-  const app = await startApp({ appDir: ctx.appDir, databasePath: fixture, stripeApiBase: ctx.emulator.url, cpuProfDir: PROFILE_DIR });
+  const app = await startApp({
+    appDir: ctx.appDir,
+    databasePath: fixture,
+    stripeApiBase: ctx.emulator.url,
+    cpuProfDir: PROFILE_DIR,
+  });
   const baselineDb = path.join(ctx.tmp, "baseline.db");
   const baseline = await startBaselineWebhookServer({ databasePath: baselineDb, cpuProfDir: PROFILE_DIR });
   const fulfilledLines = app.count(/^fulfilled /);
   try {
     if (wanted("webhook")) {
-      log(`scenario 1: webhook ingest, ${rounds} rounds of ${webhookEvents} events (+${webhookWarmup} warm-up), 32 connections`);
+      log(
+        `scenario 1: webhook ingest, ${rounds} rounds of ${webhookEvents} events (+${webhookWarmup} warm-up), 32 connections`,
+      );
       const perRoundResults: { app: Summary; baseline: Summary; ratio: number }[] = [];
       for (let r = 0; r < rounds; r++) {
         const from = r * perRound;
-        const spec = { kind: "webhook" as const, connections: 32, warmup: webhookWarmup, amount: webhookEvents, from, secret: WEBHOOK_SECRET };
+        const spec = {
+          kind: "webhook" as const,
+          connections: 32,
+          warmup: webhookWarmup,
+          amount: webhookEvents,
+          from,
+          secret: WEBHOOK_SECRET,
+        };
         // Alternate who goes first, so that a slow spell of the machine does not always hit the same side.
         const order = r % 2 === 0 ? (["app", "baseline"] as const) : (["baseline", "app"] as const);
         const got: Partial<Record<"app" | "baseline", LoadResult>> = {};
@@ -165,7 +233,9 @@ async function webhookScenarios(ctx: Context) {
         const a = got.app!.measured;
         const b = got.baseline!.measured;
         perRoundResults.push({ app: a, baseline: b, ratio: a.rps / b.rps });
-        log(`  round ${r + 1}: app ${perSecond(a.rps)} p99 ${ms(a.latency.p99)}; baseline ${perSecond(b.rps)} p99 ${ms(b.latency.p99)}; ratio ${(a.rps / b.rps).toFixed(2)}`);
+        log(
+          `  round ${r + 1}: app ${perSecond(a.rps)} p99 ${ms(a.latency.p99)}; baseline ${perSecond(b.rps)} p99 ${ms(b.latency.p99)}; ratio ${(a.rps / b.rps).toFixed(2)}`,
+        );
       }
       const appRps = median(perRoundResults.map((x) => x.app.rps));
       const baseRps = median(perRoundResults.map((x) => x.baseline.rps));
@@ -179,7 +249,9 @@ async function webhookScenarios(ctx: Context) {
       // Every event the app answered 2xx for is stored, and its checkout fulfilled once.
       const db = new Database(fixture, { readonly: true });
       const stored = (db.prepare("SELECT count(*) AS n FROM stripe_events").get() as { n: number }).n;
-      const fulfilled = (db.prepare("SELECT count(*) AS n FROM checkout_sessions WHERE fulfilled_at IS NOT NULL").get() as { n: number }).n;
+      const fulfilled = (
+        db.prepare("SELECT count(*) AS n FROM checkout_sessions WHERE fulfilled_at IS NOT NULL").get() as { n: number }
+      ).n;
       db.close();
       const sent = rounds * perRound;
 
@@ -196,15 +268,53 @@ async function webhookScenarios(ctx: Context) {
           baselineP50Ms: round(baseP50),
           baselineP99Ms: round(baseP99),
         },
-        checks: { all2xx, eventsSent: sent, eventsStored: stored, checkoutsFulfilled: fulfilled, fulfilledLogLines: fulfilledLines() },
+        checks: {
+          all2xx,
+          eventsSent: sent,
+          eventsStored: stored,
+          checkoutsFulfilled: fulfilled,
+          fulfilledLogLines: fulfilledLines(),
+        },
         targets: { ratioAtLeast: TARGETS.webhookRatio, p99UnderMs: TARGETS.webhookP99Ms },
         met: { ratio: ratio >= TARGETS.webhookRatio, p99: appP99 < TARGETS.webhookP99Ms },
       };
       rows.push(
-        { scenario: "1 webhook ingest (32 conn)", figure: "events/s (median of rounds)", app: perSecond(appRps), baseline: perSecond(baseRps), ratio: ratio.toFixed(2), target: `ratio >= ${TARGETS.webhookRatio}`, met: yes(ratio >= TARGETS.webhookRatio) },
-        { scenario: "", figure: "p50 latency", app: ms(appP50), baseline: ms(baseP50), ratio: (appP50 / baseP50).toFixed(2), target: "", met: "" },
-        { scenario: "", figure: "p99 latency", app: ms(appP99), baseline: ms(baseP99), ratio: (appP99 / baseP99).toFixed(2), target: `< ${TARGETS.webhookP99Ms} ms`, met: yes(appP99 < TARGETS.webhookP99Ms) },
-        { scenario: "", figure: "2xx, stored, fulfilled", app: `${all2xx ? "all 2xx" : "NOT all 2xx"}, ${stored}/${sent}, ${fulfilled}`, baseline: "", ratio: "", target: "all", met: yes(all2xx && stored === sent && fulfilled === sent) },
+        {
+          scenario: "1 webhook ingest (32 conn)",
+          figure: "events/s (median of rounds)",
+          app: perSecond(appRps),
+          baseline: perSecond(baseRps),
+          ratio: ratio.toFixed(2),
+          target: `ratio >= ${TARGETS.webhookRatio}`,
+          met: yes(ratio >= TARGETS.webhookRatio),
+        },
+        {
+          scenario: "",
+          figure: "p50 latency",
+          app: ms(appP50),
+          baseline: ms(baseP50),
+          ratio: (appP50 / baseP50).toFixed(2),
+          target: "",
+          met: "",
+        },
+        {
+          scenario: "",
+          figure: "p99 latency",
+          app: ms(appP99),
+          baseline: ms(baseP99),
+          ratio: (appP99 / baseP99).toFixed(2),
+          target: `< ${TARGETS.webhookP99Ms} ms`,
+          met: yes(appP99 < TARGETS.webhookP99Ms),
+        },
+        {
+          scenario: "",
+          figure: "2xx, stored, fulfilled",
+          app: `${all2xx ? "all 2xx" : "NOT all 2xx"}, ${stored}/${sent}, ${fulfilled}`,
+          baseline: "",
+          ratio: "",
+          target: "all",
+          met: yes(all2xx && stored === sent && fulfilled === sent),
+        },
       );
     }
 
@@ -215,12 +325,30 @@ async function webhookScenarios(ctx: Context) {
       log(`scenario 2: one event delivered ${duplicates} times, 64 connections`);
       const dupFulfilled = app.count(new RegExp(`^fulfilled checkout_session=${sessionId(dupIndex)} `));
       // Warm-up: the duplicate path and 64 connections, with another checkout's event.
-      await runLoad({ kind: "duplicate", url: app.url, connections: 64, amount: Math.ceil(duplicates / 4), index: dupIndex + 1, secret: WEBHOOK_SECRET, salt: "dup-warm" });
-      const result = await runLoad({ kind: "duplicate", url: app.url, connections: 64, amount: duplicates, index: dupIndex, secret: WEBHOOK_SECRET, salt: "dup" });
+      await runLoad({
+        kind: "duplicate",
+        url: app.url,
+        connections: 64,
+        amount: Math.ceil(duplicates / 4),
+        index: dupIndex + 1,
+        secret: WEBHOOK_SECRET,
+        salt: "dup-warm",
+      });
+      const result = await runLoad({
+        kind: "duplicate",
+        url: app.url,
+        connections: 64,
+        amount: duplicates,
+        index: dupIndex,
+        secret: WEBHOOK_SECRET,
+        salt: "dup",
+      });
       const s = result.measured;
       await new Promise((r) => setTimeout(r, 200)); // the last log lines
       const db = new Database(fixture, { readonly: true });
-      const row = db.prepare("SELECT fulfilled_at, payment_status FROM checkout_sessions WHERE id = ?").get(sessionId(dupIndex)) as { fulfilled_at: number | null; payment_status: string };
+      const row = db
+        .prepare("SELECT fulfilled_at, payment_status FROM checkout_sessions WHERE id = ?")
+        .get(sessionId(dupIndex)) as { fulfilled_at: number | null; payment_status: string };
       db.close();
       const all2xx = only2xx(s) && s.responses === duplicates;
       const once = dupFulfilled() === 1 && row.fulfilled_at !== null && row.payment_status === "paid";
@@ -235,9 +363,33 @@ async function webhookScenarios(ctx: Context) {
         met: { all2xx, exactlyOnce: once, atLeastAsFast: vsIngest >= 1 },
       };
       rows.push(
-        { scenario: "2 duplicate storm (64 conn)", figure: "deliveries/s", app: perSecond(s.rps), baseline: ctx.webhookAppRps ? `${perSecond(ctx.webhookAppRps)} (ingest)` : "-", ratio: Number.isFinite(vsIngest) ? vsIngest.toFixed(2) : "-", target: ">= ingest", met: Number.isFinite(vsIngest) ? yes(vsIngest >= 1) : "-" },
-        { scenario: "", figure: "p50 / p99", app: `${ms(s.latency.p50)} / ${ms(s.latency.p99)}`, baseline: "", ratio: "", target: "", met: "" },
-        { scenario: "", figure: "all 2xx, fulfillments", app: `${all2xx ? "all 2xx" : "NOT all 2xx"}, ${dupFulfilled()}`, baseline: "", ratio: "", target: "all, 1", met: yes(all2xx && once) },
+        {
+          scenario: "2 duplicate storm (64 conn)",
+          figure: "deliveries/s",
+          app: perSecond(s.rps),
+          baseline: ctx.webhookAppRps ? `${perSecond(ctx.webhookAppRps)} (ingest)` : "-",
+          ratio: Number.isFinite(vsIngest) ? vsIngest.toFixed(2) : "-",
+          target: ">= ingest",
+          met: Number.isFinite(vsIngest) ? yes(vsIngest >= 1) : "-",
+        },
+        {
+          scenario: "",
+          figure: "p50 / p99",
+          app: `${ms(s.latency.p50)} / ${ms(s.latency.p99)}`,
+          baseline: "",
+          ratio: "",
+          target: "",
+          met: "",
+        },
+        {
+          scenario: "",
+          figure: "all 2xx, fulfillments",
+          app: `${all2xx ? "all 2xx" : "NOT all 2xx"}, ${dupFulfilled()}`,
+          baseline: "",
+          ratio: "",
+          target: "all, 1",
+          met: yes(all2xx && once),
+        },
       );
     }
   } finally {
@@ -255,11 +407,16 @@ async function webhookScenarios(ctx: Context) {
  */
 async function decomposeWebhook(ctx: Context, pristine: string) {
   const { decomposeWarmup, decomposeEvents } = SIZES;
-  log(`scenario 1, layers: ${decomposeEvents} events (+${decomposeWarmup} warm-up) through each layer, twice (the second pass in reverse order), 32 connections`);
+  log(
+    `scenario 1, layers: ${decomposeEvents} events (+${decomposeWarmup} warm-up) through each layer, twice (the second pass in reverse order), 32 connections`,
+  );
   const common = { appDir: ctx.appDir, stripeApiBase: ctx.emulator.url };
   const variants: [string, (databasePath: string) => Promise<Server>][] = [
     ["baseline: node:http + constructEvent + 1 INSERT", (databasePath) => startBaselineWebhookServer({ databasePath })],
-    ["app's webhook action on node:http, logs off", (databasePath) => startActionServer({ ...common, databasePath, silent: true })],
+    [
+      "app's webhook action on node:http, logs off",
+      (databasePath) => startActionServer({ ...common, databasePath, silent: true }),
+    ],
     ["app's webhook action on node:http", (databasePath) => startActionServer({ ...common, databasePath })],
     ["server.js (Express + Remix), logs off", (databasePath) => startApp({ ...common, databasePath, silent: true })],
     ["server.js (Express + Remix), as shipped", (databasePath) => startApp({ ...common, databasePath })],
@@ -274,9 +431,20 @@ async function decomposeWebhook(ctx: Context, pristine: string) {
       if (index > 0) copyDatabase(pristine, file);
       const server = await start(file);
       try {
-        const result = await runLoad({ kind: "webhook", url: server.url, connections: 32, warmup: decomposeWarmup, amount: decomposeEvents, from: 0, secret: WEBHOOK_SECRET, salt: `layer${index}` });
+        const result = await runLoad({
+          kind: "webhook",
+          url: server.url,
+          connections: 32,
+          warmup: decomposeWarmup,
+          amount: decomposeEvents,
+          from: 0,
+          secret: WEBHOOK_SECRET,
+          salt: `layer${index}`,
+        });
         passes[pass]![index] = result.measured;
-        log(`  ${layer}: ${perSecond(result.measured.rps)} (${Math.round(1e6 / result.measured.rps)} us/event), p99 ${ms(result.measured.latency.p99)}`);
+        log(
+          `  ${layer}: ${perSecond(result.measured.rps)} (${Math.round(1e6 / result.measured.rps)} us/event), p99 ${ms(result.measured.latency.p99)}`,
+        );
       } finally {
         await server.stop();
         for (const suffix of ["", "-wal", "-shm"]) rmSync(`${file}${suffix}`, { force: true });
@@ -298,15 +466,32 @@ async function decomposeWebhook(ctx: Context, pristine: string) {
   });
   (results.webhookIngest as Record<string, unknown>).layers = layers;
   for (const [i, l] of layers.entries()) {
-    const added = i === 0 ? `${l.usPerEvent} us/event` : `${l.usPerEvent - layers[i - 1]!.usPerEvent >= 0 ? "+" : ""}${Math.round(l.usPerEvent - layers[i - 1]!.usPerEvent)} us/event`;
-    rows.push({ scenario: i === 0 ? "1a where the time goes" : "", figure: l.layer, app: `${perSecond(l.perSecond)}, p99 ${ms(l.p99Ms)}`, baseline: "", ratio: added, target: "", met: l.all2xx ? "" : "NOT all 2xx" });
+    const added =
+      i === 0
+        ? `${l.usPerEvent} us/event`
+        : `${l.usPerEvent - layers[i - 1]!.usPerEvent >= 0 ? "+" : ""}${Math.round(l.usPerEvent - layers[i - 1]!.usPerEvent)} us/event`;
+    rows.push({
+      scenario: i === 0 ? "1a where the time goes" : "",
+      figure: l.layer,
+      app: `${perSecond(l.perSecond)}, p99 ${ms(l.p99Ms)}`,
+      baseline: "",
+      ratio: added,
+      target: "",
+      met: l.all2xx ? "" : "NOT all 2xx",
+    });
   }
 }
 
 type Cost = { wallUs: number; cpuUs: number };
 type Costs = {
   events: number;
-  stateMachine: { shipped: Cost; withoutFsync: Cost; duplicate: Cost; sixteenPerCommit: Cost; walPagesPerEvent: number };
+  stateMachine: {
+    shipped: Cost;
+    withoutFsync: Cost;
+    duplicate: Cost;
+    sixteenPerCommit: Cost;
+    walPagesPerEvent: number;
+  };
   baselineInsert: { shipped: Cost; walPagesPerEvent: number };
 };
 
@@ -315,11 +500,15 @@ async function stateMachineCosts(ctx: Context) {
   const events = QUICK ? 500 : 2_000;
   log(`scenario 1, database side: the state machine in-process, ${events} events per measure`);
   const costs = await new Promise<Costs>((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "bench/state-machine-costs.ts"), String(events)], {
-      cwd: root,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: "test", BENCH_BASE_DB: ctx.baseDb },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", path.join(root, "bench/state-machine-costs.ts"), String(events)],
+      {
+        cwd: root,
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: "test", BENCH_BASE_DB: ctx.baseDb },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     collectJson(child, "the state machine costs", (r) => resolve(r as unknown as Costs), reject);
   });
   const sm = costs.stateMachine;
@@ -327,10 +516,42 @@ async function stateMachineCosts(ctx: Context) {
   results.stateMachineCosts = costs;
   const us = (c: Cost) => `${c.wallUs} us (CPU ${c.cpuUs} us)`;
   rows.push(
-    { scenario: "1b database side, per event", figure: "state machine, as shipped (FULL)", app: us(sm.shipped), baseline: `${us(b.shipped)} 1 INSERT`, ratio: (sm.shipped.wallUs / b.shipped.wallUs).toFixed(2), target: "", met: "" },
-    { scenario: "", figure: "WAL pages written per event", app: String(sm.walPagesPerEvent), baseline: String(b.walPagesPerEvent), ratio: (sm.walPagesPerEvent / b.walPagesPerEvent).toFixed(2), target: "", met: "" },
-    { scenario: "", figure: "without the fsync (OFF, diagnosis only)", app: us(sm.withoutFsync), baseline: "", ratio: "", target: "", met: "" },
-    { scenario: "", figure: "16 events per commit (group commit)", app: us(sm.sixteenPerCommit), baseline: "", ratio: "", target: "", met: "" },
+    {
+      scenario: "1b database side, per event",
+      figure: "state machine, as shipped (FULL)",
+      app: us(sm.shipped),
+      baseline: `${us(b.shipped)} 1 INSERT`,
+      ratio: (sm.shipped.wallUs / b.shipped.wallUs).toFixed(2),
+      target: "",
+      met: "",
+    },
+    {
+      scenario: "",
+      figure: "WAL pages written per event",
+      app: String(sm.walPagesPerEvent),
+      baseline: String(b.walPagesPerEvent),
+      ratio: (sm.walPagesPerEvent / b.walPagesPerEvent).toFixed(2),
+      target: "",
+      met: "",
+    },
+    {
+      scenario: "",
+      figure: "without the fsync (OFF, diagnosis only)",
+      app: us(sm.withoutFsync),
+      baseline: "",
+      ratio: "",
+      target: "",
+      met: "",
+    },
+    {
+      scenario: "",
+      figure: "16 events per commit (group commit)",
+      app: us(sm.sixteenPerCommit),
+      baseline: "",
+      ratio: "",
+      target: "",
+      met: "",
+    },
     { scenario: "", figure: "a duplicate", app: us(sm.duplicate), baseline: "", ratio: "", target: "", met: "" },
   );
 }
@@ -346,14 +567,24 @@ async function memoryScenario(ctx: Context) {
   // step the RSS is read as it is (under load), then again once the server
   // has been idle for a second and run a full collection: what it keeps, apart
   // from garbage not yet collected and memory not yet handed back.
-  const app = await startApp({ appDir: ctx.appDir, databasePath: ctx.webhookDb!, stripeApiBase: ctx.emulator.url, gcOnSignal: true });
+  const app = await startApp({
+    appDir: ctx.appDir,
+    databasePath: ctx.webhookDb!,
+    stripeApiBase: ctx.emulator.url,
+    gcOnSignal: true,
+  });
   const mib = (bytes: number) => round(bytes / 1024 / 1024, 1);
   const sample = async (events: number, perSecond?: number) => {
     const rssMiB = round(rssKiB(app.pid) / 1024, 1);
     await new Promise((r) => setTimeout(r, 1_000));
     const line = app.nextLine(/^bench-memory /);
     process.kill(app.pid, "SIGUSR2");
-    const after = JSON.parse((await line).slice("bench-memory ".length)) as { rss: number; heapTotal: number; heapUsed: number; external: number };
+    const after = JSON.parse((await line).slice("bench-memory ".length)) as {
+      rss: number;
+      heapTotal: number;
+      heapUsed: number;
+      external: number;
+    };
     return {
       events,
       rssMiB,
@@ -370,11 +601,21 @@ async function memoryScenario(ctx: Context) {
     const samples = [await sample(0)];
     let all2xx = true;
     for (let done = 0; done < memoryEvents; done += memoryStep) {
-      const result = await runLoad({ kind: "webhook", url: app.url, connections: 32, warmup: 0, amount: memoryStep, from: ctx.memoryFrom! + done, secret: WEBHOOK_SECRET });
+      const result = await runLoad({
+        kind: "webhook",
+        url: app.url,
+        connections: 32,
+        warmup: 0,
+        amount: memoryStep,
+        from: ctx.memoryFrom! + done,
+        secret: WEBHOOK_SECRET,
+      });
       all2xx &&= only2xx(result.measured);
       samples.push(await sample(done + memoryStep, round(result.measured.rps, 1)));
       const s = samples.at(-1)!;
-      log(`  ${s.events.toLocaleString("en-US")} events: RSS ${s.rssMiB} MiB, settled ${s.rssAfterGcMiB} MiB (heap ${s.heapUsedAfterGcMiB} of ${s.heapTotalAfterGcMiB} MiB, external ${s.externalMiB} MiB), ${perSecond(result.measured.rps)}`);
+      log(
+        `  ${s.events.toLocaleString("en-US")} events: RSS ${s.rssMiB} MiB, settled ${s.rssAfterGcMiB} MiB (heap ${s.heapUsedAfterGcMiB} of ${s.heapTotalAfterGcMiB} MiB, external ${s.externalMiB} MiB), ${perSecond(result.measured.rps)}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 2_000));
     const idle = round(rssKiB(app.pid) / 1024, 1);
@@ -400,7 +641,10 @@ async function memoryScenario(ctx: Context) {
       samples,
       idleAfterMiB: idle,
       rssBandAfterFirstTenthMiB: [Math.min(...tail.map((s) => s.rssMiB)), Math.max(...tail.map((s) => s.rssMiB))],
-      settledRssBandAfterFirstTenthMiB: [Math.min(...tail.map((s) => s.rssAfterGcMiB)), Math.max(...tail.map((s) => s.rssAfterGcMiB))],
+      settledRssBandAfterFirstTenthMiB: [
+        Math.min(...tail.map((s) => s.rssAfterGcMiB)),
+        Math.max(...tail.map((s) => s.rssAfterGcMiB)),
+      ],
       settledRssTrendGrowthAfterFirstTenthMiB: keptGrowth,
       heapGrowthAfterFirstTenthMiB: heapGrowth,
       rssSlopeMiBPerTenth: slope,
@@ -408,10 +652,42 @@ async function memoryScenario(ctx: Context) {
       met: { levelsOff: levels },
     };
     rows.push(
-      { scenario: `6 memory (${memoryEvents.toLocaleString("en-US")} events)`, figure: "RSS before / at 10% / end / idle", app: `${samples[0]!.rssMiB} / ${first.rssMiB} / ${last.rssMiB} / ${idle} MiB`, baseline: "", ratio: "", target: "level after 10%", met: yes(levels && all2xx) },
-      { scenario: "", figure: "RSS band after 10%, trend", app: `${Math.min(...tail.map((s) => s.rssMiB))}-${Math.max(...tail.map((s) => s.rssMiB))} MiB, ${slope >= 0 ? "+" : ""}${slope} MiB per 10%`, baseline: "", ratio: "", target: "", met: "" },
-      { scenario: "", figure: "RSS settled (idle 1 s, full GC): 10%, end, trend", app: `${first.rssAfterGcMiB}, ${last.rssAfterGcMiB} MiB, trend ${keptGrowth >= 0 ? "+" : ""}${keptGrowth} MiB`, baseline: "", ratio: "", target: "trend <= +max(10 MiB, 10%)", met: yes(rssLevels) },
-      { scenario: "", figure: "heap kept after full GC, 10% -> end", app: `${first.heapUsedAfterGcMiB} -> ${last.heapUsedAfterGcMiB} MiB`, baseline: "", ratio: "", target: "+ <= max(2 MiB, 10%)", met: yes(heapFlat) },
+      {
+        scenario: `6 memory (${memoryEvents.toLocaleString("en-US")} events)`,
+        figure: "RSS before / at 10% / end / idle",
+        app: `${samples[0]!.rssMiB} / ${first.rssMiB} / ${last.rssMiB} / ${idle} MiB`,
+        baseline: "",
+        ratio: "",
+        target: "level after 10%",
+        met: yes(levels && all2xx),
+      },
+      {
+        scenario: "",
+        figure: "RSS band after 10%, trend",
+        app: `${Math.min(...tail.map((s) => s.rssMiB))}-${Math.max(...tail.map((s) => s.rssMiB))} MiB, ${slope >= 0 ? "+" : ""}${slope} MiB per 10%`,
+        baseline: "",
+        ratio: "",
+        target: "",
+        met: "",
+      },
+      {
+        scenario: "",
+        figure: "RSS settled (idle 1 s, full GC): 10%, end, trend",
+        app: `${first.rssAfterGcMiB}, ${last.rssAfterGcMiB} MiB, trend ${keptGrowth >= 0 ? "+" : ""}${keptGrowth} MiB`,
+        baseline: "",
+        ratio: "",
+        target: "trend <= +max(10 MiB, 10%)",
+        met: yes(rssLevels),
+      },
+      {
+        scenario: "",
+        figure: "heap kept after full GC, 10% -> end",
+        app: `${first.heapUsedAfterGcMiB} -> ${last.heapUsedAfterGcMiB} MiB`,
+        baseline: "",
+        ratio: "",
+        target: "+ <= max(2 MiB, 10%)",
+        met: yes(heapFlat),
+      },
     );
   } finally {
     await app.stop();
@@ -435,7 +711,12 @@ function slopeOf(points: [number, number][]) {
 async function pagesAndBuy(ctx: Context) {
   const fixture = path.join(ctx.tmp, "shop.db");
   copyDatabase(ctx.baseDb, fixture);
-  const app = await startApp({ appDir: ctx.appDir, databasePath: fixture, stripeApiBase: ctx.emulator.url, cpuProfDir: PROFILE_DIR });
+  const app = await startApp({
+    appDir: ctx.appDir,
+    databasePath: fixture,
+    stripeApiBase: ctx.emulator.url,
+    cpuProfDir: PROFILE_DIR,
+  });
   const page = `/products/${PRODUCT_SLUG}`;
   try {
     const first = await fetch(`${app.url}${page}`);
@@ -455,7 +736,10 @@ async function pagesAndBuy(ctx: Context) {
       for (const m of html.matchAll(/<script[^>]*>([\s\S]*?)<\/script>/g)) {
         for (const imp of m[1]!.matchAll(/import\s*(?:[^"']*from\s*)?["']([^"']+\.js)["']/g)) scripts.add(imp[1]!);
       }
-      const inline = [...html.matchAll(/<script(?![^>]*\bsrc=)[^>]*>([\s\S]*?)<\/script>/g)].reduce((n, m) => n + Buffer.byteLength(m[1]!), 0);
+      const inline = [...html.matchAll(/<script(?![^>]*\bsrc=)[^>]*>([\s\S]*?)<\/script>/g)].reduce(
+        (n, m) => n + Buffer.byteLength(m[1]!),
+        0,
+      );
       let jsBytes = 0;
       let jsGzip = 0;
       const files: { path: string; bytes: number; gzip: number }[] = [];
@@ -468,7 +752,14 @@ async function pagesAndBuy(ctx: Context) {
       const htmlBytes = Buffer.byteLength(html);
       const htmlGzip = gzipSync(html).length;
 
-      const ttfb = await runLoad({ kind: "ttfb", url: app.url, path: page, warmup: 50, amount: SIZES.pageRequests, headers: { Cookie: cookie } });
+      const ttfb = await runLoad({
+        kind: "ttfb",
+        url: app.url,
+        path: page,
+        warmup: 50,
+        amount: SIZES.pageRequests,
+        headers: { Cookie: cookie },
+      });
 
       const zeroJs = await buyWithoutJavaScript(app, page, html, cookie, ctx.emulator.url);
       results.pages = {
@@ -483,16 +774,59 @@ async function pagesAndBuy(ctx: Context) {
         buyWithoutJavaScript: zeroJs,
       };
       rows.push(
-        { scenario: "5 product page", figure: "HTML bytes (gzip)", app: `${kib(htmlBytes)} (${kib(htmlGzip)})`, baseline: "", ratio: "", target: "", met: "" },
-        { scenario: "", figure: `JS bytes, ${files.length} files (gzip)`, app: `${kib(jsBytes)} (${kib(jsGzip)})`, baseline: "", ratio: "", target: "", met: "" },
-        { scenario: "", figure: "TTFB p50 / p99 (1 conn)", app: `${ms(ttfb.measured.latency.p50)} / ${ms(ttfb.measured.latency.p99)}`, baseline: "", ratio: "", target: "", met: "" },
-        { scenario: "", figure: "Buy with 0 bytes of JS", app: `${zeroJs.status} -> ${zeroJs.landedOn}`, baseline: "", ratio: "", target: "303 to checkout", met: yes(zeroJs.ok) },
+        {
+          scenario: "5 product page",
+          figure: "HTML bytes (gzip)",
+          app: `${kib(htmlBytes)} (${kib(htmlGzip)})`,
+          baseline: "",
+          ratio: "",
+          target: "",
+          met: "",
+        },
+        {
+          scenario: "",
+          figure: `JS bytes, ${files.length} files (gzip)`,
+          app: `${kib(jsBytes)} (${kib(jsGzip)})`,
+          baseline: "",
+          ratio: "",
+          target: "",
+          met: "",
+        },
+        {
+          scenario: "",
+          figure: "TTFB p50 / p99 (1 conn)",
+          app: `${ms(ttfb.measured.latency.p50)} / ${ms(ttfb.measured.latency.p99)}`,
+          baseline: "",
+          ratio: "",
+          target: "",
+          met: "",
+        },
+        {
+          scenario: "",
+          figure: "Buy with 0 bytes of JS",
+          app: `${zeroJs.status} -> ${zeroJs.landedOn}`,
+          baseline: "",
+          ratio: "",
+          target: "303 to checkout",
+          met: yes(zeroJs.ok),
+        },
       );
     }
 
     if (wanted("buy")) {
-      log(`scenario 3: Buy through the whole stack, ${SIZES.buyRequests} posts at 1 connection, and the SDK loop baseline`);
-      const result = await runLoad({ kind: "buy", url: app.url, path: page, connections: 1, warmup: SIZES.buyWarmup, amount: SIZES.buyRequests, cookie, origin: app.url });
+      log(
+        `scenario 3: Buy through the whole stack, ${SIZES.buyRequests} posts at 1 connection, and the SDK loop baseline`,
+      );
+      const result = await runLoad({
+        kind: "buy",
+        url: app.url,
+        path: page,
+        connections: 1,
+        warmup: SIZES.buyWarmup,
+        amount: SIZES.buyRequests,
+        cookie,
+        origin: app.url,
+      });
       const baseline = await runBaselineCreate(ctx.emulator.url, app.url);
       const a = result.measured;
       const b = baseline.measured;
@@ -509,10 +843,42 @@ async function pagesAndBuy(ctx: Context) {
         met: { addedP50: added < TARGETS.buyAddedP50Ms },
       };
       rows.push(
-        { scenario: "3 Buy (1 conn)", figure: "requests/s", app: perSecond(a.rps), baseline: perSecond(b.rps), ratio: (a.rps / b.rps).toFixed(2), target: "", met: "" },
-        { scenario: "", figure: "p50 latency", app: ms(a.latency.p50), baseline: ms(b.latency.p50), ratio: `+${ms(added)}`, target: `+ < ${TARGETS.buyAddedP50Ms} ms`, met: yes(added < TARGETS.buyAddedP50Ms) },
-        { scenario: "", figure: "p99 latency", app: ms(a.latency.p99), baseline: ms(b.latency.p99), ratio: `+${ms(a.latency.p99 - b.latency.p99)}`, target: "", met: "" },
-        { scenario: "", figure: "all 303 to the checkout", app: all303 ? "yes" : JSON.stringify(a.status), baseline: "", ratio: "", target: "all", met: yes(all303) },
+        {
+          scenario: "3 Buy (1 conn)",
+          figure: "requests/s",
+          app: perSecond(a.rps),
+          baseline: perSecond(b.rps),
+          ratio: (a.rps / b.rps).toFixed(2),
+          target: "",
+          met: "",
+        },
+        {
+          scenario: "",
+          figure: "p50 latency",
+          app: ms(a.latency.p50),
+          baseline: ms(b.latency.p50),
+          ratio: `+${ms(added)}`,
+          target: `+ < ${TARGETS.buyAddedP50Ms} ms`,
+          met: yes(added < TARGETS.buyAddedP50Ms),
+        },
+        {
+          scenario: "",
+          figure: "p99 latency",
+          app: ms(a.latency.p99),
+          baseline: ms(b.latency.p99),
+          ratio: `+${ms(a.latency.p99 - b.latency.p99)}`,
+          target: "",
+          met: "",
+        },
+        {
+          scenario: "",
+          figure: "all 303 to the checkout",
+          app: all303 ? "yes" : JSON.stringify(a.status),
+          baseline: "",
+          ratio: "",
+          target: "all",
+          met: yes(all303),
+        },
       );
     }
   } finally {
@@ -557,16 +923,38 @@ async function buyWithoutJavaScript(app: Server, page: string, html: string, coo
 
 function runBaselineCreate(stripeApiBase: string, appOrigin: string): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "bench/baseline-stripe-create.ts"), String(SIZES.buyWarmup), String(SIZES.buyRequests)], {
-      cwd: root,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: "production", STRIPE_API_BASE: stripeApiBase, APP_ORIGIN: appOrigin, STRIPE_TIMEOUT_MS: BUILT_SERVER_ENV.STRIPE_TIMEOUT_MS },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        path.join(root, "bench/baseline-stripe-create.ts"),
+        String(SIZES.buyWarmup),
+        String(SIZES.buyRequests),
+      ],
+      {
+        cwd: root,
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          NODE_ENV: "production",
+          STRIPE_API_BASE: stripeApiBase,
+          APP_ORIGIN: appOrigin,
+          STRIPE_TIMEOUT_MS: BUILT_SERVER_ENV.STRIPE_TIMEOUT_MS,
+        },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     collectJson(child, "the Stripe create baseline", resolve, reject);
   });
 }
 
-function collectJson(child: ReturnType<typeof spawn>, what: string, resolve: (r: LoadResult) => void, reject: (e: Error) => void) {
+function collectJson(
+  child: ReturnType<typeof spawn>,
+  what: string,
+  resolve: (r: LoadResult) => void,
+  reject: (e: Error) => void,
+) {
   let out = "";
   let err = "";
   child.stdout!.on("data", (c: Buffer) => (out += c));
@@ -586,23 +974,28 @@ function collectJson(child: ReturnType<typeof spawn>, what: string, resolve: (r:
 /** The seeded "history" fixture, cached across runs while its inputs are unchanged. */
 function historyFixture(ctx: Context, count: number) {
   const inputs = createHash("sha256");
-  for (const file of [path.join(root, "bench/lib/fixtures.ts"), path.join(root, "db/catalog.json")]) inputs.update(readFileSync(file));
+  for (const file of [path.join(root, "bench/lib/fixtures.ts"), path.join(root, "db/catalog.json")])
+    inputs.update(readFileSync(file));
   const migrations = path.join(root, "db/migrations");
   for (const file of readdirSync(migrations, { recursive: true }).map(String).sort()) {
-    if (file.endsWith(".sql") || file.endsWith(".json")) inputs.update(file).update(readFileSync(path.join(migrations, file)));
+    if (file.endsWith(".sql") || file.endsWith(".json"))
+      inputs.update(file).update(readFileSync(path.join(migrations, file)));
   }
   const key = inputs.digest("hex").slice(0, 12);
   const dir = path.join(cacheDir, "fixtures");
   const cached = path.join(dir, `history-${count}-${key}.db`);
   if (!existsSync(cached) || process.env.BENCH_FRESH === "1") {
     mkdirSync(dir, { recursive: true });
-    for (const old of readdirSync(dir)) if (old.startsWith(`history-${count}-`)) rmSync(path.join(dir, old), { force: true });
+    for (const old of readdirSync(dir))
+      if (old.startsWith(`history-${count}-`)) rmSync(path.join(dir, old), { force: true });
     const t0 = Date.now();
     const building = `${cached}.building`;
     copyDatabase(ctx.baseDb, building);
     seedCheckouts(building, { count, kind: "history" });
     execFileSync("mv", [building, cached]);
-    log(`  seeded ${count.toLocaleString("en-US")} checkouts in ${((Date.now() - t0) / 1000).toFixed(1)} s (cached in ${path.relative(root, cached)})`);
+    log(
+      `  seeded ${count.toLocaleString("en-US")} checkouts in ${((Date.now() - t0) / 1000).toFixed(1)} s (cached in ${path.relative(root, cached)})`,
+    );
   } else {
     log(`  using the cached ${count.toLocaleString("en-US")}-checkout fixture ${path.relative(root, cached)}`);
   }
@@ -613,8 +1006,20 @@ function historyFixture(ctx: Context, count: number) {
 
 async function successScenario(ctx: Context) {
   const sizes = [SIZES.small, SIZES.large];
-  log(`scenario 4: the success page of a paid order with ${sizes.map((n) => n.toLocaleString("en-US")).join(" and ")} stored checkouts`);
-  type Fixture = { count: number; file: string; bytes: number; cookie: string; pagePath: string; http?: Summary; data?: Summary; inProcess: Summary[]; plan: string[] };
+  log(
+    `scenario 4: the success page of a paid order with ${sizes.map((n) => n.toLocaleString("en-US")).join(" and ")} stored checkouts`,
+  );
+  type Fixture = {
+    count: number;
+    file: string;
+    bytes: number;
+    cookie: string;
+    pagePath: string;
+    http?: Summary;
+    data?: Summary;
+    inProcess: Summary[];
+    plan: string[];
+  };
   const fixtures: Fixture[] = [];
   try {
     for (const count of sizes) {
@@ -630,15 +1035,32 @@ async function successScenario(ctx: Context) {
         plan: queryPlan(file, sessionId(index), shopperOf(index)),
       };
       fixtures.push(fixture);
-      const app = await startApp({ appDir: ctx.appDir, databasePath: file, stripeApiBase: ctx.emulator.url, cpuProfDir: PROFILE_DIR });
+      const app = await startApp({
+        appDir: ctx.appDir,
+        databasePath: file,
+        stripeApiBase: ctx.emulator.url,
+        cpuProfDir: PROFILE_DIR,
+      });
       try {
         const check = await fetch(`${app.url}${fixture.pagePath}`, { headers: { Cookie: fixture.cookie } });
         const text = await check.text();
-        if (check.status !== 200 || !/Ceramic Pour-Over/.test(text)) throw new Error(`the success page answered ${check.status}: ${text.slice(0, 300)}`);
-        const get = (path: string) => runLoad({ kind: "get", url: app.url, path, connections: 1, warmup: SIZES.successWarmup, amount: SIZES.successRequests, headers: { Cookie: fixture.cookie } });
+        if (check.status !== 200 || !/Ceramic Pour-Over/.test(text))
+          throw new Error(`the success page answered ${check.status}: ${text.slice(0, 300)}`);
+        const get = (path: string) =>
+          runLoad({
+            kind: "get",
+            url: app.url,
+            path,
+            connections: 1,
+            warmup: SIZES.successWarmup,
+            amount: SIZES.successRequests,
+            headers: { Cookie: fixture.cookie },
+          });
         fixture.http = (await get(fixture.pagePath)).measured;
         fixture.data = (await get(`${fixture.pagePath}&_data=routes%2Fcheckout.success`)).measured;
-        log(`  ${count.toLocaleString("en-US")}: page p50 ${ms(fixture.http.latency.p50)}, loader data over HTTP p50 ${ms(fixture.data.latency.p50)}, db ${mib(fixture.bytes)}`);
+        log(
+          `  ${count.toLocaleString("en-US")}: page p50 ${ms(fixture.http.latency.p50)}, loader data over HTTP p50 ${ms(fixture.data.latency.p50)}, db ${mib(fixture.bytes)}`,
+        );
       } finally {
         await app.stop();
       }
@@ -647,16 +1069,25 @@ async function successScenario(ctx: Context) {
     // two sizes' sub-millisecond figures then share the machine's moods.
     for (let round = 0; round < 3; round++) {
       for (const fixture of fixtures) {
-        const result = await runInProcessLoader(ctx, fixture.file, `http://127.0.0.1:3000${fixture.pagePath}`, fixture.cookie);
+        const result = await runInProcessLoader(
+          ctx,
+          fixture.file,
+          `http://127.0.0.1:3000${fixture.pagePath}`,
+          fixture.cookie,
+        );
         fixture.inProcess.push(result.measured);
       }
     }
   } finally {
-    for (const fixture of fixtures) for (const suffix of ["", "-wal", "-shm"]) rmSync(`${fixture.file}${suffix}`, { force: true });
+    for (const fixture of fixtures)
+      for (const suffix of ["", "-wal", "-shm"]) rmSync(`${fixture.file}${suffix}`, { force: true });
   }
   const p = (f: Fixture, key: "p50" | "p99") => median(f.inProcess.map((s) => s.latency[key]));
   const [small, large] = fixtures as [Fixture, Fixture];
-  for (const f of fixtures) log(`  ${f.count.toLocaleString("en-US")}: loader in-process p50 ${f.inProcess.map((s) => ms(s.latency.p50)).join(", ")}`);
+  for (const f of fixtures)
+    log(
+      `  ${f.count.toLocaleString("en-US")}: loader in-process p50 ${f.inProcess.map((s) => ms(s.latency.p50)).join(", ")}`,
+    );
   const growth = p(large, "p50") / p(small, "p50");
   const met = p(large, "p50") < TARGETS.successP50Ms && p(small, "p50") < TARGETS.successP50Ms;
   results.successPage = {
@@ -680,12 +1111,60 @@ async function successScenario(ctx: Context) {
   };
   const n = (c: number) => c.toLocaleString("en-US");
   rows.push(
-    { scenario: "4 success page (1 conn)", figure: "loader p50, in-process (median of 3)", app: `${ms(p(large, "p50"))} @${n(large.count)}`, baseline: `${ms(p(small, "p50"))} @${n(small.count)}`, ratio: growth.toFixed(2), target: `< ${TARGETS.successP50Ms} ms both`, met: yes(met) },
-    { scenario: "", figure: "loader p99, in-process (median of 3)", app: ms(p(large, "p99")), baseline: ms(p(small, "p99")), ratio: (p(large, "p99") / p(small, "p99")).toFixed(2), target: "", met: "" },
-    { scenario: "", figure: "loader data over HTTP p50 / p99", app: `${ms(large.data!.latency.p50)} / ${ms(large.data!.latency.p99)}`, baseline: `${ms(small.data!.latency.p50)} / ${ms(small.data!.latency.p99)}`, ratio: (large.data!.latency.p50 / small.data!.latency.p50).toFixed(2), target: "", met: "" },
-    { scenario: "", figure: "page over HTTP p50 / p99", app: `${ms(large.http!.latency.p50)} / ${ms(large.http!.latency.p99)}`, baseline: `${ms(small.http!.latency.p50)} / ${ms(small.http!.latency.p99)}`, ratio: (large.http!.latency.p50 / small.http!.latency.p50).toFixed(2), target: "", met: "" },
-    { scenario: "", figure: "database size", app: mib(large.bytes), baseline: mib(small.bytes), ratio: "", target: "", met: "" },
-    { scenario: "", figure: "query plan of the look-up", app: planSummary(large.plan), baseline: planSummary(small.plan), ratio: "", target: "no SCAN", met: yes(!/SCAN/.test([...large.plan, ...small.plan].join(" "))) },
+    {
+      scenario: "4 success page (1 conn)",
+      figure: "loader p50, in-process (median of 3)",
+      app: `${ms(p(large, "p50"))} @${n(large.count)}`,
+      baseline: `${ms(p(small, "p50"))} @${n(small.count)}`,
+      ratio: growth.toFixed(2),
+      target: `< ${TARGETS.successP50Ms} ms both`,
+      met: yes(met),
+    },
+    {
+      scenario: "",
+      figure: "loader p99, in-process (median of 3)",
+      app: ms(p(large, "p99")),
+      baseline: ms(p(small, "p99")),
+      ratio: (p(large, "p99") / p(small, "p99")).toFixed(2),
+      target: "",
+      met: "",
+    },
+    {
+      scenario: "",
+      figure: "loader data over HTTP p50 / p99",
+      app: `${ms(large.data!.latency.p50)} / ${ms(large.data!.latency.p99)}`,
+      baseline: `${ms(small.data!.latency.p50)} / ${ms(small.data!.latency.p99)}`,
+      ratio: (large.data!.latency.p50 / small.data!.latency.p50).toFixed(2),
+      target: "",
+      met: "",
+    },
+    {
+      scenario: "",
+      figure: "page over HTTP p50 / p99",
+      app: `${ms(large.http!.latency.p50)} / ${ms(large.http!.latency.p99)}`,
+      baseline: `${ms(small.http!.latency.p50)} / ${ms(small.http!.latency.p99)}`,
+      ratio: (large.http!.latency.p50 / small.http!.latency.p50).toFixed(2),
+      target: "",
+      met: "",
+    },
+    {
+      scenario: "",
+      figure: "database size",
+      app: mib(large.bytes),
+      baseline: mib(small.bytes),
+      ratio: "",
+      target: "",
+      met: "",
+    },
+    {
+      scenario: "",
+      figure: "query plan of the look-up",
+      app: planSummary(large.plan),
+      baseline: planSummary(small.plan),
+      ratio: "",
+      target: "no SCAN",
+      met: yes(!/SCAN/.test([...large.plan, ...small.plan].join(" "))),
+    },
   );
 }
 
@@ -713,21 +1192,31 @@ function queryPlan(file: string, id: string, shopper: string) {
 
 function runInProcessLoader(ctx: Context, databasePath: string, url: string, cookie: string): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "bench/success-inprocess.ts"), String(SIZES.successWarmup), String(SIZES.successRequests)], {
-      cwd: root,
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        ...BUILT_SERVER_ENV,
-        APP_ORIGIN: new URL(url).origin,
-        DATABASE_PATH: databasePath,
-        STRIPE_API_BASE: ctx.emulator.url,
-        BENCH_APP_DIR: ctx.appDir,
-        BENCH_URL: url,
-        BENCH_COOKIE: cookie,
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        path.join(root, "bench/success-inprocess.ts"),
+        String(SIZES.successWarmup),
+        String(SIZES.successRequests),
+      ],
+      {
+        cwd: root,
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          ...BUILT_SERVER_ENV,
+          APP_ORIGIN: new URL(url).origin,
+          DATABASE_PATH: databasePath,
+          STRIPE_API_BASE: ctx.emulator.url,
+          BENCH_APP_DIR: ctx.appDir,
+          BENCH_URL: url,
+          BENCH_COOKIE: cookie,
+        },
+        stdio: ["ignore", "pipe", "pipe"],
       },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    );
     collectJson(child, "the in-process success loader", resolve, reject);
   });
 }
@@ -745,7 +1234,15 @@ type Context = {
 };
 
 function printTable() {
-  const header: Row = { scenario: "scenario", figure: "figure", app: "app", baseline: "baseline", ratio: "ratio", target: "target", met: "met" };
+  const header: Row = {
+    scenario: "scenario",
+    figure: "figure",
+    app: "app",
+    baseline: "baseline",
+    ratio: "ratio",
+    target: "target",
+    met: "met",
+  };
   const keys = Object.keys(header) as (keyof Row)[];
   const widths = keys.map((k) => Math.max(...[header, ...rows].map((r) => r[k].length)));
   const line = (r: Row) => keys.map((k, i) => r[k].padEnd(widths[i]!)).join(" | ");
@@ -755,11 +1252,18 @@ function printTable() {
 
 async function main() {
   const info = machine();
-  log(`${info.cpus} x ${info.cpuModel}, Node ${info.node}, load average ${info.loadAverageAtStart.join(" ")}${QUICK ? " (QUICK sizes)" : ""}`);
-  if (info.loadAverageAtStart[0]! > 1.5) log("the machine is busy: figures will be noisy (ratios hold better than absolute times)");
+  log(
+    `${info.cpus} x ${info.cpuModel}, Node ${info.node}, load average ${info.loadAverageAtStart.join(" ")}${QUICK ? " (QUICK sizes)" : ""}`,
+  );
+  if (info.loadAverageAtStart[0]! > 1.5)
+    log("the machine is busy: figures will be noisy (ratios hold better than absolute times)");
 
   const appDir = process.env.BENCH_APP_DIR ? path.resolve(process.env.BENCH_APP_DIR) : await buildApp();
-  log(process.env.BENCH_APP_DIR ? `measuring the build in ${appDir}` : `built (npx remix vite:build) and copied to ${path.relative(root, appDir)}`);
+  log(
+    process.env.BENCH_APP_DIR
+      ? `measuring the build in ${appDir}`
+      : `built (npx remix vite:build) and copied to ${path.relative(root, appDir)}`,
+  );
   const tmp = mkdtempSync(path.join(os.tmpdir(), "shop-bench-"));
   const emulator = await startEmulator();
   const ctx: Context = { tmp, appDir, baseDb: path.join(tmp, "base.db"), emulator };
@@ -784,14 +1288,20 @@ async function main() {
 
   printTable();
   const output = {
-    machine: { ...info, loadAverageAtScenarioStart: loadAverages, loadAverageAtEnd: os.loadavg().map((v) => round(v, 2)) },
+    machine: {
+      ...info,
+      loadAverageAtScenarioStart: loadAverages,
+      loadAverageAtEnd: os.loadavg().map((v) => round(v, 2)),
+    },
     quick: QUICK,
     sizes: SIZES,
     durationSeconds: round((Date.now() - started) / 1000, 1),
     ...results,
   };
   writeFileSync(OUT, `${JSON.stringify(output, null, 2)}\n`);
-  log(`wrote ${path.relative(root, OUT)} in ${output.durationSeconds} s${PROFILE_DIR ? `; CPU profiles in ${path.relative(root, PROFILE_DIR)}` : ""}`);
+  log(
+    `wrote ${path.relative(root, OUT)} in ${output.durationSeconds} s${PROFILE_DIR ? `; CPU profiles in ${path.relative(root, PROFILE_DIR)}` : ""}`,
+  );
 }
 
 main().catch((error: unknown) => {

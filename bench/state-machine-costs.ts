@@ -93,7 +93,8 @@ baselineDb.exec(
 );
 const insert = baselineDb.prepare("INSERT OR IGNORE INTO stripe_events VALUES (?, ?, ?, ?, ?, ?)");
 const insertAll = (list: typeof events) => {
-  for (const { event, payload } of list) insert.run(event.id, event.type, event.created, event.livemode ? 1 : 0, payload, Date.now());
+  for (const { event, payload } of list)
+    insert.run(event.id, event.type, event.created, event.livemode ? 1 : 0, payload, Date.now());
 };
 insertAll(remaining.slice(0, 200));
 const baseline = time(() => insertAll(events.slice(0, N)));
@@ -105,7 +106,13 @@ rmSync(dir, { recursive: true, force: true });
 process.stdout.write(
   `${JSON.stringify({
     events: N,
-    stateMachine: { shipped, withoutFsync: noFsync, duplicate: duplicates, sixteenPerCommit: grouped, walPagesPerEvent: framesApp },
+    stateMachine: {
+      shipped,
+      withoutFsync: noFsync,
+      duplicate: duplicates,
+      sixteenPerCommit: grouped,
+      walPagesPerEvent: framesApp,
+    },
     baselineInsert: { shipped: baseline, walPagesPerEvent: framesBaseline },
   })}\n`,
 );

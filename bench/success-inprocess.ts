@@ -12,7 +12,11 @@ import { summarize } from "./lib/load";
  *   DATABASE_PATH=... (and the app's env) node --import tsx bench/success-inprocess.ts 200 2000
  */
 
-type Loader = (args: { request: Request; params: Record<string, string>; context: Record<string, unknown> }) => Promise<unknown>;
+type Loader = (args: {
+  request: Request;
+  params: Record<string, string>;
+  context: Record<string, unknown>;
+}) => Promise<unknown>;
 
 const [warmup = 200, amount = 2000] = process.argv.slice(2).map(Number);
 const appDir = process.env.BENCH_APP_DIR ?? ".";

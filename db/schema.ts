@@ -1,10 +1,5 @@
 import { sql } from "drizzle-orm";
-import {
-  index,
-  integer,
-  sqliteTable,
-  text,
-} from "drizzle-orm/sqlite-core";
+import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 // Tables only: no connection here (app/lib/db.server.ts opens it).
 // Times are unix milliseconds unless the column says otherwise.

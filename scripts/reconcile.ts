@@ -84,7 +84,9 @@ let since: number | undefined;
 if (values.since !== undefined) {
   const parsed = parseWhen(values.since);
   if (parsed === null) {
-    bad(`--since must be an ISO date or time (2025-06-01, 2025-06-01T12:00:00Z), unix seconds or an age (36h, 7d), not "${values.since}"`);
+    bad(
+      `--since must be an ISO date or time (2025-06-01, 2025-06-01T12:00:00Z), unix seconds or an age (36h, 7d), not "${values.since}"`,
+    );
   }
   if (parsed > Date.now() / 1000) bad(`--since is in the future: ${values.since}`);
   since = parsed;
@@ -128,7 +130,9 @@ try {
   }
 } catch (error: unknown) {
   if (error instanceof app.LockHeldError) {
-    process.stderr.write(`reconcile: ${error.message}\nNothing was done. Run again later, or with --wait to wait for it.\n`);
+    process.stderr.write(
+      `reconcile: ${error.message}\nNothing was done. Run again later, or with --wait to wait for it.\n`,
+    );
     code = 3;
   } else if (error instanceof app.ReconcileError) {
     print(app.formatReport(error.report));
@@ -137,7 +141,9 @@ try {
     );
     code = 1;
   } else {
-    process.stderr.write(`reconcile failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(
+      `reconcile failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
     code = 1;
   }
 }

@@ -51,7 +51,9 @@ try {
   const report = await app.syncCatalog({ dryRun: values["dry-run"] ?? false });
   process.stdout.write(`${app.formatSyncReport(report).join("\n")}\n`);
 } catch (error: unknown) {
-  process.stderr.write(`sync-catalog failed: ${error instanceof Error ? error.message : String(error)}\nNothing was changed.\n`);
+  process.stderr.write(
+    `sync-catalog failed: ${error instanceof Error ? error.message : String(error)}\nNothing was changed.\n`,
+  );
   code = 1;
 }
 const { sqlite } = await import("~/lib/db.server");

@@ -21,7 +21,12 @@ export function BuyForm({ slug, token, maxQuantity, mode, error, field, quantity
   const busy = navigation.state !== "idle" && navigation.formAction?.startsWith(`/products/${slug}`) === true;
   const errorId = "buy-error";
   return (
-    <Form method="post" action={`/products/${slug}`} className="buy-form" aria-describedby={error ? errorId : undefined}>
+    <Form
+      method="post"
+      action={`/products/${slug}`}
+      className="buy-form"
+      aria-describedby={error ? errorId : undefined}
+    >
       <input type="hidden" name="token" value={token} />
       {maxQuantity > 1 ? (
         <label>

@@ -14,7 +14,13 @@ export type OrderListItem = {
 };
 
 /** The shopper's checkouts, newest first, each with a "Manage subscription" form where one applies. */
-export function OrderList({ orders, error }: { orders: OrderListItem[]; error?: { checkout: string | null; message: string } | null }) {
+export function OrderList({
+  orders,
+  error,
+}: {
+  orders: OrderListItem[];
+  error?: { checkout: string | null; message: string } | null;
+}) {
   // An error about one order shows by its form; any other above the list.
   const generalError =
     error && !orders.some((o) => o.id === error.checkout && o.canManage) ? (
@@ -58,7 +64,10 @@ export function OrderList({ orders, error }: { orders: OrderListItem[]; error?: 
               <td>{order.state}</td>
               <td>
                 {order.canManage ? (
-                  <ManageSubscriptionForm checkout={order.id} error={error?.checkout === order.id ? error.message : null} />
+                  <ManageSubscriptionForm
+                    checkout={order.id}
+                    error={error?.checkout === order.id ? error.message : null}
+                  />
                 ) : null}
               </td>
             </tr>

@@ -112,9 +112,7 @@ function Processing({ view }: { view: SuccessView }) {
   return (
     <Section title="Your payment is being processed.">
       <Summary order={view.order} />
-      <p role="status">
-        This page checks again by itself every few seconds. Please do not pay again.
-      </p>
+      <p role="status">This page checks again by itself every few seconds. Please do not pay again.</p>
       <p>
         If you left the payment page without paying, nothing was charged and you can{" "}
         <Link to={`/products/${view.order.productSlug}`}>go back to {view.order.productName}</Link>.

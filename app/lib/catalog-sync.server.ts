@@ -17,12 +17,27 @@ const { products } = schema;
 
 type Fields = Pick<
   Product,
-  "slug" | "name" | "description" | "stripeProductId" | "mode" | "unitAmount" | "currency" | "recurringInterval" | "maxQuantity" | "active"
+  | "slug"
+  | "name"
+  | "description"
+  | "stripeProductId"
+  | "mode"
+  | "unitAmount"
+  | "currency"
+  | "recurringInterval"
+  | "maxQuantity"
+  | "active"
 >;
 
 export type CatalogChange =
   | { kind: "add"; priceId: string; slug: string; fields: Fields }
-  | { kind: "update"; priceId: string; slug: string; id: number; diff: Partial<Record<keyof Fields, [unknown, unknown]>> }
+  | {
+      kind: "update";
+      priceId: string;
+      slug: string;
+      id: number;
+      diff: Partial<Record<keyof Fields, [unknown, unknown]>>;
+    }
   | { kind: "deactivate"; priceId: string; slug: string; id: number; renameTo?: string };
 
 export type SyncReport = {
@@ -59,7 +74,9 @@ function metadataMaxQuantity(product: Stripe.Product): number | undefined {
   if (raw === undefined || raw.trim() === "") return undefined;
   const n = Number(raw.trim());
   if (!/^\d+$/.test(raw.trim()) || n < 1 || n > MAX_QUANTITY_LIMIT) {
-    console.warn(`catalog sync: product ${product.id} has metadata max_quantity="${raw}", not a whole number from 1 to ${MAX_QUANTITY_LIMIT}: ignored`);
+    console.warn(
+      `catalog sync: product ${product.id} has metadata max_quantity="${raw}", not a whole number from 1 to ${MAX_QUANTITY_LIMIT}: ignored`,
+    );
     return undefined;
   }
   return n;
@@ -162,7 +179,9 @@ export function planCatalog(prices: Stripe.Price[], rows: Product[]): Omit<SyncR
           claim(want.slug, row);
           slug = want.slug;
         } else {
-          console.warn(`catalog sync: slug "${want.slug}" for ${priceId} is taken by an active product: kept "${row.slug}"`);
+          console.warn(
+            `catalog sync: slug "${want.slug}" for ${priceId} is taken by an active product: kept "${row.slug}"`,
+          );
         }
       }
       const next = fieldsOf(want, slug, want.maxQuantity ?? row.maxQuantity);
@@ -184,9 +203,21 @@ export function planCatalog(prices: Stripe.Price[], rows: Product[]): Omit<SyncR
     if (wanted.has(row.stripePriceId)) continue;
     const renameTo = displaced.get(row.id);
     if (row.active) {
-      leaving.push({ kind: "deactivate", priceId: row.stripePriceId, slug: row.slug, id: row.id, ...(renameTo ? { renameTo } : {}) });
+      leaving.push({
+        kind: "deactivate",
+        priceId: row.stripePriceId,
+        slug: row.slug,
+        id: row.id,
+        ...(renameTo ? { renameTo } : {}),
+      });
     } else if (renameTo) {
-      leaving.push({ kind: "update", priceId: row.stripePriceId, slug: renameTo, id: row.id, diff: { slug: [row.slug, renameTo] } });
+      leaving.push({
+        kind: "update",
+        priceId: row.stripePriceId,
+        slug: renameTo,
+        id: row.id,
+        diff: { slug: [row.slug, renameTo] },
+      });
     }
   }
 

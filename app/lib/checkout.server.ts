@@ -39,11 +39,31 @@ function prepareStatements() {
       .onConflictDoNothing()
       .returning({ id: stripeEvents.id })
       .prepare(),
-    markProcessed: db.update(stripeEvents).set({ processedAt: v("now") }).where(eq(stripeEvents.id, p("id"))).prepare(),
-    checkoutById: db.select().from(checkoutSessions).where(eq(checkoutSessions.id, p("id"))).prepare(),
-    checkoutByFormToken: db.select().from(checkoutSessions).where(eq(checkoutSessions.formToken, p("token"))).prepare(),
-    shopperById: db.select().from(shoppers).where(eq(shoppers.id, p("id"))).prepare(),
-    insertShopper: db.insert(shoppers).values({ id: p("id") }).onConflictDoNothing().prepare(),
+    markProcessed: db
+      .update(stripeEvents)
+      .set({ processedAt: v("now") })
+      .where(eq(stripeEvents.id, p("id")))
+      .prepare(),
+    checkoutById: db
+      .select()
+      .from(checkoutSessions)
+      .where(eq(checkoutSessions.id, p("id")))
+      .prepare(),
+    checkoutByFormToken: db
+      .select()
+      .from(checkoutSessions)
+      .where(eq(checkoutSessions.formToken, p("token")))
+      .prepare(),
+    shopperById: db
+      .select()
+      .from(shoppers)
+      .where(eq(shoppers.id, p("id")))
+      .prepare(),
+    insertShopper: db
+      .insert(shoppers)
+      .values({ id: p("id") })
+      .onConflictDoNothing()
+      .prepare(),
     insertCheckout: db
       .insert(checkoutSessions)
       .values({
@@ -63,7 +83,11 @@ function prepareStatements() {
       })
       .onConflictDoNothing()
       .prepare(),
-    shopperByCustomer: db.select({ id: shoppers.id }).from(shoppers).where(eq(shoppers.stripeCustomerId, p("customer"))).prepare(),
+    shopperByCustomer: db
+      .select({ id: shoppers.id })
+      .from(shoppers)
+      .where(eq(shoppers.stripeCustomerId, p("customer")))
+      .prepare(),
     linkCustomer: db
       .update(shoppers)
       .set({ stripeCustomerId: v("customer"), updatedAt: v("now") })
@@ -91,8 +115,7 @@ export class CheckoutError extends Error {
   }
 }
 
-export const PAYMENT_SERVICE_DOWN =
-  "The payment service did not answer. You have not been charged. Please try again.";
+export const PAYMENT_SERVICE_DOWN = "The payment service did not answer. You have not been charged. Please try again.";
 
 export function successUrl() {
   // {CHECKOUT_SESSION_ID} stays literal: Stripe fills it in when it redirects.
@@ -360,7 +383,8 @@ function applySession(tx: Tx, session: Stripe.Checkout.Session, hint: Hint): App
     hint === "async_failed" || hint === "async_succeeded" ? "complete" : session.status;
 
   const status = nextStatus(row.status, incomingStatus);
-  const paymentStatus = status === "expired" ? row.paymentStatus : nextPaymentStatus(row.paymentStatus, incomingPayment);
+  const paymentStatus =
+    status === "expired" ? row.paymentStatus : nextPaymentStatus(row.paymentStatus, incomingPayment);
 
   let flag = row.flag;
   if (status === "complete" && !flag) flag = mismatch(row, session);
@@ -375,7 +399,11 @@ function applySession(tx: Tx, session: Stripe.Checkout.Session, hint: Hint): App
   if (!row.stripeCustomerId && customerId) update.stripeCustomerId = customerId;
   if (!row.stripeSubscriptionId && subscriptionId) update.stripeSubscriptionId = subscriptionId;
   if (!row.paymentIntentId && idOf(session.payment_intent)) update.paymentIntentId = idOf(session.payment_intent);
-  if (subscriptionId && !row.subscriptionStatus && (paymentStatus === "paid" || paymentStatus === "no_payment_required")) {
+  if (
+    subscriptionId &&
+    !row.subscriptionStatus &&
+    (paymentStatus === "paid" || paymentStatus === "no_payment_required")
+  ) {
     update.subscriptionStatus = "active";
   }
 

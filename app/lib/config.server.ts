@@ -27,8 +27,7 @@ const list = (value: string) =>
     .map((s) => s.trim())
     .filter(Boolean);
 
-const optional = (value: string | undefined) =>
-  value === undefined || value.trim() === "" ? undefined : value.trim();
+const optional = (value: string | undefined) => (value === undefined || value.trim() === "" ? undefined : value.trim());
 
 const schema = z.object({
   NODE_ENV: z
@@ -105,15 +104,11 @@ const schema = z.object({
 export type Config = ReturnType<typeof parseConfig>;
 
 export function parseConfig(env: Record<string, string | undefined>) {
-  const cleaned = Object.fromEntries(
-    Object.keys(schema.shape).map((key) => [key, optional(env[key])]),
-  );
+  const cleaned = Object.fromEntries(Object.keys(schema.shape).map((key) => [key, optional(env[key])]));
   const result = schema.safeParse(cleaned);
   if (!result.success) {
     const messages = result.error.issues.map((issue) =>
-      issue.message.startsWith(String(issue.path[0]))
-        ? issue.message
-        : `${String(issue.path[0])}: ${issue.message}`,
+      issue.message.startsWith(String(issue.path[0])) ? issue.message : `${String(issue.path[0])}: ${issue.message}`,
     );
     throw new ConfigError(`Invalid configuration:\n  ${messages.join("\n  ")}`);
   }

@@ -1,7 +1,22 @@
 // Stripe's zero-decimal currencies: amounts are whole units, not cents.
 // https://docs.stripe.com/currencies#zero-decimal
 const ZERO_DECIMAL = new Set([
-  "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf",
+  "bif",
+  "clp",
+  "djf",
+  "gnf",
+  "jpy",
+  "kmf",
+  "krw",
+  "mga",
+  "pyg",
+  "rwf",
+  "ugx",
+  "vnd",
+  "vuv",
+  "xaf",
+  "xof",
+  "xpf",
 ]);
 
 export function formatMoney(amount: number, currency: string, locale = "en-US") {

@@ -146,25 +146,27 @@ const dateFormat = new Intl.DateTimeFormat("en-US", { dateStyle: "medium", timeZ
 
 /** The shopper's checkouts, newest first. */
 export function listOrders(shopperId: string): OrderListItem[] {
-  return db
-    .select({ checkout: checkoutSessions, productName: products.name })
-    .from(checkoutSessions)
-    .innerJoin(products, eq(products.id, checkoutSessions.productId))
-    .where(eq(checkoutSessions.shopperId, shopperId))
-    // rowid breaks ties between checkouts made in the same millisecond.
-    .orderBy(desc(checkoutSessions.createdAt), desc(sql`${checkoutSessions}.rowid`))
-    .limit(ORDERS_SHOWN)
-    .all()
-    .map(({ checkout, productName }) => ({
-      id: checkout.id,
-      productName,
-      quantity: checkout.quantity,
-      amount: amountOf(checkout),
-      state: stateInWords(checkout),
-      date: dateFormat.format(checkout.createdAt),
-      dateTime: new Date(checkout.createdAt).toISOString(),
-      canManage: canManage(checkout),
-    }));
+  return (
+    db
+      .select({ checkout: checkoutSessions, productName: products.name })
+      .from(checkoutSessions)
+      .innerJoin(products, eq(products.id, checkoutSessions.productId))
+      .where(eq(checkoutSessions.shopperId, shopperId))
+      // rowid breaks ties between checkouts made in the same millisecond.
+      .orderBy(desc(checkoutSessions.createdAt), desc(sql`${checkoutSessions}.rowid`))
+      .limit(ORDERS_SHOWN)
+      .all()
+      .map(({ checkout, productName }) => ({
+        id: checkout.id,
+        productName,
+        quantity: checkout.quantity,
+        amount: amountOf(checkout),
+        state: stateInWords(checkout),
+        date: dateFormat.format(checkout.createdAt),
+        dateTime: new Date(checkout.createdAt).toISOString(),
+        canManage: canManage(checkout),
+      }))
+  );
 }
 
 const canManage = (checkout: CheckoutSession) =>
@@ -174,9 +176,7 @@ const canManage = (checkout: CheckoutSession) =>
 /* The billing portal                                                         */
 /* -------------------------------------------------------------------------- */
 
-export type PortalResult =
-  | { ok: true; url: string }
-  | { ok: false; status: 400 | 403 | 404 | 502; message: string };
+export type PortalResult = { ok: true; url: string } | { ok: false; status: 400 | 403 | 404 | 502; message: string };
 
 export const PORTAL_MESSAGES = {
   noShopper: "We could not find any orders in this browser, so there is no subscription to manage here.",

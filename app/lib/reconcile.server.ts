@@ -112,7 +112,11 @@ export function startOfWindow(
   const start = Math.max(horizon, wanted);
   return {
     since: start,
-    sinceFrom: (since !== undefined ? "option" : checkpoint === null || start === horizon ? "retention" : "checkpoint") as ReconcileReport["sinceFrom"],
+    sinceFrom: (since !== undefined
+      ? "option"
+      : checkpoint === null || start === horizon
+        ? "retention"
+        : "checkpoint") as ReconcileReport["sinceFrom"],
     sinceClamped: since !== undefined && since < horizon,
     // Only a run that listed everything after the checkpoint may move it on.
     coversCheckpoint: start <= fromCheckpoint,
@@ -326,11 +330,15 @@ export function formatReport(report: ReconcileReport): string[] {
   const lines = [`events since ${iso(report.since)} (${from})`];
   if (report.dryRun) {
     lines.push(`events: ${e.seen} seen, ${e.new} new (would be applied)`);
-    lines.push(`checkouts: ${c.checked} checked, ${c.corrected} would be corrected${c.notFound ? `, ${c.notFound} not found in Stripe` : ""}`);
+    lines.push(
+      `checkouts: ${c.checked} checked, ${c.corrected} would be corrected${c.notFound ? `, ${c.notFound} not found in Stripe` : ""}`,
+    );
     lines.push("dry run: nothing was written");
     return lines;
   }
-  lines.push(`events: ${e.seen} seen, ${e.new} new, ${e.applied} applied, ${e.fulfilled} fulfilled${e.failed ? `, ${e.failed} failed` : ""}`);
+  lines.push(
+    `events: ${e.seen} seen, ${e.new} new, ${e.applied} applied, ${e.fulfilled} fulfilled${e.failed ? `, ${e.failed} failed` : ""}`,
+  );
   lines.push(
     `checkouts: ${c.checked} checked, ${c.corrected} corrected, ${c.fulfilled} fulfilled${c.notFound ? `, ${c.notFound} not found in Stripe` : ""}${c.failed ? `, ${c.failed} failed` : ""}`,
   );

@@ -159,7 +159,14 @@ export function verifyWebhook(
   let verified = false;
   for (const secret of secrets) {
     try {
-      event = stripe.webhooks.constructEvent(rawBody, signatureHeader, secret, SIGNATURE_TOLERANCE_SECONDS, undefined, now);
+      event = stripe.webhooks.constructEvent(
+        rawBody,
+        signatureHeader,
+        secret,
+        SIGNATURE_TOLERANCE_SECONDS,
+        undefined,
+        now,
+      );
       verified = true;
       break;
     } catch (error: unknown) {

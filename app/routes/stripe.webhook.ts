@@ -48,13 +48,23 @@ export async function action({ request }: ActionFunctionArgs) {
     const code = sqliteCode(error);
     console.error(`webhook not stored id=${event.id} type=${event.type} error=${code ?? errorName(error)}`);
     return code && UNAVAILABLE.has(code)
-      ? plain(503, "The database cannot take this event right now; Stripe will retry.", { ...NO_STORE, "Retry-After": "5" })
+      ? plain(503, "The database cannot take this event right now; Stripe will retry.", {
+          ...NO_STORE,
+          "Retry-After": "5",
+        })
       : plain(500, "The event could not be processed; Stripe will retry.");
   }
 }
 
 // The database cannot write now (locked, read-only, full, I/O): worth a retry as is.
-const UNAVAILABLE = new Set(["SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_READONLY", "SQLITE_FULL", "SQLITE_IOERR", "SQLITE_CANTOPEN"]);
+const UNAVAILABLE = new Set([
+  "SQLITE_BUSY",
+  "SQLITE_LOCKED",
+  "SQLITE_READONLY",
+  "SQLITE_FULL",
+  "SQLITE_IOERR",
+  "SQLITE_CANTOPEN",
+]);
 
 /** better-sqlite3's error code, also when Drizzle wrapped the error (its message holds the query's params). */
 function sqliteCode(error: unknown): string | null {

@@ -52,7 +52,8 @@ export const customerOf = (i: number) => {
   const s = Math.floor(i / CHECKOUTS_PER_SHOPPER);
   return `cus_${s.toString(36).padStart(5, "0")}${token("customer", s, 9)}`;
 };
-export const eventId = (i: number, salt = "") => `evt_1${salt}${i.toString(36).padStart(6, "0")}${token(`event${salt}`, i, 17)}`;
+export const eventId = (i: number, salt = "") =>
+  `evt_1${salt}${i.toString(36).padStart(6, "0")}${token(`event${salt}`, i, 17)}`;
 const formToken = (i: number) => `bench-${i.toString(36)}-${token("form", i, 16)}`;
 const paymentIntent = (i: number) => `pi_3${i.toString(36).padStart(6, "0")}${token("pi", i, 17)}`;
 
@@ -214,8 +215,24 @@ export function seedCheckouts(file: string, { count, kind }: SeedOptions) {
       const id = sessionId(i);
       if (kind === "open") {
         if (i % CHECKOUTS_PER_SHOPPER === 0) insertShopper.run(shopperId(s), null, created, created);
-        insertCheckout.run(id, shopperId(s), product.id, "open", "unpaid", UNIT_AMOUNT, CURRENCY,
-          `https://checkout.stripe.com/c/pay/${id}`, formToken(i), null, null, null, created + 86_400_000, null, created, created);
+        insertCheckout.run(
+          id,
+          shopperId(s),
+          product.id,
+          "open",
+          "unpaid",
+          UNIT_AMOUNT,
+          CURRENCY,
+          `https://checkout.stripe.com/c/pay/${id}`,
+          formToken(i),
+          null,
+          null,
+          null,
+          created + 86_400_000,
+          null,
+          created,
+          created,
+        );
         continue;
       }
       // History: 90% paid and fulfilled, 7% expired, 3% still open.
@@ -224,10 +241,24 @@ export function seedCheckouts(file: string, { count, kind }: SeedOptions) {
       const r = i % 100;
       const [status, payment] = r < 90 ? ["complete", "paid"] : r < 97 ? ["expired", "unpaid"] : ["open", "unpaid"];
       const paid = payment === "paid";
-      insertCheckout.run(id, shopperId(s), product.id, status, payment, UNIT_AMOUNT, CURRENCY,
-        status === "open" ? `https://checkout.stripe.com/c/pay/${id}` : null, formToken(i),
-        paid ? `shopper${s}@example.com` : null, paid ? customer : null, paid ? paymentIntent(i) : null,
-        created + 86_400_000, paid ? created + 5_000 : null, created, paid ? created + 5_000 : created);
+      insertCheckout.run(
+        id,
+        shopperId(s),
+        product.id,
+        status,
+        payment,
+        UNIT_AMOUNT,
+        CURRENCY,
+        status === "open" ? `https://checkout.stripe.com/c/pay/${id}` : null,
+        formToken(i),
+        paid ? `shopper${s}@example.com` : null,
+        paid ? customer : null,
+        paid ? paymentIntent(i) : null,
+        created + 86_400_000,
+        paid ? created + 5_000 : null,
+        created,
+        paid ? created + 5_000 : created,
+      );
     }
   })();
   db.pragma("optimize");

@@ -4,10 +4,44 @@ import path from "node:path";
 const root = path.resolve(import.meta.dirname, "../..");
 
 export type LoadSpec =
-  | { kind: "webhook"; url: string; connections: number; warmup: number; amount: number; from: number; secret: string; salt?: string }
-  | { kind: "duplicate"; url: string; connections: number; amount: number; index: number; secret: string; salt?: string }
-  | { kind: "buy"; url: string; path: string; connections: number; warmup: number; amount: number; cookie: string; origin: string }
-  | { kind: "get"; url: string; path: string; connections: number; warmup: number; amount: number; headers: Record<string, string> }
+  | {
+      kind: "webhook";
+      url: string;
+      connections: number;
+      warmup: number;
+      amount: number;
+      from: number;
+      secret: string;
+      salt?: string;
+    }
+  | {
+      kind: "duplicate";
+      url: string;
+      connections: number;
+      amount: number;
+      index: number;
+      secret: string;
+      salt?: string;
+    }
+  | {
+      kind: "buy";
+      url: string;
+      path: string;
+      connections: number;
+      warmup: number;
+      amount: number;
+      cookie: string;
+      origin: string;
+    }
+  | {
+      kind: "get";
+      url: string;
+      path: string;
+      connections: number;
+      warmup: number;
+      amount: number;
+      headers: Record<string, string>;
+    }
   | { kind: "ttfb"; url: string; path: string; warmup: number; amount: number; headers: Record<string, string> };
 
 export type Latency = { p50: number; p90: number; p99: number; max: number; mean: number };
@@ -66,7 +100,12 @@ export function runLoad(spec: LoadSpec): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "bench/load-worker.ts")], {
       cwd: root,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: "production", BENCH_LOAD_SPEC: JSON.stringify(spec) },
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        NODE_ENV: "production",
+        BENCH_LOAD_SPEC: JSON.stringify(spec),
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";
@@ -76,7 +115,8 @@ export function runLoad(spec: LoadSpec): Promise<LoadResult> {
     child.on("error", reject);
     child.on("exit", (code) => {
       const line = out.trim().split("\n").at(-1) ?? "";
-      if (code !== 0 || !line.startsWith("{")) return reject(new Error(`load worker (${spec.kind}) exited ${code}:\n${err}${out}`));
+      if (code !== 0 || !line.startsWith("{"))
+        return reject(new Error(`load worker (${spec.kind}) exited ${code}:\n${err}${out}`));
       resolve(JSON.parse(line) as LoadResult);
     });
   });

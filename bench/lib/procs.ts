@@ -145,7 +145,15 @@ export type AppOptions = {
   env?: Record<string, string>;
 };
 
-const nodeFlags = ({ cpuProfDir, silent, gcOnSignal }: { cpuProfDir?: string; silent?: boolean; gcOnSignal?: boolean }) => [
+const nodeFlags = ({
+  cpuProfDir,
+  silent,
+  gcOnSignal,
+}: {
+  cpuProfDir?: string;
+  silent?: boolean;
+  gcOnSignal?: boolean;
+}) => [
   ...(cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`] : []),
   ...(silent ? ["--import", pathToFileURL(path.join(root, "bench/silence-logs.mjs")).href] : []),
   ...(gcOnSignal ? ["--expose-gc", "--import", pathToFileURL(path.join(root, "bench/gc-on-signal.mjs")).href] : []),
@@ -189,20 +197,30 @@ export async function startActionServer(options: AppOptions) {
 }
 
 /** bench/baseline-webhook-server.mjs: node:http + the SDK's constructEvent + one INSERT. */
-export async function startBaselineWebhookServer({ databasePath, cpuProfDir }: { databasePath: string; cpuProfDir?: string }) {
+export async function startBaselineWebhookServer({
+  databasePath,
+  cpuProfDir,
+}: {
+  databasePath: string;
+  cpuProfDir?: string;
+}) {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, [...nodeFlags({ cpuProfDir }), path.join(root, "bench/baseline-webhook-server.mjs")], {
-    cwd: root,
-    env: {
-      ...baseEnv(),
-      NODE_ENV: "production",
-      PORT: String(port),
-      DATABASE_PATH: databasePath,
-      STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+  const child = spawn(
+    process.execPath,
+    [...nodeFlags({ cpuProfDir }), path.join(root, "bench/baseline-webhook-server.mjs")],
+    {
+      cwd: root,
+      env: {
+        ...baseEnv(),
+        NODE_ENV: "production",
+        PORT: String(port),
+        DATABASE_PATH: databasePath,
+        STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
     },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  );
   const server = supervise("the baseline webhook server", child, url, port);
   await waitUntil(server, async () => server.tail.some((l) => l.startsWith("baseline listening")));
   return server;
@@ -234,4 +252,3 @@ export function rssKiB(pid: number, field = "VmRSS"): number {
   if (!match) throw new Error(`no ${field} for pid ${pid}`);
   return Number(match[1]);
 }
-

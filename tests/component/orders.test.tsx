@@ -41,7 +41,9 @@ describe("the orders page", () => {
   it("no orders yet: a friendly page pointing to the shop", async () => {
     renderOrders([]);
     expect(await screen.findByRole("heading", { level: 1, name: "Your orders" })).toBeInTheDocument();
-    expect(screen.getByText(/No orders yet\. Orders show up here in the browser you bought them with\./)).toBeInTheDocument();
+    expect(
+      screen.getByText(/No orders yet\. Orders show up here in the browser you bought them with\./),
+    ).toBeInTheDocument();
     expect(screen.getByRole("link", { name: "Browse the shop" })).toHaveAttribute("href", "/");
     expect(screen.queryByRole("table")).toBeNull();
   });
@@ -57,7 +59,10 @@ describe("the orders page", () => {
     expect(rows[1]).toHaveTextContent("3");
     expect(rows[1]).toHaveTextContent("$96.00");
     expect(rows[1]).toHaveTextContent("Waiting for your bank");
-    expect(within(rows[0]!).getByText("Jan 12, 2025").closest("time")).toHaveAttribute("datetime", "2025-01-12T00:00:00.000Z");
+    expect(within(rows[0]!).getByText("Jan 12, 2025").closest("time")).toHaveAttribute(
+      "datetime",
+      "2025-01-12T00:00:00.000Z",
+    );
   });
 
   it("gives a subscription a real Manage subscription form that sends only which checkout it means", async () => {
@@ -76,7 +81,10 @@ describe("the orders page", () => {
 
   it("shows the refusal next to the form after a 404, and keeps the list", async () => {
     renderOrders([SUBSCRIPTION], () =>
-      json({ error: { checkout: "cs_test_club123", message: "We could not find that subscription among your orders." } }, { status: 404 }),
+      json(
+        { error: { checkout: "cs_test_club123", message: "We could not find that subscription among your orders." } },
+        { status: 404 },
+      ),
     );
     fireEvent.click(await screen.findByRole("button", { name: "Manage subscription" }));
     const alert = await screen.findByRole("alert");
@@ -91,14 +99,17 @@ describe("the orders page", () => {
         {
           error: {
             checkout: "cs_test_club123",
-            message: "The payment service did not answer. Your subscription was not changed. Please try again in a moment.",
+            message:
+              "The payment service did not answer. Your subscription was not changed. Please try again in a moment.",
           },
         },
         { status: 502 },
       ),
     );
     fireEvent.click(await screen.findByRole("button", { name: "Manage subscription" }));
-    expect(await screen.findByRole("alert")).toHaveTextContent("The payment service did not answer. Your subscription was not changed.");
+    expect(await screen.findByRole("alert")).toHaveTextContent(
+      "The payment service did not answer. Your subscription was not changed.",
+    );
   });
 
   it("shows a refusal that concerns no listed order (no cookie: 403) above the empty list", async () => {

@@ -26,12 +26,28 @@ const DRIPPER: Product = {
   price: "$32.00",
   interval: null,
 };
-const GIFT_CARD: Product = { ...DRIPPER, slug: "gift-card", name: "Digital Gift Card", maxQuantity: 1, price: "£25.00" };
-const CLUB: Product = { ...DRIPPER, slug: "coffee-club", name: "Coffee Club Monthly", mode: "subscription", maxQuantity: 1, interval: "month" };
+const GIFT_CARD: Product = {
+  ...DRIPPER,
+  slug: "gift-card",
+  name: "Digital Gift Card",
+  maxQuantity: 1,
+  price: "£25.00",
+};
+const CLUB: Product = {
+  ...DRIPPER,
+  slug: "coffee-club",
+  name: "Coffee Club Monthly",
+  mode: "subscription",
+  maxQuantity: 1,
+  interval: "month",
+};
 
 const TOKEN = "tok_abcdefghijklmnopqrstuv";
 
-function renderProduct(product: Product, { canceled = false, action }: { canceled?: boolean; action?: ActionFunction } = {}) {
+function renderProduct(
+  product: Product,
+  { canceled = false, action }: { canceled?: boolean; action?: ActionFunction } = {},
+) {
   const Stub = createRemixStub([
     {
       id: "routes/products.$slug",
@@ -80,7 +96,8 @@ describe("the Buy form", () => {
 
   it("after a 400, shows the message and keeps what the shopper typed", async () => {
     renderProduct(DRIPPER, {
-      action: () => json({ error: "This form has expired. Please try again.", field: "token", quantity: "2" }, { status: 400 }),
+      action: () =>
+        json({ error: "This form has expired. Please try again.", field: "token", quantity: "2" }, { status: 400 }),
     });
     fireEvent.change(await screen.findByRole("spinbutton", { name: "Quantity" }), { target: { value: "2" } });
     fireEvent.click(screen.getByRole("button", { name: "Buy" }));
@@ -98,7 +115,13 @@ describe("the Buy form", () => {
         initialEntries={["/products/ceramic-pour-over"]}
         hydrationData={{
           loaderData: { "routes/products.$slug": { product: DRIPPER, token: TOKEN, canceled: false } },
-          actionData: { "routes/products.$slug": { error: "The quantity must be a whole number.", field: "quantity", quantity: "2.5" } },
+          actionData: {
+            "routes/products.$slug": {
+              error: "The quantity must be a whole number.",
+              field: "quantity",
+              quantity: "2.5",
+            },
+          },
         }}
       />,
     );

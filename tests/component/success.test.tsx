@@ -53,19 +53,26 @@ const refreshTag = (container: HTMLElement) => container.querySelector('meta[htt
 describe("the success page", () => {
   it("paid: the order, the email Stripe collected, and what happens next", async () => {
     const { container } = showing({ state: "paid" });
-    expect(await screen.findByRole("heading", { level: 1, name: "Thank you: your payment went through." })).toBeInTheDocument();
+    expect(
+      await screen.findByRole("heading", { level: 1, name: "Thank you: your payment went through." }),
+    ).toBeInTheDocument();
     expect(screen.getByText("Ceramic Pour-Over Dripper")).toBeInTheDocument();
     expect(screen.getByText("2")).toBeInTheDocument();
     expect(screen.getByText("$64.00")).toBeInTheDocument();
     expect(screen.getByText("ada@example.com")).toBeInTheDocument();
     expect(screen.getByRole("heading", { name: "What happens next" })).toBeInTheDocument();
-    expect(screen.getByText(/A receipt is on its way to ada@example.com, and we will email you again/)).toBeInTheDocument();
+    expect(
+      screen.getByText(/A receipt is on its way to ada@example.com, and we will email you again/),
+    ).toBeInTheDocument();
     expect(screen.getByRole("link", { name: "Your orders" })).toHaveAttribute("href", "/orders");
     expect(refreshTag(container)).toBeNull();
   });
 
   it("paid subscription: says it is active and where to manage it", async () => {
-    showing({ state: "paid", order: { ...ORDER, mode: "subscription", productName: "Coffee Club Monthly", quantity: 1, amount: "$18.00" } });
+    showing({
+      state: "paid",
+      order: { ...ORDER, mode: "subscription", productName: "Coffee Club Monthly", quantity: 1, amount: "$18.00" },
+    });
     expect(await screen.findByText(/Your subscription is active\./)).toBeInTheDocument();
     expect(screen.getByText("$18.00 per period")).toBeInTheDocument();
     expect(screen.getByText(/manage\s+or cancel it any time from/)).toBeInTheDocument();
@@ -79,14 +86,25 @@ describe("the success page", () => {
 
   it("processing: says so, asks not to pay again, and refreshes itself every 3 seconds", async () => {
     const { container } = showing({ state: "processing", refreshSeconds: 3 });
-    expect(await screen.findByRole("heading", { level: 1, name: "Your payment is being processed." })).toBeInTheDocument();
-    expect(screen.getByRole("status")).toHaveTextContent("This page checks again by itself every few seconds. Please do not pay again.");
-    expect(screen.getByRole("link", { name: "go back to Ceramic Pour-Over Dripper" })).toHaveAttribute("href", "/products/ceramic-pour-over");
+    expect(
+      await screen.findByRole("heading", { level: 1, name: "Your payment is being processed." }),
+    ).toBeInTheDocument();
+    expect(screen.getByRole("status")).toHaveTextContent(
+      "This page checks again by itself every few seconds. Please do not pay again.",
+    );
+    expect(screen.getByRole("link", { name: "go back to Ceramic Pour-Over Dripper" })).toHaveAttribute(
+      "href",
+      "/products/ceramic-pour-over",
+    );
     expect(refreshTag(container)).toHaveAttribute("content", "3");
   });
 
   it("waiting for the bank: the promise to email, refreshing more slowly", async () => {
-    const { container } = showing({ state: "waiting_for_bank", refreshSeconds: 10, order: { ...ORDER, email: "bank@example.com" } });
+    const { container } = showing({
+      state: "waiting_for_bank",
+      refreshSeconds: 10,
+      order: { ...ORDER, email: "bank@example.com" },
+    });
     expect(await screen.findByRole("status")).toHaveTextContent(
       "We are waiting for your bank. We will email you when the payment clears (to bank@example.com).",
     );
@@ -105,9 +123,15 @@ describe("the success page", () => {
   });
 
   it("expired: you were not charged, with a link back to the product", async () => {
-    const { container } = showing({ state: "expired", order: { ...ORDER, productName: "Digital Gift Card", productSlug: "gift-card" } });
+    const { container } = showing({
+      state: "expired",
+      order: { ...ORDER, productName: "Digital Gift Card", productSlug: "gift-card" },
+    });
     expect(await screen.findByText("This checkout expired. You were not charged.")).toBeInTheDocument();
-    expect(screen.getByRole("link", { name: "Back to Digital Gift Card" })).toHaveAttribute("href", "/products/gift-card");
+    expect(screen.getByRole("link", { name: "Back to Digital Gift Card" })).toHaveAttribute(
+      "href",
+      "/products/gift-card",
+    );
     expect(refreshTag(container)).toBeNull();
   });
 });
@@ -127,14 +151,19 @@ describe("the success page's refusals", () => {
 
   it("400: the link is not an order link", async () => {
     refusing(400, "An order link ends in ?session_id=cs_... exactly as the payment page sent it.");
-    expect(await screen.findByRole("heading", { level: 1, name: "That is not a valid order link." })).toBeInTheDocument();
+    expect(
+      await screen.findByRole("heading", { level: 1, name: "That is not a valid order link." }),
+    ).toBeInTheDocument();
     expect(screen.getByText(/exactly as the payment page sent it/)).toBeInTheDocument();
   });
 
   it("429: too many tries, wait a minute", async () => {
     refusing(429, "Nothing was looked up.");
     expect(
-      await screen.findByRole("heading", { level: 1, name: "Too many order links tried. Please wait a minute and try again." }),
+      await screen.findByRole("heading", {
+        level: 1,
+        name: "Too many order links tried. Please wait a minute and try again.",
+      }),
     ).toBeInTheDocument();
   });
 });

@@ -2,7 +2,17 @@ import type { Browser } from "playwright-core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 
 import { launchBrowser, newShopper, type Shopper } from "./support/browser";
-import { buy, landOnSuccessPage, openOrders, orderRows, payWith, screenshot, see, SUCCESS, visibleNow } from "./support/pages";
+import {
+  buy,
+  landOnSuccessPage,
+  openOrders,
+  orderRows,
+  payWith,
+  screenshot,
+  see,
+  SUCCESS,
+  visibleNow,
+} from "./support/pages";
 import { startShop, type Shop } from "./support/shop";
 
 /**

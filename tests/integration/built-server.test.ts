@@ -95,7 +95,11 @@ describe("the built server", () => {
     expect(html).toContain("You can buy at most 3 of these at once.");
     expect(html).toContain("Linen Work Apron");
     const db = new Database(server.databasePath, { readonly: true });
-    const n = db.prepare("SELECT count(*) AS n FROM checkout_sessions WHERE product_id = (SELECT id FROM products WHERE slug = 'linen-apron')").get();
+    const n = db
+      .prepare(
+        "SELECT count(*) AS n FROM checkout_sessions WHERE product_id = (SELECT id FROM products WHERE slug = 'linen-apron')",
+      )
+      .get();
     db.close();
     expect(n).toEqual({ n: 0 });
   });
@@ -112,7 +116,13 @@ describe("start-up", () => {
   const start = (env: Record<string, string>) =>
     spawnSync(process.execPath, [path.join(root, "server.js")], {
       cwd: root,
-      env: { PATH: process.env.PATH, ...BUILT_SERVER_ENV, APP_ORIGIN: "http://127.0.0.1:1", DATABASE_PATH: tempDatabase(), ...env },
+      env: {
+        PATH: process.env.PATH,
+        ...BUILT_SERVER_ENV,
+        APP_ORIGIN: "http://127.0.0.1:1",
+        DATABASE_PATH: tempDatabase(),
+        ...env,
+      },
       encoding: "utf8",
       timeout: 15_000,
     });

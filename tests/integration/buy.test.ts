@@ -11,13 +11,17 @@ import { cookieFrom, formRequest, getRequest, settle } from "../support/http";
 const emu = emulatorControl();
 
 async function openProductPage(slug: string, cookie?: string | null) {
-  const response = await settle(() => loader({ request: getRequest(`/products/${slug}`, { cookie }), params: { slug }, context: {} }));
+  const response = await settle(() =>
+    loader({ request: getRequest(`/products/${slug}`, { cookie }), params: { slug }, context: {} }),
+  );
   const data = (await response.json()) as { token: string };
   return { response, token: data.token, cookie: cookie ?? cookieFrom(response) };
 }
 
 function buy(slug: string, fields: Record<string, string>, options: Parameters<typeof formRequest>[2] = {}) {
-  return settle(() => action({ request: formRequest(`/products/${slug}`, fields, options), params: { slug }, context: {} }));
+  return settle(() =>
+    action({ request: formRequest(`/products/${slug}`, fields, options), params: { slug }, context: {} }),
+  );
 }
 
 const rows = () => db.select().from(schema.checkoutSessions).all();
@@ -46,9 +50,18 @@ describe("product page", () => {
   });
 
   it("answers 404 for an unknown or inactive product", async () => {
-    expect((await settle(() => loader({ request: getRequest("/products/nope"), params: { slug: "nope" }, context: {} }))).status).toBe(404);
+    expect(
+      (await settle(() => loader({ request: getRequest("/products/nope"), params: { slug: "nope" }, context: {} })))
+        .status,
+    ).toBe(404);
     db.update(schema.products).set({ active: false }).where(eq(schema.products.slug, "gift-card")).run();
-    expect((await settle(() => loader({ request: getRequest("/products/gift-card"), params: { slug: "gift-card" }, context: {} }))).status).toBe(404);
+    expect(
+      (
+        await settle(() =>
+          loader({ request: getRequest("/products/gift-card"), params: { slug: "gift-card" }, context: {} }),
+        )
+      ).status,
+    ).toBe(404);
   });
 });
 
@@ -130,7 +143,10 @@ describe("Buy action", () => {
     const again = await openProductPage("linen-apron", cookie);
     expect((await buy("linen-apron", { quantity: "3", token: again.token }, { cookie })).status).toBe(303);
     const [request] = await creates();
-    expect(request!.params).toMatchObject({ customer: customer.id, line_items: { "0": { price: "price_1TSlinenApron", quantity: "3" } } });
+    expect(request!.params).toMatchObject({
+      customer: customer.id,
+      line_items: { "0": { price: "price_1TSlinenApron", quantity: "3" } },
+    });
     expect(request!.params).not.toHaveProperty("customer_creation");
   });
 
@@ -153,7 +169,12 @@ describe("Buy action", () => {
       },
       {
         cookie,
-        headers: { Host: "evil.example", "X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "http", Origin: "http://shop.test" },
+        headers: {
+          Host: "evil.example",
+          "X-Forwarded-Host": "evil.example",
+          "X-Forwarded-Proto": "http",
+          Origin: "http://shop.test",
+        },
       },
     );
     expect(response.status).toBe(303);
@@ -191,7 +212,10 @@ describe("Buy action", () => {
 
     it("a missing or malformed token: 400", async () => {
       for (const token of [undefined, "", "short", "has spaces in it and more"]) {
-        const response = await buy("ceramic-pour-over", token === undefined ? { quantity: "1" } : { quantity: "1", token });
+        const response = await buy(
+          "ceramic-pour-over",
+          token === undefined ? { quantity: "1" } : { quantity: "1", token },
+        );
         expect(response.status).toBe(400);
         expect(((await response.json()) as { error: string }).error).toMatch(/form has expired/);
       }
@@ -222,14 +246,16 @@ describe("Buy action", () => {
 
   it("answers two simultaneous submits of one form with the same session", async () => {
     const { token, cookie } = await openProductPage("ceramic-pour-over");
-    const responses = await Promise.all([1, 2, 3].map(() => buy("ceramic-pour-over", { quantity: "1", token }, { cookie })));
+    const responses = await Promise.all(
+      [1, 2, 3].map(() => buy("ceramic-pour-over", { quantity: "1", token }, { cookie })),
+    );
     expect(responses.map((r) => r.status)).toEqual([303, 303, 303]);
     expect(new Set(responses.map((r) => r.headers.get("Location"))).size).toBe(1);
     expect(rows()).toHaveLength(1);
     // Stripe saw the same idempotency key each time: one session exists there.
-    const sessions = await fetch(`${emu.url}/v1/checkout/sessions`, { headers: { Authorization: "Bearer sk_test_x" } }).then(
-      (r) => r.json() as Promise<{ data: unknown[] }>,
-    );
+    const sessions = await fetch(`${emu.url}/v1/checkout/sessions`, {
+      headers: { Authorization: "Bearer sk_test_x" },
+    }).then((r) => r.json() as Promise<{ data: unknown[] }>);
     expect(sessions.data).toHaveLength(1);
   });
 

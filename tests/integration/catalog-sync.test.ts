@@ -20,7 +20,9 @@ const bySlug = (slug: string) => db.select().from(products).where(eq(products.sl
 const catalog = Object.fromEntries(readCatalog().map((entry) => [entry.slug, entry]));
 
 async function pageStatus(slug: string) {
-  return (await settle(() => productLoader({ request: getRequest(`/products/${slug}`), params: { slug }, context: {} }))).status;
+  return (
+    await settle(() => productLoader({ request: getRequest(`/products/${slug}`), params: { slug }, context: {} }))
+  ).status;
 }
 
 /** The database drifts from Stripe: a product deleted, one renamed and repriced, one switched off, one Stripe no longer sells. */
@@ -115,7 +117,10 @@ describe("catalog sync", () => {
   it("keeps a product's page when its price changes in Stripe: the new price takes the slug, the old row is kept", async () => {
     // The shop sold the dripper at an older price, and a shopper bought it then.
     const old = bySlug("ceramic-pour-over")!;
-    db.update(products).set({ stripePriceId: "price_oldCeramic", unitAmount: 2900 }).where(eq(products.id, old.id)).run();
+    db.update(products)
+      .set({ stripePriceId: "price_oldCeramic", unitAmount: 2900 })
+      .where(eq(products.id, old.id))
+      .run();
     db.insert(schema.shoppers).values({ id: "shopper-from-before" }).run();
     db.insert(schema.checkoutSessions)
       .values({
@@ -133,8 +138,16 @@ describe("catalog sync", () => {
     const report = await syncCatalog();
 
     expect(report).toMatchObject({ added: 1, updated: 0, deactivated: 1, unchanged: 3 });
-    expect(bySlug("ceramic-pour-over")).toMatchObject({ stripePriceId: "price_1TSceramicPourOver", unitAmount: 3200, active: true });
-    expect(bySlug(`ceramic-pour-over-retired-${old.id}`)).toMatchObject({ id: old.id, stripePriceId: "price_oldCeramic", active: false });
+    expect(bySlug("ceramic-pour-over")).toMatchObject({
+      stripePriceId: "price_1TSceramicPourOver",
+      unitAmount: 3200,
+      active: true,
+    });
+    expect(bySlug(`ceramic-pour-over-retired-${old.id}`)).toMatchObject({
+      id: old.id,
+      stripePriceId: "price_oldCeramic",
+      active: false,
+    });
     expect(db.select().from(schema.checkoutSessions).get()).toMatchObject({ productId: old.id });
     expect(await pageStatus("ceramic-pour-over")).toBe(200);
   });
@@ -144,7 +157,9 @@ describe("catalog sync", () => {
     const before = snapshot();
     await emu.fault({ pathPrefix: "/v1/prices", status: 500 });
     await expect(syncCatalog()).rejects.toThrow(CatalogSyncError);
-    await expect(syncCatalog()).rejects.toThrow(/Stripe could not be reached or refused the request \(listing prices\)/);
+    await expect(syncCatalog()).rejects.toThrow(
+      /Stripe could not be reached or refused the request \(listing prices\)/,
+    );
     expect(snapshot()).toEqual(before);
   });
 });
@@ -172,18 +187,25 @@ describe("planning from Stripe's prices", () => {
     const plan = planCatalog(
       [
         price("price_mug", mug),
-        price("price_mug_yearly", mug, { type: "recurring", recurring: { interval: "year" } as Stripe.Price.Recurring }),
+        price("price_mug_yearly", mug, {
+          type: "recurring",
+          recurring: { interval: "year" } as Stripe.Price.Recurring,
+        }),
         price("price_tea", tea, { unit_amount: 500, currency: "eur" }),
         price("price_tiered", tea, { unit_amount: null, billing_scheme: "tiered" }),
       ],
       [],
     );
-    expect(plan.changes.map((c) => (c.kind === "add" ? [c.slug, c.fields.maxQuantity, c.fields.mode] : c.kind))).toEqual([
+    expect(
+      plan.changes.map((c) => (c.kind === "add" ? [c.slug, c.fields.maxQuantity, c.fields.mode] : c.kind)),
+    ).toEqual([
       ["cafe-mug-large", 4, "payment"],
       ["cafe-mug-large-2", 4, "subscription"],
       ["green-tea", 1, "payment"],
     ]);
-    expect(plan.skipped).toEqual([{ priceId: "price_tiered", reason: "it has no fixed unit amount (tiered or customer-chosen)" }]);
+    expect(plan.skipped).toEqual([
+      { priceId: "price_tiered", reason: "it has no fixed unit amount (tiered or customer-chosen)" },
+    ]);
   });
 
   it("deactivates the rows of an archived product even while its price is still active", () => {
@@ -220,7 +242,9 @@ describe("npm run stripe:sync-catalog", { timeout: 60_000 }, () => {
     expect(dry.code).toBe(0);
     expect(dry.stdout).toContain("+ add gift-card (price_1TSgiftCard)");
     expect(dry.stdout).toContain("- deactivate retired-mug (price_retiredMug)");
-    expect(dry.stdout).toContain("catalog: 1 added, 2 updated, 1 deactivated, 1 unchanged (dry run: nothing was written)");
+    expect(dry.stdout).toContain(
+      "catalog: 1 added, 2 updated, 1 deactivated, 1 unchanged (dry run: nothing was written)",
+    );
     expect(snapshot()).toEqual(before);
 
     const real = await runCli("sync-catalog");

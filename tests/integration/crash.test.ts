@@ -25,7 +25,8 @@ function seed(databasePath: string) {
   const insert = db.prepare(
     "INSERT INTO checkout_sessions (id, shopper_id, product_id, quantity, mode, amount_total, currency, form_token) VALUES (?, ?, ?, 1, 'payment', 3200, 'usd', ?)",
   );
-  for (let i = 0; i < EVENTS; i++) insert.run(sessionId(i), SHOPPER, product.id, `crash-token-${String(i).padStart(6, "0")}`);
+  for (let i = 0; i < EVENTS; i++)
+    insert.run(sessionId(i), SHOPPER, product.id, `crash-token-${String(i).padStart(6, "0")}`);
   db.close();
 }
 

@@ -17,7 +17,9 @@ import { startEmulator, type Emulator } from "../stripe-emulator/server";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const fixture = (name: string) =>
-  Object.keys(JSON.parse(readFileSync(path.join(root, "tests/stripe-emulator/fixtures", `${name}.json`), "utf8")) as object).sort();
+  Object.keys(
+    JSON.parse(readFileSync(path.join(root, "tests/stripe-emulator/fixtures", `${name}.json`), "utf8")) as object,
+  ).sort();
 const keys = (value: unknown) => Object.keys(value as object).sort();
 
 const SECRET = "whsec_emulator_tests_secret";
@@ -42,7 +44,11 @@ function client(options: Partial<Stripe.StripeConfig> = {}) {
   });
 }
 
-async function control<T = unknown>(method: string, route: string, body?: unknown): Promise<{ status: number; body: T }> {
+async function control<T = unknown>(
+  method: string,
+  route: string,
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
   const response = await fetch(`${emulator.url}/_emulator${route}`, {
     method,
     headers: body === undefined ? undefined : { "Content-Type": "application/json" },
@@ -164,7 +170,12 @@ describe("catalog: prices and products", () => {
     expect(prices.data.map((p) => p.id)).toEqual([CLUB, "price_1TSgiftCard", APRON, CERAMIC]);
     for (const price of prices.data) expect(keys(price)).toEqual(fixture("price"));
     const club = prices.data[0]!;
-    expect(club).toMatchObject({ type: "recurring", unit_amount: 1800, currency: "usd", recurring: { interval: "month" } });
+    expect(club).toMatchObject({
+      type: "recurring",
+      unit_amount: 1800,
+      currency: "usd",
+      recurring: { interval: "month" },
+    });
     expect((club.product as Stripe.Product).name).toBe("Coffee Club Monthly");
 
     const page = await stripe.prices.list({ limit: 2, starting_after: "price_1TSgiftCard" });
@@ -184,13 +195,20 @@ describe("catalog: prices and products", () => {
 
     const missing = await stripe.prices.retrieve("price_nope").catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
-    expect(missing).toMatchObject({ statusCode: 404, code: "resource_missing", message: "No such price: 'price_nope'" });
+    expect(missing).toMatchObject({
+      statusCode: 404,
+      code: "resource_missing",
+      message: "No such price: 'price_nope'",
+    });
   });
 });
 
 describe("checkout sessions", () => {
   it("creates a session shaped like Stripe's, with amounts from the catalog", async () => {
-    const session = await createSession({ metadata: { product: "ceramic-pour-over" }, client_reference_id: "shopper-1" });
+    const session = await createSession({
+      metadata: { product: "ceramic-pour-over" },
+      client_reference_id: "shopper-1",
+    });
     expect(keys(session)).toEqual(fixture("checkout.session"));
     expect(session.id).toMatch(/^cs_test_[A-Za-z0-9]{58}$/);
     expect(session).toMatchObject({
@@ -222,7 +240,11 @@ describe("checkout sessions", () => {
     const session = await stripe.checkout.sessions.retrieve(created.id, { expand: ["line_items"] });
     expect(session.id).toBe(created.id);
     const list = session.line_items!;
-    expect(list).toMatchObject({ object: "list", has_more: false, url: `/v1/checkout/sessions/${created.id}/line_items` });
+    expect(list).toMatchObject({
+      object: "list",
+      has_more: false,
+      url: `/v1/checkout/sessions/${created.id}/line_items`,
+    });
     expect(list.data).toHaveLength(1);
     const item = list.data[0]!;
     expect(keys(item)).toEqual(fixture("item"));
@@ -290,12 +312,21 @@ describe("checkout sessions", () => {
     expect(events.data).toHaveLength(1);
     expect(events.data[0]!.data.object).toMatchObject({ id: session.id, status: "expired" });
     // The event names the API request that caused it.
-    expect(events.data[0]!.request).toEqual({ id: expired.lastResponse.requestId, idempotency_key: expect.any(String) });
+    expect(events.data[0]!.request).toEqual({
+      id: expired.lastResponse.requestId,
+      idempotency_key: expect.any(String),
+    });
   });
 
   it("creates subscription-mode sessions for recurring prices", async () => {
     const session = await createSession({ mode: "subscription", line_items: [{ price: CLUB, quantity: 1 }] });
-    expect(session).toMatchObject({ mode: "subscription", amount_total: 1800, currency: "usd", subscription: null, customer_creation: null });
+    expect(session).toMatchObject({
+      mode: "subscription",
+      amount_total: 1800,
+      currency: "usd",
+      subscription: null,
+      customer_creation: null,
+    });
   });
 
   it("honours expires_at between 30 minutes and 24 hours ahead", async () => {
@@ -312,12 +343,32 @@ describe("checkout sessions", () => {
     ["no mode", { mode: undefined }, "mode", /^Missing required param: mode\.$/],
     ["an unknown mode", { mode: "donation" }, "mode"],
     ["no line items", { line_items: [] }, "line_items", /Missing required param: line_items/],
-    ["an unknown price", { line_items: [{ price: "price_nope", quantity: 1 }] }, "line_items[0][price]", /No such price: 'price_nope'/],
+    [
+      "an unknown price",
+      { line_items: [{ price: "price_nope", quantity: 1 }] },
+      "line_items[0][price]",
+      /No such price: 'price_nope'/,
+    ],
     ["a zero quantity", { line_items: [{ price: CERAMIC, quantity: 0 }] }, "line_items[0][quantity]"],
     ["no quantity", { line_items: [{ price: CERAMIC }] }, "line_items[0][quantity]"],
-    ["a fractional quantity", { line_items: [{ price: CERAMIC, quantity: 1.5 }] }, "line_items[0][quantity]", /Invalid integer/],
-    ["a recurring price in payment mode", { line_items: [{ price: CLUB, quantity: 1 }] }, "line_items[0][price]", /recurring price/],
-    ["only one-time prices in subscription mode", { mode: "subscription" }, "line_items", /at least one recurring price/],
+    [
+      "a fractional quantity",
+      { line_items: [{ price: CERAMIC, quantity: 1.5 }] },
+      "line_items[0][quantity]",
+      /Invalid integer/,
+    ],
+    [
+      "a recurring price in payment mode",
+      { line_items: [{ price: CLUB, quantity: 1 }] },
+      "line_items[0][price]",
+      /recurring price/,
+    ],
+    [
+      "only one-time prices in subscription mode",
+      { mode: "subscription" },
+      "line_items",
+      /at least one recurring price/,
+    ],
     ["a relative success_url", { success_url: "/checkout/success" }, "success_url", /Not a valid URL/],
     ["a non-http cancel_url", { cancel_url: "javascript:alert(1)" }, "cancel_url", /Not a valid URL/],
     ["an unknown customer", { customer: "cus_nope" }, "customer", /No such customer: 'cus_nope'/],
@@ -345,15 +396,28 @@ describe("checkout sessions", () => {
   it("answers 404 resource_missing for an unknown session", async () => {
     const error = await stripe.checkout.sessions.retrieve("cs_test_nope").catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
-    expect(error).toMatchObject({ statusCode: 404, code: "resource_missing", message: "No such checkout.session: 'cs_test_nope'" });
+    expect(error).toMatchObject({
+      statusCode: 404,
+      code: "resource_missing",
+      message: "No such checkout.session: 'cs_test_nope'",
+    });
   });
 });
 
 describe("customers", () => {
   it("creates and retrieves customers shaped like Stripe's", async () => {
-    const customer = await stripe.customers.create({ email: "ada@example.com", name: "Ada", metadata: { shopper: "s1" } });
+    const customer = await stripe.customers.create({
+      email: "ada@example.com",
+      name: "Ada",
+      metadata: { shopper: "s1" },
+    });
     expect(keys(customer)).toEqual(fixture("customer"));
-    expect(customer).toMatchObject({ object: "customer", email: "ada@example.com", name: "Ada", metadata: { shopper: "s1" } });
+    expect(customer).toMatchObject({
+      object: "customer",
+      email: "ada@example.com",
+      name: "Ada",
+      metadata: { shopper: "s1" },
+    });
     expect(customer.id).toMatch(/^cus_/);
     expect(await stripe.customers.retrieve(customer.id)).toMatchObject({ id: customer.id, email: "ada@example.com" });
 
@@ -369,9 +433,15 @@ describe("authentication and errors", () => {
     const anonymous = await fetch(`${emulator.url}/v1/checkout/sessions`);
     expect(anonymous.status).toBe(401);
     expect(anonymous.headers.get("request-id")).toMatch(/^req_[A-Za-z0-9]{14}$/);
-    expect(await anonymous.json()).toEqual({ error: { type: "invalid_request_error", message: expect.stringMatching(/You did not provide an API key/) } });
+    expect(await anonymous.json()).toEqual({
+      error: { type: "invalid_request_error", message: expect.stringMatching(/You did not provide an API key/) },
+    });
 
-    const wrongKey = await new Stripe("sk_live_nope_1234", { host: "127.0.0.1", port: emulator.port, protocol: "http" }).prices
+    const wrongKey = await new Stripe("sk_live_nope_1234", {
+      host: "127.0.0.1",
+      port: emulator.port,
+      protocol: "http",
+    }).prices
       .list()
       .catch((e: unknown) => e);
     expect(wrongKey).toBeInstanceOf(Stripe.errors.StripeAuthenticationError);
@@ -379,7 +449,9 @@ describe("authentication and errors", () => {
 
     const unknown = await fetch(`${emulator.url}/v1/nothing`, { headers: { Authorization: `Bearer ${API_KEY}` } });
     expect(unknown.status).toBe(404);
-    expect(((await unknown.json()) as { error: { message: string } }).error.message).toMatch(/^Unrecognized request URL \(GET: \/v1\/nothing\)/);
+    expect(((await unknown.json()) as { error: { message: string } }).error.message).toMatch(
+      /^Unrecognized request URL \(GET: \/v1\/nothing\)/,
+    );
   });
 });
 
@@ -396,7 +468,10 @@ describe("idempotency", () => {
 
   it("refuses the same key with other parameters", async () => {
     await createSession({}, { idempotencyKey: "order-43" });
-    const error = await createSession({ line_items: [{ price: CERAMIC, quantity: 5 }] }, { idempotencyKey: "order-43" }).catch((e: unknown) => e);
+    const error = await createSession(
+      { line_items: [{ price: CERAMIC, quantity: 5 }] },
+      { idempotencyKey: "order-43" },
+    ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Stripe.errors.StripeIdempotencyError);
     expect(error).toMatchObject({ statusCode: 400, rawType: "idempotency_error" });
     expect((error as Error).message).toMatch(/Keys for idempotent requests can only be used with the same parameters/);
@@ -457,8 +532,9 @@ describe("hosted checkout page", () => {
       url: null,
       customer_details: { email: "buyer@example.com" },
     });
-    const details = JSON.parse(readFileSync(path.join(root, "tests/stripe-emulator/fixtures/checkout.session.json"), "utf8"))
-      .customer_details as object;
+    const details = JSON.parse(
+      readFileSync(path.join(root, "tests/stripe-emulator/fixtures/checkout.session.json"), "utf8"),
+    ).customer_details as object;
     expect(keys(paid.customer_details)).toEqual(keys(details));
     const intent = paid.payment_intent as Stripe.PaymentIntent;
     expect(intent.id).toMatch(/^pi_/);
@@ -467,7 +543,11 @@ describe("hosted checkout page", () => {
 
     const events = await stripe.events.list();
     expect(events.data.map((e) => e.type)).toEqual(["checkout.session.completed"]);
-    expect(events.data[0]!.data.object).toMatchObject({ id: session.id, payment_status: "paid", payment_intent: intent.id });
+    expect(events.data[0]!.data.object).toMatchObject({
+      id: session.id,
+      payment_status: "paid",
+      payment_intent: intent.id,
+    });
 
     const page = await fetch(session.url!);
     expect(page.status).toBe(200);
@@ -501,7 +581,10 @@ describe("hosted checkout page", () => {
   it("pays by bank transfer: complete but unpaid, then async success or failure", async () => {
     const good = await createSession();
     expect((await submitPage(good.id, "delayed")).status).toBe(303);
-    expect(await stripe.checkout.sessions.retrieve(good.id)).toMatchObject({ status: "complete", payment_status: "unpaid" });
+    expect(await stripe.checkout.sessions.retrieve(good.id)).toMatchObject({
+      status: "complete",
+      payment_status: "unpaid",
+    });
     const succeeded = await control<Stripe.Checkout.Session>("POST", `/sessions/${good.id}/async_succeed`);
     expect(succeeded.body).toMatchObject({ id: good.id, payment_status: "paid" });
 
@@ -550,15 +633,25 @@ describe("events API", () => {
     ]);
     for (const event of all.data) {
       expect(keys(event)).toEqual(fixture("event"));
-      expect(event).toMatchObject({ object: "event", api_version: "2026-10-28.endive", livemode: false, pending_webhooks: 0 });
+      expect(event).toMatchObject({
+        object: "event",
+        api_version: "2026-10-28.endive",
+        livemode: false,
+        pending_webhooks: 0,
+      });
       expect(event.id).toMatch(/^evt_/);
     }
 
     expect((await stripe.events.list({ type: "checkout.session.completed" })).data).toHaveLength(2);
     expect((await stripe.events.list({ type: "checkout.session.*" })).data).toHaveLength(4);
     expect((await stripe.events.list({ type: "customer.*" })).data).toHaveLength(0);
-    const some = await stripe.events.list({ types: ["checkout.session.expired", "checkout.session.async_payment_succeeded"] });
-    expect(some.data.map((e) => e.type)).toEqual(["checkout.session.async_payment_succeeded", "checkout.session.expired"]);
+    const some = await stripe.events.list({
+      types: ["checkout.session.expired", "checkout.session.async_payment_succeeded"],
+    });
+    expect(some.data.map((e) => e.type)).toEqual([
+      "checkout.session.async_payment_succeeded",
+      "checkout.session.expired",
+    ]);
     const created = all.data[3]!.created;
     expect((await stripe.events.list({ created: { gte: created } })).data).toHaveLength(4);
     expect((await stripe.events.list({ created: { gt: created + 3600 } })).data).toHaveLength(0);
@@ -571,7 +664,10 @@ describe("events API", () => {
 
     const one = await stripe.events.retrieve(all.data[2]!.id);
     expect(JSON.parse(JSON.stringify(one))).toEqual(JSON.parse(JSON.stringify(all.data[2])));
-    await expect(stripe.events.retrieve("evt_nope")).rejects.toMatchObject({ statusCode: 404, code: "resource_missing" });
+    await expect(stripe.events.retrieve("evt_nope")).rejects.toMatchObject({
+      statusCode: 404,
+      code: "resource_missing",
+    });
   });
 });
 
@@ -593,13 +689,23 @@ describe("webhook delivery", () => {
     });
     const listed = await stripe.events.retrieve(delivery!.event.id);
     expect(listed.pending_webhooks).toBe(0);
-    const wrongSecret = () => Stripe.webhooks.constructEvent(delivery!.body, delivery!.headers["stripe-signature"] as string, "whsec_other");
+    const wrongSecret = () =>
+      Stripe.webhooks.constructEvent(delivery!.body, delivery!.headers["stripe-signature"] as string, "whsec_other");
     expect(wrongSecret).toThrow(Stripe.errors.StripeSignatureVerificationError);
 
-    const deliveries = await control<Array<{ eventId: string; status: number; attempt: number; at: number }>>("GET", "/deliveries/wait?count=1&timeoutMs=2000");
+    const deliveries = await control<Array<{ eventId: string; status: number; attempt: number; at: number }>>(
+      "GET",
+      "/deliveries/wait?count=1&timeoutMs=2000",
+    );
     expect(deliveries.status).toBe(200);
     expect(deliveries.body).toEqual([
-      { eventId: delivery!.event.id, type: "checkout.session.completed", attempt: 1, status: 200, at: expect.any(Number) },
+      {
+        eventId: delivery!.event.id,
+        type: "checkout.session.completed",
+        attempt: 1,
+        status: 200,
+        at: expect.any(Number),
+      },
     ]);
   });
 
@@ -695,7 +801,9 @@ describe("faults", () => {
     await control("POST", "/faults", { method: "POST", status: 503, count: 1 });
     const session = await createSession({}, { maxNetworkRetries: 1 });
     expect(session.status).toBe("open");
-    const posts = (await control<Array<{ method: string; idempotencyKey: string }>>("GET", "/requests")).body.filter((r) => r.method === "POST");
+    const posts = (await control<Array<{ method: string; idempotencyKey: string }>>("GET", "/requests")).body.filter(
+      (r) => r.method === "POST",
+    );
     expect(posts).toHaveLength(2);
     expect(posts[0]!.idempotencyKey).toBe(posts[1]!.idempotencyKey);
     expect((await stripe.checkout.sessions.list()).data).toHaveLength(1);
@@ -721,7 +829,10 @@ describe("expiry", () => {
     const moved = await control<Stripe.Checkout.Session>("POST", `/sessions/${session.id}/expires_at`, { in_ms: 150 });
     expect(moved.body.status).toBe("open");
     const [delivery] = await receiver.waitFor(1, 2000);
-    expect(delivery!.event).toMatchObject({ type: "checkout.session.expired", data: { object: { id: session.id, status: "expired" } } });
+    expect(delivery!.event).toMatchObject({
+      type: "checkout.session.expired",
+      data: { object: { id: session.id, status: "expired" } },
+    });
     expect(delivery!.event.request).toEqual({ id: null, idempotency_key: null });
     expect((await stripe.checkout.sessions.retrieve(session.id)).status).toBe("expired");
     expect((await fetch(session.url!)).status).toBe(410);
@@ -739,15 +850,25 @@ describe("expiry", () => {
 describe("billing portal and subscriptions", () => {
   it("creates a portal session whose page links back to return_url", async () => {
     const customer = await stripe.customers.create({ email: "portal@example.com" });
-    const portal = await stripe.billingPortal.sessions.create({ customer: customer.id, return_url: "http://shop.test/orders" });
-    expect(portal).toMatchObject({ object: "billing_portal.session", customer: customer.id, return_url: "http://shop.test/orders", livemode: false });
+    const portal = await stripe.billingPortal.sessions.create({
+      customer: customer.id,
+      return_url: "http://shop.test/orders",
+    });
+    expect(portal).toMatchObject({
+      object: "billing_portal.session",
+      customer: customer.id,
+      return_url: "http://shop.test/orders",
+      livemode: false,
+    });
     expect(portal.id).toMatch(/^bps_/);
     expect(portal.url).toBe(`${emulator.url}/p/session/${portal.id}`);
     const page = await fetch(portal.url);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('<a id="return" href="http://shop.test/orders">');
 
-    await expect(stripe.billingPortal.sessions.create({ customer: "cus_nope" })).rejects.toMatchObject({ param: "customer" });
+    await expect(stripe.billingPortal.sessions.create({ customer: "cus_nope" })).rejects.toMatchObject({
+      param: "customer",
+    });
     await expect(
       stripe.billingPortal.sessions.create({} as Stripe.BillingPortal.SessionCreateParams),
     ).rejects.toMatchObject({ param: "customer", message: "Missing required param: customer." });
@@ -755,7 +876,8 @@ describe("billing portal and subscriptions", () => {
 
   it("cancels and updates subscriptions through the control API, with events", async () => {
     const session = await createSession({ mode: "subscription", line_items: [{ price: CLUB, quantity: 1 }] });
-    const paid = (await control<Stripe.Checkout.Session>("POST", `/sessions/${session.id}/pay`, { method: "card" })).body;
+    const paid = (await control<Stripe.Checkout.Session>("POST", `/sessions/${session.id}/pay`, { method: "card" }))
+      .body;
     const id = paid.subscription as string;
     const updated = await control<Stripe.Subscription>("POST", `/subscriptions/${id}/update`, { status: "past_due" });
     expect(updated.body.status).toBe("past_due");
@@ -783,7 +905,11 @@ describe("control API", () => {
         method: "POST",
         path: "/v1/checkout/sessions",
         query: {},
-        params: expect.objectContaining({ mode: "payment", metadata: { a: "b" }, line_items: { 0: { price: CERAMIC, quantity: "2" } } }),
+        params: expect.objectContaining({
+          mode: "payment",
+          metadata: { a: "b" },
+          line_items: { 0: { price: CERAMIC, quantity: "2" } },
+        }),
         idempotencyKey: "log-1",
         stripeVersion: "2026-10-28.endive",
         at: expect.any(Number),

@@ -146,10 +146,14 @@ describe("cookies", () => {
 
   async function buyWith(cookie: string) {
     const page = await openProduct("ceramic-pour-over", cookie);
-    const response = await post("/products/ceramic-pour-over", new URLSearchParams({ quantity: "1", token: page.token }), {
-      Cookie: page.cookie ?? cookie,
-      "Sec-Fetch-Site": "same-origin",
-    });
+    const response = await post(
+      "/products/ceramic-pour-over",
+      new URLSearchParams({ quantity: "1", token: page.token }),
+      {
+        Cookie: page.cookie ?? cookie,
+        "Sec-Fetch-Site": "same-origin",
+      },
+    );
     return { page, response };
   }
 
@@ -172,7 +176,10 @@ describe("cookies", () => {
   });
 
   it("treats a cookie signed with a retired secret as no cookie", async () => {
-    const retired = await cookieWith("a-retired-secret-that-is-long-enough-000").serialize({ shopperId, issuedAt: Date.now() });
+    const retired = await cookieWith("a-retired-secret-that-is-long-enough-000").serialize({
+      shopperId,
+      issuedAt: Date.now(),
+    });
     const { page, response } = await buyWith(retired.split(";")[0]!);
     expect(page.response.status).toBe(200);
     expect(page.response.headers.get("set-cookie")).toBeTruthy();
@@ -186,10 +193,14 @@ describe("cookies", () => {
     const resigned = page.response.headers.get("set-cookie")!;
     expect(resigned).toBeTruthy();
     expect(await cookieWith(SESSION_SECRET).parse(resigned.split(";")[0]!)).toMatchObject({ shopperId });
-    const response = await post("/products/ceramic-pour-over", new URLSearchParams({ quantity: "1", token: page.token }), {
-      Cookie: resigned.split(";")[0]!,
-      "Sec-Fetch-Site": "same-origin",
-    });
+    const response = await post(
+      "/products/ceramic-pour-over",
+      new URLSearchParams({ quantity: "1", token: page.token }),
+      {
+        Cookie: resigned.split(";")[0]!,
+        "Sec-Fetch-Site": "same-origin",
+      },
+    );
     expect(response.status).toBe(303);
     expect(readDb("SELECT id FROM checkout_sessions WHERE shopper_id = ?", shopperId)).toHaveLength(1);
   });
@@ -213,7 +224,9 @@ describe("limits", () => {
     const before = [readDb("SELECT id FROM checkout_sessions").length, readDb("SELECT id FROM stripe_events").length];
     const response = await post(pathname, "q=" + "x".repeat(size), { "Sec-Fetch-Site": "same-origin" });
     expect(response.status).toBe(413);
-    expect([readDb("SELECT id FROM checkout_sessions").length, readDb("SELECT id FROM stripe_events").length]).toEqual(before);
+    expect([readDb("SELECT id FROM checkout_sessions").length, readDb("SELECT id FROM stripe_events").length]).toEqual(
+      before,
+    );
     expect(await emu.requestsTo("POST", "/v1/checkout/sessions")).toHaveLength(0);
   });
 

@@ -9,18 +9,34 @@ import { action, loader } from "~/routes/orders";
 import { expectConsoleError } from "../support/console";
 import { formRequest, getRequest, settle } from "../support/http";
 import { PREVIOUS_SESSION_SECRET } from "../support/test-env";
-import { buy, checkoutRow, cookieSignedWith, deliverWebhook, emu, newShopper, resetData, tamper } from "./success-support";
+import {
+  buy,
+  checkoutRow,
+  cookieSignedWith,
+  deliverWebhook,
+  emu,
+  newShopper,
+  resetData,
+  tamper,
+} from "./success-support";
 
 /** GET /orders and the "Manage subscription" action, against SQLite and the Stripe emulator. */
 
 async function ordersPage(cookie?: string | null) {
   const response = await settle(() => loader({ request: getRequest("/orders", { cookie }), params: {}, context: {} }));
-  return { response, orders: response.status === 200 ? ((await response.clone().json()) as { orders: OrderListItem[] }).orders : [] };
+  return {
+    response,
+    orders: response.status === 200 ? ((await response.clone().json()) as { orders: OrderListItem[] }).orders : [],
+  };
 }
 
 function managePost(fields: Record<string, string>, cookie?: string | null, headers: Record<string, string> = {}) {
   return settle(() =>
-    action({ request: formRequest("/orders", { intent: "portal", ...fields }, { cookie, headers }), params: {}, context: {} }),
+    action({
+      request: formRequest("/orders", { intent: "portal", ...fields }, { cookie, headers }),
+      params: {},
+      context: {},
+    }),
   );
 }
 
@@ -72,7 +88,10 @@ describe("GET /orders", () => {
     await deliverWebhook(gift, "checkout.session.expired");
     // Made in this order; stored times one apart so that "newest first" is unambiguous.
     for (const [i, id] of [apron, dripper, gift].entries()) {
-      db.update(schema.checkoutSessions).set({ createdAt: Date.UTC(2025, 0, 10 + i) }).where(eq(schema.checkoutSessions.id, id)).run();
+      db.update(schema.checkoutSessions)
+        .set({ createdAt: Date.UTC(2025, 0, 10 + i) })
+        .where(eq(schema.checkoutSessions.id, id))
+        .run();
     }
 
     const bob = await newShopper();
@@ -123,9 +142,17 @@ describe("GET /orders", () => {
     const { cookie, id } = await subscriber();
     const { orders } = await ordersPage(cookie);
     expect(orders).toHaveLength(1);
-    expect(orders[0]).toMatchObject({ id, productName: "Coffee Club Monthly", canManage: true, state: "Paid: Subscription active" });
+    expect(orders[0]).toMatchObject({
+      id,
+      productName: "Coffee Club Monthly",
+      canManage: true,
+      state: "Paid: Subscription active",
+    });
 
-    db.update(schema.checkoutSessions).set({ subscriptionStatus: "canceled" }).where(eq(schema.checkoutSessions.id, id)).run();
+    db.update(schema.checkoutSessions)
+      .set({ subscriptionStatus: "canceled" })
+      .where(eq(schema.checkoutSessions.id, id))
+      .run();
     expect((await ordersPage(cookie)).orders[0]!.state).toBe("Paid: Subscription canceled");
   });
 
@@ -174,7 +201,9 @@ describe("POST /orders: Manage subscription", () => {
     for (const [fields, message] of cases) {
       const response = await managePost(fields, stranger);
       expect(response.status, JSON.stringify(fields)).toBe(404);
-      expect(await response.json()).toEqual({ error: { checkout: "checkout" in fields ? fields.checkout : null, message } });
+      expect(await response.json()).toEqual({
+        error: { checkout: "checkout" in fields ? fields.checkout : null, message },
+      });
     }
     expect(await portalRequests()).toHaveLength(0);
     expect(await requestsSince()).toHaveLength(0);
@@ -193,10 +222,16 @@ describe("POST /orders: Manage subscription", () => {
 
     const malformed = await managePost({ checkout: "cus_123" }, owner.cookie);
     expect(malformed.status).toBe(400);
-    expect(((await malformed.json()) as { error: { message: string } }).error.message).toBe(PORTAL_MESSAGES.badReference);
+    expect(((await malformed.json()) as { error: { message: string } }).error.message).toBe(
+      PORTAL_MESSAGES.badReference,
+    );
 
     const unknownIntent = await settle(() =>
-      action({ request: formRequest("/orders", { intent: "delete", checkout: owner.id }, { cookie: owner.cookie }), params: {}, context: {} }),
+      action({
+        request: formRequest("/orders", { intent: "delete", checkout: owner.id }, { cookie: owner.cookie }),
+        params: {},
+        context: {},
+      }),
     );
     expect(unknownIntent.status).toBe(400);
 
@@ -223,13 +258,18 @@ describe("POST /orders: Manage subscription", () => {
     expect(response.status).toBe(502);
     expect(await response.json()).toEqual({ error: { checkout: id, message: PORTAL_MESSAGES.stripeDown } });
     expect(PORTAL_MESSAGES.stripeDown).toMatch(/^The payment service did not answer/);
-    expect(warn).toHaveBeenCalledWith(expect.stringMatching(new RegExp(`billing portal: Stripe did not answer checkout=${id}`)));
+    expect(warn).toHaveBeenCalledWith(
+      expect.stringMatching(new RegExp(`billing portal: Stripe did not answer checkout=${id}`)),
+    );
   });
 
   it("Stripe refusing the request (a customer it does not know): 502 too, logged as an error for the operator", async () => {
     expectConsoleError(/billing portal: Stripe did not answer .*type=StripeInvalidRequestError/);
     const { cookie, id } = await subscriber();
-    db.update(schema.checkoutSessions).set({ stripeCustomerId: "cus_notatstripe" }).where(eq(schema.checkoutSessions.id, id)).run();
+    db.update(schema.checkoutSessions)
+      .set({ stripeCustomerId: "cus_notatstripe" })
+      .where(eq(schema.checkoutSessions.id, id))
+      .run();
     const response = await managePost({ checkout: id }, cookie);
     expect(response.status).toBe(502);
     expect((await portalRequests())[0]!.params).toMatchObject({ customer: "cus_notatstripe" });

@@ -14,7 +14,8 @@ import { buy, newShopper } from "./success-support";
  * database and emulator. Its report, exit codes and what it leaves behind.
  */
 
-const checkout = (id: string) => db.select().from(schema.checkoutSessions).where(eq(schema.checkoutSessions.id, id)).get()!;
+const checkout = (id: string) =>
+  db.select().from(schema.checkoutSessions).where(eq(schema.checkoutSessions.id, id)).get()!;
 const eventRequests = () => emu.requestsTo("GET", "/v1/events");
 
 async function paidCheckouts(n: number) {
@@ -38,7 +39,9 @@ describe("npm run stripe:reconcile", { timeout: 60_000 }, () => {
     const first = await runCli("reconcile");
     expect(first.code).toBe(0);
     expect(first.stdout.trim().split("\n")).toEqual([
-      expect.stringMatching(/^events since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(30 days ago, as far back as Stripe keeps events\)$/),
+      expect.stringMatching(
+        /^events since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(30 days ago, as far back as Stripe keeps events\)$/,
+      ),
       "events: 2 seen, 2 new, 2 applied, 2 fulfilled",
       "checkouts: 0 checked, 0 corrected, 0 fulfilled",
       expect.stringMatching(/^checkpoint: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),

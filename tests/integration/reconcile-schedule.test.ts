@@ -52,7 +52,9 @@ describe("reconcile on a schedule", () => {
 
     const db = new Database(server!.databasePath, { readonly: true });
     try {
-      expect(db.prepare("SELECT status, payment_status, fulfilled_at FROM checkout_sessions WHERE id = ?").get(id)).toMatchObject({
+      expect(
+        db.prepare("SELECT status, payment_status, fulfilled_at FROM checkout_sessions WHERE id = ?").get(id),
+      ).toMatchObject({
         status: "complete",
         payment_status: "paid",
         fulfilled_at: expect.any(Number),

@@ -17,7 +17,8 @@ import { buy, newShopper } from "./success-support";
  * payment below is known to Stripe only until reconcile brings it in.
  */
 
-const checkout = (id: string) => db.select().from(schema.checkoutSessions).where(eq(schema.checkoutSessions.id, id)).get()!;
+const checkout = (id: string) =>
+  db.select().from(schema.checkoutSessions).where(eq(schema.checkoutSessions.id, id)).get()!;
 const checkouts = () => db.select().from(schema.checkoutSessions).orderBy(schema.checkoutSessions.id).all();
 const recordedEvents = () => db.select().from(schema.stripeEvents).all();
 const eventRequests = () => emu.requestsTo("GET", "/v1/events");
@@ -80,7 +81,9 @@ describe("payments made while webhooks were off", () => {
     const firstRun = await eventRequests();
     expect(firstRun).toHaveLength(4);
     expect(firstRun[0]!.query).toMatchObject({ limit: "2" });
-    expect(Object.values(firstRun[0]!.query.types as Record<string, string>).sort()).toEqual([...HANDLED_EVENT_TYPES].sort());
+    expect(Object.values(firstRun[0]!.query.types as Record<string, string>).sort()).toEqual(
+      [...HANDLED_EVENT_TYPES].sort(),
+    );
 
     const before = snapshot();
     const again = await reconcile({ pageSize: 2 });
@@ -114,7 +117,9 @@ describe("payments made while webhooks were off", () => {
     // window listed again, that event would come back as new.
     const today = await buy("gift-card", shopper);
     await emu.pay(today);
-    const oldestEvent = recordedEvents().find((e) => (JSON.parse(e.payload) as { data: { object: { id: string } } }).data.object.id === oldest)!;
+    const oldestEvent = recordedEvents().find(
+      (e) => (JSON.parse(e.payload) as { data: { object: { id: string } } }).data.object.id === oldest,
+    )!;
     db.delete(schema.stripeEvents).where(eq(schema.stripeEvents.id, oldestEvent.id)).run();
     const requestsBefore = (await eventRequests()).length;
 
@@ -283,7 +288,11 @@ describe("a run that dies half way", () => {
   it("when one event cannot be applied: the others are, the checkpoint waits, and the next run applies it", async () => {
     expectConsoleError(/reconcile: event not applied id=evt_\w+ type=checkout.session.completed: fulfillment is down/);
     const shopper = await newShopper();
-    const ids = [await buy("ceramic-pour-over", shopper, 1), await buy("linen-apron", shopper, 1), await buy("gift-card", shopper)];
+    const ids = [
+      await buy("ceramic-pour-over", shopper, 1),
+      await buy("linen-apron", shopper, 1),
+      await buy("gift-card", shopper),
+    ];
     for (const id of ids) await emu.pay(id);
     const broken = ids[1]!;
     // Runs before the counting hook, so that a rolled-back fulfillment is not counted.
@@ -347,7 +356,9 @@ describe("never twice at once", () => {
     expect(second.status).toBe("rejected");
     const error = (second as PromiseRejectedResult).reason as LockHeldError;
     expect(error).toBeInstanceOf(LockHeldError);
-    expect(error.message).toMatch(/^Another reconcile run holds the lock: [^:]+:\d+:[0-9a-f]{6}, until \d{4}-\d\d-\d\dT[\d:.]+Z/);
+    expect(error.message).toMatch(
+      /^Another reconcile run holds the lock: [^:]+:\d+:[0-9a-f]{6}, until \d{4}-\d\d-\d\dT[\d:.]+Z/,
+    );
     expect(fulfilled).toEqual([id]);
     expect(db.select().from(schema.jobLocks).all()).toEqual([]);
   });
@@ -374,7 +385,9 @@ describe("never twice at once", () => {
     expect(await eventRequests()).toHaveLength(0);
 
     // That process died: once its lease has run out, the next run takes over.
-    db.update(schema.jobLocks).set({ expiresAt: Date.now() - 1 }).run();
+    db.update(schema.jobLocks)
+      .set({ expiresAt: Date.now() - 1 })
+      .run();
     const report = await reconcile();
     expect(report.events).toMatchObject({ new: 1, fulfilled: 1 });
     expect(db.select().from(schema.jobLocks).all()).toEqual([]);

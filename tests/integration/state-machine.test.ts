@@ -26,7 +26,8 @@ const fulfilled = new Map<string, number>();
 let unhook: () => void;
 let warnings: string[];
 
-const count: FulfillmentHook = (_tx, checkout) => void fulfilled.set(checkout.id, (fulfilled.get(checkout.id) ?? 0) + 1);
+const count: FulfillmentHook = (_tx, checkout) =>
+  void fulfilled.set(checkout.id, (fulfilled.get(checkout.id) ?? 0) + 1);
 
 beforeEach(() => {
   fulfilled.clear();
@@ -52,7 +53,13 @@ const completed = (checkout: StoredCheckout, state: "paid" | "unpaid" | "no_paym
 describe("the success page and the webhook, interleaved", () => {
   it("completed by webhook, then retrieved by the success page: one fulfillment", () => {
     const checkout = storeCheckout(db);
-    expect(completed(checkout)).toMatchObject({ duplicate: false, checkoutId: checkout.id, changed: true, fulfilled: true, flag: null });
+    expect(completed(checkout)).toMatchObject({
+      duplicate: false,
+      checkoutId: checkout.id,
+      changed: true,
+      fulfilled: true,
+      flag: null,
+    });
     expect(applyCheckoutSession(sessionFor(checkout, "paid"))).toEqual({
       duplicate: false,
       checkoutId: checkout.id,
@@ -84,7 +91,9 @@ describe("the success page and the webhook, interleaved", () => {
     const checkout = storeCheckout(db);
     expect(applyCheckoutSession(sessionFor(checkout, "unpaid"))).toMatchObject({ changed: true, fulfilled: false });
     expect(row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "unpaid", fulfilledAt: null });
-    expect(webhook(CHECKOUT_EVENT.asyncSucceeded, sessionFor(checkout, "paid")).result).toMatchObject({ fulfilled: true });
+    expect(webhook(CHECKOUT_EVENT.asyncSucceeded, sessionFor(checkout, "paid")).result).toMatchObject({
+      fulfilled: true,
+    });
     expect(applyCheckoutSession(sessionFor(checkout, "paid"))).toMatchObject({ changed: false, fulfilled: false });
     expect(row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "paid" });
     expect(fulfilled.get(checkout.id)).toBe(1);
@@ -128,8 +137,17 @@ describe("the success page and the webhook, interleaved", () => {
 
   it("a session the shop did not create: nothing stored for it, whoever asks", () => {
     const before = db.select().from(schema.checkoutSessions).all().length;
-    const foreign = sessionFor(storeCheckout(db), "paid", { id: "cs_test_paymentlink000001", payment_link: "plink_123" });
-    expect(applyCheckoutSession(foreign)).toEqual({ duplicate: false, checkoutId: null, changed: false, fulfilled: false, flag: null });
+    const foreign = sessionFor(storeCheckout(db), "paid", {
+      id: "cs_test_paymentlink000001",
+      payment_link: "plink_123",
+    });
+    expect(applyCheckoutSession(foreign)).toEqual({
+      duplicate: false,
+      checkoutId: null,
+      changed: false,
+      fulfilled: false,
+      flag: null,
+    });
     expect(db.select().from(schema.checkoutSessions).all()).toHaveLength(before + 1);
     expect(getCheckout("cs_test_paymentlink000001")).toBeUndefined();
   });
@@ -144,7 +162,12 @@ describe("the success page and the webhook, interleaved", () => {
     });
     unhook = onFulfill(count);
     expect(() => applyCheckoutSession(sessionFor(checkout, "paid"))).toThrow("mail outbox unavailable");
-    expect(row(checkout.id)).toMatchObject({ status: "open", paymentStatus: "unpaid", fulfilledAt: null, stripeCustomerId: null });
+    expect(row(checkout.id)).toMatchObject({
+      status: "open",
+      paymentStatus: "unpaid",
+      fulfilledAt: null,
+      stripeCustomerId: null,
+    });
     expect(applyCheckoutSession(sessionFor(checkout, "paid"))).toMatchObject({ fulfilled: true });
     expect(fulfilled.get(checkout.id)).toBe(1);
   });
@@ -216,7 +239,9 @@ describe("what the shop did not ask for is recorded, not fulfilled", () => {
     expect(result).toMatchObject({ checkoutId: checkout.id, fulfilled: false, flag });
     expect(eventRow(event.id)).toBeDefined();
     expect(row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "paid", flag, fulfilledAt: null });
-    expect(warnings).toContainEqual(expect.stringContaining(`${flag} session=${checkout.id} shopper=${checkout.shopperId}`));
+    expect(warnings).toContainEqual(
+      expect.stringContaining(`${flag} session=${checkout.id} shopper=${checkout.shopperId}`),
+    );
     // The flag stays: a later, matching event does not fulfill it either.
     webhook(CHECKOUT_EVENT.asyncSucceeded, sessionFor(checkout, "paid"));
     expect(row(checkout.id).fulfilledAt).toBeNull();
@@ -234,7 +259,9 @@ describe("what the shop did not ask for is recorded, not fulfilled", () => {
     expect(result).toMatchObject({ checkoutId: null, fulfilled: false });
     expect(eventRow(event.id)).toBeDefined();
     expect(getCheckout(session.id)).toBeUndefined();
-    expect(warnings).toContainEqual(expect.stringMatching(/session=cs_test_fromapaymentlink01 .*payment_link=plink_1Abc/));
+    expect(warnings).toContainEqual(
+      expect.stringMatching(/session=cs_test_fromapaymentlink01 .*payment_link=plink_1Abc/),
+    );
   });
 });
 
@@ -302,8 +329,16 @@ describe("subscriptions", () => {
     subscriptionEvent(updated, "customer.subscription.updated", "past_due", t);
     completed(canceled);
     completed(updated);
-    expect(row(canceled.id)).toMatchObject({ status: "complete", paymentStatus: "paid", subscriptionStatus: "canceled" });
-    expect(row(updated.id)).toMatchObject({ status: "complete", paymentStatus: "paid", subscriptionStatus: "past_due" });
+    expect(row(canceled.id)).toMatchObject({
+      status: "complete",
+      paymentStatus: "paid",
+      subscriptionStatus: "canceled",
+    });
+    expect(row(updated.id)).toMatchObject({
+      status: "complete",
+      paymentStatus: "paid",
+      subscriptionStatus: "past_due",
+    });
   });
 
   it("news about a subscription no checkout knows is recorded and changes nothing", () => {

@@ -20,11 +20,15 @@ afterAll(() => server?.stop());
 const cookieOf = (response: Response) => response.headers.get("set-cookie")?.split(";")[0] ?? null;
 
 async function get(path: string, cookie?: string | null) {
-  const response = await fetch(`${server.url}${path}`, { headers: cookie ? { Cookie: cookie } : {}, redirect: "manual" });
+  const response = await fetch(`${server.url}${path}`, {
+    headers: cookie ? { Cookie: cookie } : {},
+    redirect: "manual",
+  });
   return { response, html: await response.text() };
 }
 
-const success = (id: string, cookie?: string | null) => get(`/checkout/success?session_id=${encodeURIComponent(id)}`, cookie);
+const success = (id: string, cookie?: string | null) =>
+  get(`/checkout/success?session_id=${encodeURIComponent(id)}`, cookie);
 
 /** Product page, then its Buy form, as plain HTTP: the new checkout's id and the shopper's cookie. */
 async function buy(slug: string, cookie?: string | null, quantity = "1") {

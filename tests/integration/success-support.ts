@@ -72,7 +72,9 @@ export function checkoutRow(id: string) {
 export async function cookieSignedWith(cookie: string, secrets: string[]) {
   const read = createCookieSessionStorage({ cookie: { name: "shopper", secrets: [...secrets, ...allSecrets()] } });
   const session = await read.getSession(cookie);
-  const write = createCookieSessionStorage({ cookie: { name: "shopper", secrets, httpOnly: true, sameSite: "lax", path: "/" } });
+  const write = createCookieSessionStorage({
+    cookie: { name: "shopper", secrets, httpOnly: true, sameSite: "lax", path: "/" },
+  });
   const copy = await write.getSession();
   copy.set("shopperId", session.get("shopperId"));
   copy.set("issuedAt", session.get("issuedAt"));

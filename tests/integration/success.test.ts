@@ -30,7 +30,8 @@ import {
  */
 
 function successPage(sessionId: string | null, cookie?: string | null, context: Record<string, unknown> = {}) {
-  const path = sessionId === null ? "/checkout/success" : `/checkout/success?session_id=${encodeURIComponent(sessionId)}`;
+  const path =
+    sessionId === null ? "/checkout/success" : `/checkout/success?session_id=${encodeURIComponent(sessionId)}`;
   return settle(() => loader({ request: getRequest(path, { cookie }), params: {}, context }));
 }
 

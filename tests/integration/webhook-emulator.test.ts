@@ -43,12 +43,16 @@ type Row = {
 };
 const checkout = (id: string) =>
   db
-    .prepare("SELECT status, payment_status, fulfilled_at, stripe_customer_id, subscription_status, flag FROM checkout_sessions WHERE id = ?")
+    .prepare(
+      "SELECT status, payment_status, fulfilled_at, stripe_customer_id, subscription_status, flag FROM checkout_sessions WHERE id = ?",
+    )
     .get(id) as Row;
 const storedEvents = (sessionId: string) =>
   (
     db
-      .prepare("SELECT type FROM stripe_events WHERE json_extract(payload, '$.data.object.id') = ? ORDER BY received_at, rowid")
+      .prepare(
+        "SELECT type FROM stripe_events WHERE json_extract(payload, '$.data.object.id') = ? ORDER BY received_at, rowid",
+      )
       .all(sessionId) as { type: string }[]
   ).map((r) => r.type);
 
@@ -81,7 +85,12 @@ describe("Stripe's own deliveries", () => {
     await emu.pay(id, "card");
     const [delivery] = await emu.waitForDeliveries(1);
     expect(delivery).toMatchObject({ type: "checkout.session.completed", status: 200, attempt: 1 });
-    expect(checkout(id)).toMatchObject({ status: "complete", payment_status: "paid", fulfilled_at: expect.any(Number), flag: null });
+    expect(checkout(id)).toMatchObject({
+      status: "complete",
+      payment_status: "paid",
+      fulfilled_at: expect.any(Number),
+      flag: null,
+    });
     expect(await fulfillments(id)).toBe(1);
     const customer = checkout(id).stripe_customer_id;
     expect(customer).toMatch(/^cus_/);
@@ -103,7 +112,11 @@ describe("Stripe's own deliveries", () => {
     expect(deliveries.map((d) => d.status)).toEqual([200, 200, 200, 200]);
     // async_payment_succeeded was stored before completed.
     expect(storedEvents(id)).toEqual(["checkout.session.async_payment_succeeded", "checkout.session.completed"]);
-    expect(checkout(id)).toMatchObject({ status: "complete", payment_status: "paid", fulfilled_at: expect.any(Number) });
+    expect(checkout(id)).toMatchObject({
+      status: "complete",
+      payment_status: "paid",
+      fulfilled_at: expect.any(Number),
+    });
     expect(await fulfillments(id)).toBe(1);
   });
 
@@ -149,7 +162,11 @@ describe("Stripe's own deliveries", () => {
     const deliveries = await emu.waitForDeliveries(1);
     expect(deliveries.at(-1)).toMatchObject({ status: 200 });
     expect(deliveries[0]).toMatchObject({ status: 503, attempt: 1 });
-    expect(checkout(id)).toMatchObject({ status: "complete", payment_status: "paid", fulfilled_at: expect.any(Number) });
+    expect(checkout(id)).toMatchObject({
+      status: "complete",
+      payment_status: "paid",
+      fulfilled_at: expect.any(Number),
+    });
     expect(await fulfillments(id)).toBe(1);
   });
 });

@@ -19,7 +19,8 @@ import { CHECKOUT_EVENT, sessionFor, signed, storeCheckout, stripeEvent } from "
  */
 
 const fulfilled = new Map<string, number>();
-const counter: FulfillmentHook = (_tx, checkout) => void fulfilled.set(checkout.id, (fulfilled.get(checkout.id) ?? 0) + 1);
+const counter: FulfillmentHook = (_tx, checkout) =>
+  void fulfilled.set(checkout.id, (fulfilled.get(checkout.id) ?? 0) + 1);
 let unhook: () => void;
 let logged: string[];
 
@@ -44,14 +45,19 @@ function post(payload: string, header: string) {
 
 const eventRows = (id: string) =>
   db.select({ n: count() }).from(schema.stripeEvents).where(eq(schema.stripeEvents.id, id)).get()!.n;
-const checkoutRow = (id: string) => db.select().from(schema.checkoutSessions).where(eq(schema.checkoutSessions.id, id)).get()!;
+const checkoutRow = (id: string) =>
+  db.select().from(schema.checkoutSessions).where(eq(schema.checkoutSessions.id, id)).get()!;
 const shopperRow = (id: string) => db.select().from(schema.shoppers).where(eq(schema.shoppers.id, id)).get()!;
 const errorLines = () => vi.mocked(console.error).mock.calls.map((args) => args.map(String).join(" "));
 
 /** A paid completion for a fresh checkout, signed; `padding` makes the stored payload larger. */
 function paidCompletion(padding = 0) {
   const checkout = storeCheckout(db);
-  const event = stripeEvent(CHECKOUT_EVENT.completed, sessionFor(checkout, "paid"), padding ? { padding: "x".repeat(padding) } : {});
+  const event = stripeEvent(
+    CHECKOUT_EVENT.completed,
+    sessionFor(checkout, "paid"),
+    padding ? { padding: "x".repeat(padding) } : {},
+  );
   return { checkout, event, ...signed(event) };
 }
 
@@ -65,7 +71,11 @@ async function expectRedeliverySucceeds(checkout: ReturnType<typeof storeCheckou
   const response = await post(payload, header);
   expect(response.status).toBe(200);
   expect(await response.json()).toEqual({ received: true });
-  expect(checkoutRow(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "paid", fulfilledAt: expect.any(Number) });
+  expect(checkoutRow(checkout.id)).toMatchObject({
+    status: "complete",
+    paymentStatus: "paid",
+    fulfilledAt: expect.any(Number),
+  });
   expect(fulfilled.get(checkout.id)).toBe(1);
 }
 
@@ -95,7 +105,9 @@ describe("a failure after the event is inserted", () => {
 describe("the database cannot take the write", () => {
   it("read-only: 503, nothing stored; the retry succeeds once it is writable", async () => {
     const { checkout, event, payload, header } = paidCompletion();
-    expectConsoleError(new RegExp(`webhook not stored id=${event.id} type=checkout.session.completed error=SQLITE_READONLY`));
+    expectConsoleError(
+      new RegExp(`webhook not stored id=${event.id} type=checkout.session.completed error=SQLITE_READONLY`),
+    );
     sqlite.pragma("query_only = ON");
     try {
       const response = await post(payload, header);
@@ -114,7 +126,9 @@ describe("the database cannot take the write", () => {
     const free = sqlite.pragma("freelist_count", { simple: true }) as number;
     // A payload bigger than every free page, so that storing it needs new ones.
     const { checkout, event, payload, header } = paidCompletion((free + 8) * pageSize);
-    expectConsoleError(new RegExp(`webhook not stored id=${event.id} type=checkout.session.completed error=SQLITE_FULL`));
+    expectConsoleError(
+      new RegExp(`webhook not stored id=${event.id} type=checkout.session.completed error=SQLITE_FULL`),
+    );
     const limit = sqlite.pragma("max_page_count", { simple: true }) as number;
     sqlite.pragma(`max_page_count = ${sqlite.pragma("page_count", { simple: true }) as number}`);
     try {
@@ -137,7 +151,9 @@ describe("the database cannot take the write", () => {
     } finally {
       sqlite.pragma("query_only = OFF");
     }
-    expect(errorLines()).toEqual([`webhook not stored id=${event.id} type=checkout.session.completed error=SQLITE_READONLY`]);
+    expect(errorLines()).toEqual([
+      `webhook not stored id=${event.id} type=checkout.session.completed error=SQLITE_READONLY`,
+    ]);
     expect(logged).toEqual([`webhook received id=${event.id} type=checkout.session.completed`]);
   });
 });

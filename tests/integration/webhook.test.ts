@@ -78,7 +78,9 @@ function actionTransport(): Transport {
     beforeEach() {
       // Renewed per test: vitest restores mocks before each one.
       for (const level of ["log", "info", "warn"] as const) {
-        vi.spyOn(console, level).mockImplementation((...args: unknown[]) => void lines.push(args.map(String).join(" ")));
+        vi.spyOn(console, level).mockImplementation(
+          (...args: unknown[]) => void lines.push(args.map(String).join(" ")),
+        );
       }
     },
   };
@@ -136,14 +138,19 @@ describe.each([actionTransport(), builtServerTransport()])("POST /stripe/webhook
   afterAll(() => t.stop());
   beforeEach(() => t.beforeEach?.());
 
-  const row = (id: string) => t.db().select().from(schema.checkoutSessions).where(eq(schema.checkoutSessions.id, id)).get()!;
+  const row = (id: string) =>
+    t.db().select().from(schema.checkoutSessions).where(eq(schema.checkoutSessions.id, id)).get()!;
   const eventCount = (id: string) =>
     t.db().select({ n: count() }).from(schema.stripeEvents).where(eq(schema.stripeEvents.id, id)).get()!.n;
 
   const post = (payload: string, header: string | null, headers: Record<string, string> = {}) =>
     t.send({
       body: payload,
-      headers: { "Content-Type": "application/json", ...(header === null ? {} : { "Stripe-Signature": header }), ...headers },
+      headers: {
+        "Content-Type": "application/json",
+        ...(header === null ? {} : { "Stripe-Signature": header }),
+        ...headers,
+      },
     });
 
   async function deliver(event: object, options: Parameters<typeof signed>[1] = {}) {
@@ -203,7 +210,10 @@ describe.each([actionTransport(), builtServerTransport()])("POST /stripe/webhook
           controller.enqueue(bytes.slice(offset, (offset += 64 * 1024)));
         },
       });
-      const response = await t.send({ body, headers: { "Content-Type": "application/json", "Stripe-Signature": header } });
+      const response = await t.send({
+        body,
+        headers: { "Content-Type": "application/json", "Stripe-Signature": header },
+      });
       expect(response.status).toBe(413);
       expect(await response.text()).toMatch(/larger than 1048576 bytes/);
       expect(snapshot(t.db()).events).toEqual(before);
@@ -224,13 +234,21 @@ describe.each([actionTransport(), builtServerTransport()])("POST /stripe/webhook
       ["t missing", (p) => ({ body: p, header: `v1=${hmac(p, nowSeconds())}` }), /t=/],
       ["t not a number", (p) => ({ body: p, header: `t=soon,v1=${hmac(p, "soon")}` }), /not a number/],
       ["only v0", (p) => ({ body: p, header: sign(p, { scheme: "v0" }) }), /no v1/],
-      ["a wrong secret", (p) => ({ body: p, header: sign(p, { secret: "whsec_not_this_endpoints" }) }), /No signature matches/],
+      [
+        "a wrong secret",
+        (p) => ({ body: p, header: sign(p, { secret: "whsec_not_this_endpoints" }) }),
+        /No signature matches/,
+      ],
       [
         "the body changed by one byte after signing",
         (p) => ({ body: p.replace('"livemode": false', '"livemode": fals3'), header: sign(p) }),
         /No signature matches/,
       ],
-      ["the body re-serialised", (p) => ({ body: JSON.stringify(JSON.parse(p)), header: sign(p) }), /No signature matches/],
+      [
+        "the body re-serialised",
+        (p) => ({ body: JSON.stringify(JSON.parse(p)), header: sign(p) }),
+        /No signature matches/,
+      ],
       [
         "another event's signature",
         (p) => {
@@ -240,8 +258,16 @@ describe.each([actionTransport(), builtServerTransport()])("POST /stripe/webhook
         /No signature matches/,
       ],
       ["a timestamp 301 s old", (p) => ({ body: p, header: sign(p, { timestamp: nowSeconds() - 301 }) }), /too old/],
-      ["a timestamp 10 minutes in the future", (p) => ({ body: p, header: sign(p, { timestamp: nowSeconds() + 600 }) }), /future/],
-      ["a signed body that is not JSON", () => ({ body: "event=checkout.session.completed", header: sign("event=checkout.session.completed") }), /not JSON/],
+      [
+        "a timestamp 10 minutes in the future",
+        (p) => ({ body: p, header: sign(p, { timestamp: nowSeconds() + 600 }) }),
+        /future/,
+      ],
+      [
+        "a signed body that is not JSON",
+        () => ({ body: "event=checkout.session.completed", header: sign("event=checkout.session.completed") }),
+        /not JSON/,
+      ],
       ["a signed JSON array", () => ({ body: "[]", header: sign("[]") }), /not a Stripe event/],
       [
         "a signed object that is not an event",
@@ -304,11 +330,13 @@ describe.each([actionTransport(), builtServerTransport()])("POST /stripe/webhook
       const response = await post(payload, header(payload));
       expect(response.status).toBe(200);
       expect(await response.json()).toEqual({ received: true });
-      expect(t.db().select().from(schema.stripeEvents).where(eq(schema.stripeEvents.id, event.id)).get()).toMatchObject({
-        type: "checkout.session.completed",
-        payload,
-        source: "webhook",
-      });
+      expect(t.db().select().from(schema.stripeEvents).where(eq(schema.stripeEvents.id, event.id)).get()).toMatchObject(
+        {
+          type: "checkout.session.completed",
+          payload,
+          source: "webhook",
+        },
+      );
       expect(row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "paid" });
       expect(await t.fulfillments(checkout.id)).toBe(1);
     });
@@ -325,28 +353,79 @@ describe.each([actionTransport(), builtServerTransport()])("POST /stripe/webhook
       | "redeliver";
     const scenarios: [string, Step[], { status: string; paymentStatus: string; fulfillments: number }][] = [
       ["completed, paid", ["completed paid"], { status: "complete", paymentStatus: "paid", fulfillments: 1 }],
-      ["completed twice (one event delivered twice)", ["completed paid", "redeliver"], { status: "complete", paymentStatus: "paid", fulfillments: 1 }],
-      ["completed twice (two events)", ["completed paid", "completed paid"], { status: "complete", paymentStatus: "paid", fulfillments: 1 }],
-      ["completed, no payment needed", ["completed no payment"], { status: "complete", paymentStatus: "no_payment_required", fulfillments: 1 }],
-      ["completed unpaid (delayed method), nothing more yet", ["completed unpaid"], { status: "complete", paymentStatus: "unpaid", fulfillments: 0 }],
-      ["completed unpaid, then async success", ["completed unpaid", "async succeeded"], { status: "complete", paymentStatus: "paid", fulfillments: 1 }],
-      ["async success before completed", ["async succeeded", "completed unpaid"], { status: "complete", paymentStatus: "paid", fulfillments: 1 }],
+      [
+        "completed twice (one event delivered twice)",
+        ["completed paid", "redeliver"],
+        { status: "complete", paymentStatus: "paid", fulfillments: 1 },
+      ],
+      [
+        "completed twice (two events)",
+        ["completed paid", "completed paid"],
+        { status: "complete", paymentStatus: "paid", fulfillments: 1 },
+      ],
+      [
+        "completed, no payment needed",
+        ["completed no payment"],
+        { status: "complete", paymentStatus: "no_payment_required", fulfillments: 1 },
+      ],
+      [
+        "completed unpaid (delayed method), nothing more yet",
+        ["completed unpaid"],
+        { status: "complete", paymentStatus: "unpaid", fulfillments: 0 },
+      ],
+      [
+        "completed unpaid, then async success",
+        ["completed unpaid", "async succeeded"],
+        { status: "complete", paymentStatus: "paid", fulfillments: 1 },
+      ],
+      [
+        "async success before completed",
+        ["async succeeded", "completed unpaid"],
+        { status: "complete", paymentStatus: "paid", fulfillments: 1 },
+      ],
       [
         "async success twice, around completed",
         ["async succeeded", "redeliver", "completed unpaid", "redeliver"],
         { status: "complete", paymentStatus: "paid", fulfillments: 1 },
       ],
-      ["completed unpaid, then async failure", ["completed unpaid", "async failed"], { status: "complete", paymentStatus: "failed", fulfillments: 0 }],
-      ["async failure before completed", ["async failed", "completed unpaid"], { status: "complete", paymentStatus: "failed", fulfillments: 0 }],
-      ["async success, then a late async failure", ["completed unpaid", "async succeeded", "async failed"], { status: "complete", paymentStatus: "paid", fulfillments: 1 }],
+      [
+        "completed unpaid, then async failure",
+        ["completed unpaid", "async failed"],
+        { status: "complete", paymentStatus: "failed", fulfillments: 0 },
+      ],
+      [
+        "async failure before completed",
+        ["async failed", "completed unpaid"],
+        { status: "complete", paymentStatus: "failed", fulfillments: 0 },
+      ],
+      [
+        "async success, then a late async failure",
+        ["completed unpaid", "async succeeded", "async failed"],
+        { status: "complete", paymentStatus: "paid", fulfillments: 1 },
+      ],
       ["expired", ["expired"], { status: "expired", paymentStatus: "unpaid", fulfillments: 0 }],
-      ["expired, delivered twice", ["expired", "redeliver"], { status: "expired", paymentStatus: "unpaid", fulfillments: 0 }],
-      ["expired after paid", ["completed paid", "expired"], { status: "complete", paymentStatus: "paid", fulfillments: 1 }],
-      ["expired after async success", ["async succeeded", "expired", "completed unpaid"], { status: "complete", paymentStatus: "paid", fulfillments: 1 }],
+      [
+        "expired, delivered twice",
+        ["expired", "redeliver"],
+        { status: "expired", paymentStatus: "unpaid", fulfillments: 0 },
+      ],
+      [
+        "expired after paid",
+        ["completed paid", "expired"],
+        { status: "complete", paymentStatus: "paid", fulfillments: 1 },
+      ],
+      [
+        "expired after async success",
+        ["async succeeded", "expired", "completed unpaid"],
+        { status: "complete", paymentStatus: "paid", fulfillments: 1 },
+      ],
     ];
 
     it.each(scenarios)("%s", async (_name, steps, expected) => {
-      const checkout = storeCheckout(t.db(), expected.paymentStatus === "no_payment_required" ? { amountTotal: 0 } : {});
+      const checkout = storeCheckout(
+        t.db(),
+        expected.paymentStatus === "no_payment_required" ? { amountTotal: 0 } : {},
+      );
       const sent: string[] = [];
       let last: object | null = null;
       for (const step of steps) {
@@ -379,13 +458,34 @@ describe.each([actionTransport(), builtServerTransport()])("POST /stripe/webhook
       const session = sessionFor(checkout, "paid");
       const subscription = session.subscription as string;
       const ts = nowSeconds();
-      await accepted(stripeEvent("customer.subscription.updated", subscriptionObject({ id: subscription, status: "active" }), { created: ts - 1 }));
+      await accepted(
+        stripeEvent("customer.subscription.updated", subscriptionObject({ id: subscription, status: "active" }), {
+          created: ts - 1,
+        }),
+      );
       await accepted(stripeEvent(CHECKOUT_EVENT.completed, session, { created: ts }));
-      expect(row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "paid", stripeSubscriptionId: subscription, subscriptionStatus: "active" });
-      await accepted(stripeEvent("customer.subscription.updated", subscriptionObject({ id: subscription, status: "past_due" }), { created: ts + 1 }));
+      expect(row(checkout.id)).toMatchObject({
+        status: "complete",
+        paymentStatus: "paid",
+        stripeSubscriptionId: subscription,
+        subscriptionStatus: "active",
+      });
+      await accepted(
+        stripeEvent("customer.subscription.updated", subscriptionObject({ id: subscription, status: "past_due" }), {
+          created: ts + 1,
+        }),
+      );
       expect(row(checkout.id).subscriptionStatus).toBe("past_due");
-      await accepted(stripeEvent("customer.subscription.deleted", subscriptionObject({ id: subscription, status: "canceled" }), { created: ts + 2 }));
-      await accepted(stripeEvent("customer.subscription.updated", subscriptionObject({ id: subscription, status: "active" }), { created: ts + 3 }));
+      await accepted(
+        stripeEvent("customer.subscription.deleted", subscriptionObject({ id: subscription, status: "canceled" }), {
+          created: ts + 2,
+        }),
+      );
+      await accepted(
+        stripeEvent("customer.subscription.updated", subscriptionObject({ id: subscription, status: "active" }), {
+          created: ts + 3,
+        }),
+      );
       expect(row(checkout.id)).toMatchObject({ subscriptionStatus: "canceled", paymentStatus: "paid" });
       expect(await t.fulfillments(checkout.id)).toBe(1);
     });
@@ -401,26 +501,38 @@ describe.each([actionTransport(), builtServerTransport()])("POST /stripe/webhook
 
   describe("what the shop did not ask for", () => {
     it("a completed session the shop did not create: recorded, nothing fulfilled, a warning with its ids", async () => {
-      const stranger = sessionFor(storeCheckout(t.db()), "paid", { id: "cs_test_notours0000000001", payment_link: "plink_1NotOurs" });
+      const stranger = sessionFor(storeCheckout(t.db()), "paid", {
+        id: "cs_test_notours0000000001",
+        payment_link: "plink_1NotOurs",
+      });
       const before = snapshot(t.db()).checkouts;
       const event = stripeEvent(CHECKOUT_EVENT.completed, stranger);
       await accepted(event);
       expect(eventCount(event.id)).toBe(1);
       expect(snapshot(t.db()).checkouts).toEqual(before);
-      expect(await t.logs()).toContainEqual(expect.stringMatching(/not created by this shop.*session=cs_test_notours0000000001 .*payment_link=plink_1NotOurs/));
+      expect(await t.logs()).toContainEqual(
+        expect.stringMatching(
+          /not created by this shop.*session=cs_test_notours0000000001 .*payment_link=plink_1NotOurs/,
+        ),
+      );
     });
 
     it.each([
       ["amount", { amount_total: 100 }, "amount_mismatch"],
       ["currency", { currency: "eur" }, "currency_mismatch"],
       ["livemode", { livemode: true }, "livemode_mismatch"],
-    ] as const)("a completed session whose %s differs: recorded, flagged, not fulfilled, a warning", async (_what, overrides, flag) => {
-      const checkout = storeCheckout(t.db());
-      await accepted(stripeEvent(CHECKOUT_EVENT.completed, sessionFor(checkout, "paid", overrides)));
-      expect(row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "paid", flag, fulfilledAt: null });
-      expect(await t.fulfillments(checkout.id)).toBe(0);
-      expect(await t.logs()).toContainEqual(expect.stringContaining(`not fulfilled: ${flag} session=${checkout.id} shopper=${checkout.shopperId}`));
-    });
+    ] as const)(
+      "a completed session whose %s differs: recorded, flagged, not fulfilled, a warning",
+      async (_what, overrides, flag) => {
+        const checkout = storeCheckout(t.db());
+        await accepted(stripeEvent(CHECKOUT_EVENT.completed, sessionFor(checkout, "paid", overrides)));
+        expect(row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "paid", flag, fulfilledAt: null });
+        expect(await t.fulfillments(checkout.id)).toBe(0);
+        expect(await t.logs()).toContainEqual(
+          expect.stringContaining(`not fulfilled: ${flag} session=${checkout.id} shopper=${checkout.shopperId}`),
+        );
+      },
+    );
 
     it("stores the shopper's Stripe customer on the first completion", async () => {
       const checkout: StoredCheckout = storeCheckout(t.db());
@@ -428,7 +540,10 @@ describe.each([actionTransport(), builtServerTransport()])("POST /stripe/webhook
       await accepted(stripeEvent(CHECKOUT_EVENT.completed, session));
       const shopper = t.db().select().from(schema.shoppers).where(eq(schema.shoppers.id, checkout.shopperId)).get()!;
       expect(shopper.stripeCustomerId).toBe(session.customer);
-      expect(row(checkout.id)).toMatchObject({ stripeCustomerId: session.customer, customerEmail: "shopper@example.com" });
+      expect(row(checkout.id)).toMatchObject({
+        stripeCustomerId: session.customer,
+        customerEmail: "shopper@example.com",
+      });
     });
   });
 
@@ -438,7 +553,9 @@ describe.each([actionTransport(), builtServerTransport()])("POST /stripe/webhook
       const event = stripeEvent(CHECKOUT_EVENT.completed, sessionFor(checkout, "paid"));
       const { payload, header } = signed(event);
       const responses = await Promise.all(Array.from({ length: 50 }, () => post(payload, header)));
-      const bodies = await Promise.all(responses.map((r) => r.json() as Promise<{ received: boolean; duplicate?: boolean }>));
+      const bodies = await Promise.all(
+        responses.map((r) => r.json() as Promise<{ received: boolean; duplicate?: boolean }>),
+      );
       expect(responses.map((r) => r.status)).toEqual(Array(50).fill(200));
       expect(bodies.filter((b) => !b.duplicate)).toHaveLength(1);
       expect(bodies.filter((b) => b.duplicate)).toHaveLength(49);
@@ -453,7 +570,9 @@ describe.each([actionTransport(), builtServerTransport()])("POST /stripe/webhook
         stripeEvent(CHECKOUT_EVENT.completed, sessionFor(checkout, "unpaid")),
         stripeEvent(CHECKOUT_EVENT.asyncSucceeded, sessionFor(checkout, "paid")),
       ].map((event) => signed(event));
-      const responses = await Promise.all(Array.from({ length: 50 }, (_, i) => post(events[(i * 7) % 2]!.payload, events[(i * 7) % 2]!.header)));
+      const responses = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => post(events[(i * 7) % 2]!.payload, events[(i * 7) % 2]!.header)),
+      );
       expect(responses.map((r) => r.status)).toEqual(Array(50).fill(200));
       expect(row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "paid" });
       expect(await t.fulfillments(checkout.id)).toBe(1);
@@ -466,7 +585,9 @@ describe.each([actionTransport(), builtServerTransport()])("POST /stripe/webhook
       const locker = new Database(t.file());
       try {
         locker.exec("BEGIN IMMEDIATE");
-        expectConsoleError(new RegExp(`webhook not stored id=${event.id} type=checkout.session.completed error=SQLITE_BUSY`));
+        expectConsoleError(
+          new RegExp(`webhook not stored id=${event.id} type=checkout.session.completed error=SQLITE_BUSY`),
+        );
         const response = await post(payload, header);
         expect(response.status).toBe(503);
         expect(await response.text()).not.toMatch(/SQLITE|sqlite|whsec_|evt_/);
@@ -480,13 +601,17 @@ describe.each([actionTransport(), builtServerTransport()])("POST /stripe/webhook
       await accepted(event);
       expect(row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "paid" });
       expect(await t.fulfillments(checkout.id)).toBe(1);
-      expect(await t.logs()).toContainEqual(expect.stringMatching(/webhook not stored id=evt_\S+ type=checkout.session.completed error=SQLITE_BUSY$/));
+      expect(await t.logs()).toContainEqual(
+        expect.stringMatching(/webhook not stored id=evt_\S+ type=checkout.session.completed error=SQLITE_BUSY$/),
+      );
     });
   });
 
   it("logs the event's id and type, never its payload, the secrets or the signature", async () => {
     const checkout = storeCheckout(t.db());
-    const session = sessionFor(checkout, "paid", { customer_details: { email: "private.person@example.com" } as never });
+    const session = sessionFor(checkout, "paid", {
+      customer_details: { email: "private.person@example.com" } as never,
+    });
     const event = stripeEvent(CHECKOUT_EVENT.completed, session);
     const { payload, header } = signed(event);
     expect((await post(payload, header)).status).toBe(200);

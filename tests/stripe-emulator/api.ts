@@ -16,12 +16,28 @@ type Json = Record<string, unknown>;
 
 // What `expand` may replace, per object type (ids become objects).
 const EXPANDABLE: Record<string, ReadonlySet<string>> = {
-  "checkout.session": new Set(["customer", "payment_intent", "subscription", "invoice", "setup_intent", "payment_link", "line_items"]),
+  "checkout.session": new Set([
+    "customer",
+    "payment_intent",
+    "subscription",
+    "invoice",
+    "setup_intent",
+    "payment_link",
+    "line_items",
+  ]),
   item: new Set(["price"]),
   price: new Set(["product"]),
   product: new Set(["default_price"]),
   plan: new Set(["product"]),
-  subscription: new Set(["customer", "latest_invoice", "default_payment_method", "default_source", "pending_setup_intent", "schedule", "test_clock"]),
+  subscription: new Set([
+    "customer",
+    "latest_invoice",
+    "default_payment_method",
+    "default_source",
+    "pending_setup_intent",
+    "schedule",
+    "test_clock",
+  ]),
   subscription_item: new Set(["price"]),
   payment_intent: new Set(["customer", "latest_charge", "payment_method", "application", "on_behalf_of", "review"]),
   customer: new Set(["default_source", "test_clock"]),
@@ -61,7 +77,10 @@ export class Api {
       );
     const route = `${method} ${resource ?? ""}`;
     const expand = expandList(params);
-    const ok = (body: Json | ListObject<unknown>, status = 200): ApiResult => ({ status, body: this.expand(body, expand) });
+    const ok = (body: Json | ListObject<unknown>, status = 200): ApiResult => ({
+      status,
+      body: this.expand(body, expand),
+    });
 
     if (parts.some((p) => p === "")) throw unrecognized();
 
@@ -91,7 +110,16 @@ export class Api {
           if (!price) throw noSuch("price", a, "price");
           return ok(price);
         }
-        allowOnly(params, [...PAGINATION, "active", "currency", "product", "type", "lookup_keys", "created", "recurring"]);
+        allowOnly(params, [
+          ...PAGINATION,
+          "active",
+          "currency",
+          "product",
+          "type",
+          "lookup_keys",
+          "created",
+          "recurring",
+        ]);
         const active = optBoolean(params, "active");
         const product = optString(params, "product");
         const type = optString(params, "type");
@@ -228,7 +256,17 @@ export class Api {
   }
 
   private listSessions(params: Params) {
-    allowOnly(params, [...PAGINATION, "customer", "customer_details", "created", "payment_intent", "payment_link", "status", "subscription", "customer_account"]);
+    allowOnly(params, [
+      ...PAGINATION,
+      "customer",
+      "customer_details",
+      "created",
+      "payment_intent",
+      "payment_link",
+      "status",
+      "subscription",
+      "customer_account",
+    ]);
     const customer = optString(params, "customer");
     const status = optString(params, "status");
     if (status !== null && status !== "open" && status !== "complete" && status !== "expired") {
@@ -238,7 +276,10 @@ export class Api {
     const subscription = optString(params, "subscription");
     const created = createdFilter(params);
     const details = params.customer_details;
-    const email = typeof details === "object" && !Array.isArray(details) && typeof details.email === "string" ? details.email : null;
+    const email =
+      typeof details === "object" && !Array.isArray(details) && typeof details.email === "string"
+        ? details.email
+        : null;
     const state = this.state;
     return paginate(state.sessions.all(), params, {
       url: "/v1/checkout/sessions",
@@ -286,12 +327,18 @@ export class Api {
     allowOnly(params, [...PAGINATION, "type", "types", "created", "delivery_success"]);
     const type = optString(params, "type");
     const types = asArray(params.types)?.filter((v): v is string => typeof v === "string");
-    if (type && types && types.length > 0) throw invalid("You may only specify one of these parameters: type, types.", "types");
+    if (type && types && types.length > 0)
+      throw invalid("You may only specify one of these parameters: type, types.", "types");
     if (types && types.length > 20) throw invalid("You can pass at most 20 types.", "types");
     let match: ((t: string) => boolean) | null = null;
     if (type) {
       if (type.includes("*")) {
-        const re = new RegExp(`^${type.split("*").map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
+        const re = new RegExp(
+          `^${type
+            .split("*")
+            .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+            .join(".*")}$`,
+        );
         match = (t) => re.test(t);
       } else {
         match = (t) => t === type;
@@ -339,7 +386,9 @@ export class Api {
     if (segment === "line_items" && target.object === "checkout.session") {
       if (!target.line_items) {
         const record = this.state.sessions.get(target.id as string);
-        target.line_items = snapshot(this.lineItemList(record?.lineItems ?? [], target.id as string, Object.create(null) as Params));
+        target.line_items = snapshot(
+          this.lineItemList(record?.lineItems ?? [], target.id as string, Object.create(null) as Params),
+        );
       }
       if (rest.length > 0) this.expandAt(target.line_items as Json, rest, path);
       return;

@@ -27,7 +27,13 @@ export type PriceObject = {
   active: boolean;
   currency: string;
   product: string;
-  recurring: { interval: string; interval_count: number; meter: null; trial_period_days: null; usage_type: "licensed" } | null;
+  recurring: {
+    interval: string;
+    interval_count: number;
+    meter: null;
+    trial_period_days: null;
+    usage_type: "licensed";
+  } | null;
   type: "one_time" | "recurring";
   unit_amount: number;
   [key: string]: unknown;
@@ -70,7 +76,8 @@ export function loadCatalog(path: string = DEFAULT_CATALOG_PATH): Catalog {
       if (typeof e[key] !== "string" || e[key] === "") fail(path, `${where}.${key} must be a non-empty string`);
     }
     if (e.mode !== "payment" && e.mode !== "subscription") fail(path, `${where}.mode must be payment or subscription`);
-    if (!Number.isInteger(e.unitAmount) || (e.unitAmount as number) < 0) fail(path, `${where}.unitAmount must be an integer >= 0`);
+    if (!Number.isInteger(e.unitAmount) || (e.unitAmount as number) < 0)
+      fail(path, `${where}.unitAmount must be an integer >= 0`);
     if (e.mode === "subscription" && !e.recurringInterval) e.recurringInterval = "month";
     return {
       slug: e.slug!,

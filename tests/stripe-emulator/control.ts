@@ -51,7 +51,13 @@ function optionalString(body: Body, key: string): string | undefined {
   return value;
 }
 
-export async function handleControl(rt: Runtime, method: string, path: string, query: URLSearchParams, body: Body): Promise<ControlResult> {
+export async function handleControl(
+  rt: Runtime,
+  method: string,
+  path: string,
+  query: URLSearchParams,
+  body: Body,
+): Promise<ControlResult> {
   try {
     return await route(rt, method, path, query, body);
   } catch (error) {
@@ -61,7 +67,13 @@ export async function handleControl(rt: Runtime, method: string, path: string, q
   }
 }
 
-async function route(rt: Runtime, method: string, path: string, query: URLSearchParams, body: Body): Promise<ControlResult> {
+async function route(
+  rt: Runtime,
+  method: string,
+  path: string,
+  query: URLSearchParams,
+  body: Body,
+): Promise<ControlResult> {
   const parts = path.split("/").filter(Boolean).slice(1); // drop "_emulator"
   const key = `${method} ${parts.join("/")}`;
   const ok = (value: unknown = { ok: true }) => ({ status: 200, body: value });
@@ -101,7 +113,8 @@ async function route(rt: Runtime, method: string, path: string, query: URLSearch
     case "POST delivery": {
       const next: DeliverySettings = { ...dispatcher.settings };
       if (body.mode !== undefined) {
-        if (body.mode !== "normal" && body.mode !== "drop" && body.mode !== "hold") throw bad("`mode` must be normal, drop or hold");
+        if (body.mode !== "normal" && body.mode !== "drop" && body.mode !== "hold")
+          throw bad("`mode` must be normal, drop or hold");
         next.mode = body.mode;
       }
       if (body.order !== undefined) {
@@ -128,7 +141,10 @@ async function route(rt: Runtime, method: string, path: string, query: URLSearch
       return {
         status: 408,
         body: {
-          ...errorBody(408, `Timed out after ${timeoutMs} ms waiting for ${count} successful deliveries (${succeeded} so far)`),
+          ...errorBody(
+            408,
+            `Timed out after ${timeoutMs} ms waiting for ${count} successful deliveries (${succeeded} so far)`,
+          ),
           deliveries: dispatcher.log,
         },
       };
@@ -152,7 +168,13 @@ async function route(rt: Runtime, method: string, path: string, query: URLSearch
       const count = optionalNumber(body, "count", { min: 1 });
       const method = optionalString(body, "method")?.toUpperCase() ?? null;
       const pathPrefix = optionalString(body, "pathPrefix") ?? null;
-      rt.faults.push({ method, pathPrefix, status, hang: optionalBoolean(body, "hang") ?? false, remaining: count ?? null });
+      rt.faults.push({
+        method,
+        pathPrefix,
+        status,
+        hang: optionalBoolean(body, "hang") ?? false,
+        remaining: count ?? null,
+      });
       return ok(rt.faults);
     }
     case "DELETE faults":
@@ -181,9 +203,11 @@ async function route(rt: Runtime, method: string, path: string, query: URLSearch
       case "expire":
         return ok(state.expire(record, null).session);
       case "expires_at": {
-        const inMs = optionalNumber(body, "in_ms", { integer: false }) ?? optionalNumber(body, "inMs", { integer: false });
+        const inMs =
+          optionalNumber(body, "in_ms", { integer: false }) ?? optionalNumber(body, "inMs", { integer: false });
         const expiresAt = optionalNumber(body, "expires_at") ?? optionalNumber(body, "expiresAt");
-        if (inMs === undefined && expiresAt === undefined) throw bad("Give `expires_at` (unix seconds) or `in_ms` (milliseconds from now)");
+        if (inMs === undefined && expiresAt === undefined)
+          throw bad("Give `expires_at` (unix seconds) or `in_ms` (milliseconds from now)");
         return ok(state.setExpiry(record, { inMs, expiresAt }).session);
       }
     }
@@ -202,7 +226,8 @@ async function route(rt: Runtime, method: string, path: string, query: URLSearch
       const cancelAtPeriodEnd = optionalBoolean(body, "cancel_at_period_end");
       let metadata: Record<string, string> | undefined;
       if (body.metadata !== undefined) {
-        if (typeof body.metadata !== "object" || body.metadata === null) throw bad("`metadata` must be an object of strings");
+        if (typeof body.metadata !== "object" || body.metadata === null)
+          throw bad("`metadata` must be an object of strings");
         metadata = Object.fromEntries(Object.entries(body.metadata).map(([k, v]) => [k, String(v)]));
       }
       return ok(state.updateSubscription(subscription, { status, cancelAtPeriodEnd, metadata }, null));

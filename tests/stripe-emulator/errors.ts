@@ -32,8 +32,7 @@ export class StripeApiError extends Error {
 export const invalid = (message: string, param?: string, code?: string) =>
   new StripeApiError(400, "invalid_request_error", message, { param, code });
 
-export const missingParam = (param: string) =>
-  invalid(`Missing required param: ${param}.`, param, "parameter_missing");
+export const missingParam = (param: string) => invalid(`Missing required param: ${param}.`, param, "parameter_missing");
 
 /** An id in the URL that names nothing: 404. */
 export const noSuch = (kind: string, id: string, param: string) =>

@@ -40,7 +40,8 @@ export type ListObject<U> = { object: "list"; data: U[]; has_more: boolean; url:
 export function parseLimit(params: Params): number {
   const raw = params.limit;
   if (raw === undefined || raw === "") return 10;
-  if (typeof raw !== "string" || !/^-?\d+$/.test(raw)) throw invalid(`Invalid integer: ${String(raw)}`, "limit", "parameter_invalid_integer");
+  if (typeof raw !== "string" || !/^-?\d+$/.test(raw))
+    throw invalid(`Invalid integer: ${String(raw)}`, "limit", "parameter_invalid_integer");
   const limit = Number(raw);
   if (limit < 1) throw invalid("This value must be greater than or equal to 1.", "limit");
   if (limit > 100) throw invalid("This value must be less than or equal to 100.", "limit");
@@ -63,8 +64,10 @@ export function paginate<T extends { id: string }, U = T>(
   },
 ): ListObject<U> {
   const limit = parseLimit(params);
-  const after = typeof params.starting_after === "string" && params.starting_after !== "" ? params.starting_after : undefined;
-  const before = typeof params.ending_before === "string" && params.ending_before !== "" ? params.ending_before : undefined;
+  const after =
+    typeof params.starting_after === "string" && params.starting_after !== "" ? params.starting_after : undefined;
+  const before =
+    typeof params.ending_before === "string" && params.ending_before !== "" ? params.ending_before : undefined;
   if (after && before) {
     throw invalid("You may only specify one of these parameters: ending_before, starting_after.", "ending_before");
   }
@@ -111,7 +114,8 @@ export function createdFilter(params: Params, param = "created"): ((created: num
   const raw = params[param];
   if (raw === undefined || raw === "") return undefined;
   const toInt = (value: unknown, name: string) => {
-    if (typeof value !== "string" || !/^\d+$/.test(value)) throw invalid(`Invalid integer: ${String(value)}`, name, "parameter_invalid_integer");
+    if (typeof value !== "string" || !/^\d+$/.test(value))
+      throw invalid(`Invalid integer: ${String(value)}`, name, "parameter_invalid_integer");
     return Number(value);
   };
   if (typeof raw === "string") {

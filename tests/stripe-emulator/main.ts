@@ -35,7 +35,8 @@ if (webhookUrl) {
   } catch {
     fail(`EMULATOR_WEBHOOK_URL must be an absolute URL, not "${webhookUrl}"`);
   }
-  if (!webhookSecret) fail("EMULATOR_WEBHOOK_SECRET is required with EMULATOR_WEBHOOK_URL (the whsec_... the app verifies with)");
+  if (!webhookSecret)
+    fail("EMULATOR_WEBHOOK_SECRET is required with EMULATOR_WEBHOOK_URL (the whsec_... the app verifies with)");
 }
 
 const emulator = await startEmulator({

@@ -58,7 +58,14 @@ export type LineItem = {
   [key: string]: unknown;
 };
 
-export type Customer = { id: string; object: "customer"; email: string | null; name: string | null; created: number; [key: string]: unknown };
+export type Customer = {
+  id: string;
+  object: "customer";
+  email: string | null;
+  name: string | null;
+  created: number;
+  [key: string]: unknown;
+};
 export type PaymentIntent = { id: string; object: "payment_intent"; status: string; [key: string]: unknown };
 export type Subscription = {
   id: string;
@@ -72,7 +79,14 @@ export type Subscription = {
   metadata: Record<string, string>;
   [key: string]: unknown;
 };
-export type PortalSession = { id: string; object: "billing_portal.session"; customer: string; return_url: string | null; url: string; [key: string]: unknown };
+export type PortalSession = {
+  id: string;
+  object: "billing_portal.session";
+  customer: string;
+  return_url: string | null;
+  url: string;
+  [key: string]: unknown;
+};
 export type StripeEvent = {
   id: string;
   object: "event";
@@ -380,7 +394,13 @@ export function buildSubscription(input: {
     description: null,
     discounts: [],
     ended_at: null,
-    invoice_settings: { account_tax_ids: null, custom_fields: null, description: null, footer: null, issuer: { type: "self" } },
+    invoice_settings: {
+      account_tax_ids: null,
+      custom_fields: null,
+      description: null,
+      footer: null,
+      issuer: { type: "self" },
+    },
     items: {
       object: "list",
       data: input.items.map(({ price, quantity }) => ({
@@ -425,7 +445,12 @@ export function buildSubscription(input: {
   };
 }
 
-export function buildPortalSession(input: { customer: string; returnUrl: string | null; origin: string; locale: string | null }): PortalSession {
+export function buildPortalSession(input: {
+  customer: string;
+  returnUrl: string | null;
+  origin: string;
+  locale: string | null;
+}): PortalSession {
   const id = newId.portalSession();
   return {
     id,

@@ -95,7 +95,11 @@ ${then}`;
 }
 
 /** The page of an open session, with the payment form; `error` shows above it. */
-export function checkoutPage(record: SessionRecord, email: string, error: { status: number; message: string } | null = null): Page {
+export function checkoutPage(
+  record: SessionRecord,
+  email: string,
+  error: { status: number; message: string } | null = null,
+): Page {
   const s = record.session;
   const back = s.cancel_url ? `<p><a id="back" href="${escapeHtml(s.cancel_url)}">Back</a></p>` : "";
   const body = `<h1>${s.mode === "subscription" ? "Subscribe" : "Pay"}</h1>
@@ -141,7 +145,10 @@ export function notFoundPage(what: string): Page {
 
 export function portalPage(portal: PortalSession, email: string | null, subscriptions: readonly Subscription[]): Page {
   const rows = subscriptions
-    .map((s) => `<li><span class="id">${escapeHtml(s.id)}</span>: <span class="status">${escapeHtml(s.status)}</span></li>`)
+    .map(
+      (s) =>
+        `<li><span class="id">${escapeHtml(s.id)}</span>: <span class="status">${escapeHtml(s.status)}</span></li>`,
+    )
     .join("\n");
   const back = portal.return_url
     ? `<p><a id="return" href="${escapeHtml(portal.return_url)}">Return to the shop</a></p>`

@@ -162,7 +162,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     verbose,
   };
 
-  async function handleApi(req: http.IncomingMessage, res: http.ServerResponse, url: URL, rawBody: string, requestId: string) {
+  async function handleApi(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    url: URL,
+    rawBody: string,
+    requestId: string,
+  ) {
     const method = (req.method ?? "GET").toUpperCase();
     const path = url.pathname;
     const stripeVersion = header(req, "stripe-version");
@@ -192,7 +198,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       stripeVersion,
       at: Date.now(),
     });
-    if (rt.requestLog.length > MAX_REQUEST_LOG) rt.requestLog.splice(0, rt.requestLog.length - MAX_REQUEST_LOG + 10_000);
+    if (rt.requestLog.length > MAX_REQUEST_LOG)
+      rt.requestLog.splice(0, rt.requestLog.length - MAX_REQUEST_LOG + 10_000);
 
     // Injected faults come first: they stand for failures before Stripe's code runs.
     const faultIndex = rt.faults.findIndex(
@@ -212,8 +219,15 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     }
 
     const authError = authenticate(header(req, "authorization") ?? undefined);
-    if (authError) return sendJson(res, 401, authError.body(), { ...headers, "WWW-Authenticate": 'Bearer realm="Stripe"' });
-    if (badJson) return sendJson(res, 400, { error: { message: "Invalid JSON in the request body.", type: "invalid_request_error" } }, headers);
+    if (authError)
+      return sendJson(res, 401, authError.body(), { ...headers, "WWW-Authenticate": 'Bearer realm="Stripe"' });
+    if (badJson)
+      return sendJson(
+        res,
+        400,
+        { error: { message: "Invalid JSON in the request body.", type: "invalid_request_error" } },
+        headers,
+      );
 
     const params = method === "POST" ? body : query;
     const keyed = method === "POST" && idempotencyKey !== null && idempotencyKey !== "";
@@ -221,9 +235,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     if (keyed) {
       headers["Idempotency-Key"] = idempotencyKey;
       if (idempotencyKey.length > 255) {
-        const error = new StripeApiError(400, "invalid_request_error", "Idempotency-Key must be at most 255 characters long.", {
-          param: "Idempotency-Key",
-        });
+        const error = new StripeApiError(
+          400,
+          "invalid_request_error",
+          "Idempotency-Key must be at most 255 characters long.",
+          {
+            param: "Idempotency-Key",
+          },
+        );
         return sendJson(res, 400, error.body(), headers);
       }
       fingerprint = canonical(toPlain(params));
@@ -257,12 +276,16 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     let status: number;
     let text: string;
     try {
-      const result = rt.api.handle(method, path, params, { id: requestId, idempotency_key: keyed ? idempotencyKey : null });
+      const result = rt.api.handle(method, path, params, {
+        id: requestId,
+        idempotency_key: keyed ? idempotencyKey : null,
+      });
       status = result.status;
       text = JSON.stringify(result.body);
     } catch (error) {
       const stripeError = error instanceof StripeApiError ? error : apiError(500);
-      if (!(error instanceof StripeApiError)) log(`internal error on ${method} ${path}: ${(error as Error).stack ?? String(error)}`);
+      if (!(error instanceof StripeApiError))
+        log(`internal error on ${method} ${path}: ${(error as Error).stack ?? String(error)}`);
       status = stripeError.status;
       text = JSON.stringify(stripeError.body());
     }
@@ -278,14 +301,18 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const record = state.getSession(id);
     if (!record) return sendPage(res, notFoundPage(`No such checkout session: ${id}`));
     if (record.session.status !== "open") return sendPage(res, closedPage(record, successUrl(record)));
-    if (req.method === "GET" || req.method === "HEAD") return sendPage(res, checkoutPage(record, state.defaultEmail(record)));
+    if (req.method === "GET" || req.method === "HEAD")
+      return sendPage(res, checkoutPage(record, state.defaultEmail(record)));
     if (req.method !== "POST") return sendPage(res, { ...notFoundPage("Use GET or POST."), status: 405 });
 
     const form = parseForm(rawBody);
     const action = typeof form.action === "string" ? form.action : "";
     const email = typeof form.email === "string" ? form.email.trim() : "";
     if (action !== "card" && action !== "declined" && action !== "delayed") {
-      return sendPage(res, checkoutPage(record, email || state.defaultEmail(record), { status: 400, message: "Choose how to pay." }));
+      return sendPage(
+        res,
+        checkoutPage(record, email || state.defaultEmail(record), { status: 400, message: "Choose how to pay." }),
+      );
     }
     if (!isEmail(email)) {
       return sendPage(res, checkoutPage(record, email, { status: 400, message: "Enter a valid email address." }));
@@ -314,7 +341,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const path = url.pathname;
     const rawBody = await readBody(req);
     if (rawBody === null) {
-      return sendJson(res, 413, { error: { type: "invalid_request_error", message: "The request body is too large." } });
+      return sendJson(res, 413, {
+        error: { type: "invalid_request_error", message: "The request body is too large." },
+      });
     }
     if (path === "/v1" || path.startsWith("/v1/")) return handleApi(req, res, url, rawBody, requestId);
     if (path.startsWith("/_emulator/")) {
@@ -325,7 +354,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
           if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error();
           body = parsed as Record<string, unknown>;
         } catch {
-          return sendJson(res, 400, { error: { type: "invalid_request_error", message: "The body must be a JSON object." } });
+          return sendJson(res, 400, {
+            error: { type: "invalid_request_error", message: "The body must be a JSON object." },
+          });
         }
       }
       const result = await handleControl(rt, (req.method ?? "GET").toUpperCase(), path, url.searchParams, body);
@@ -334,9 +365,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const pay = /^\/c\/pay\/([^/]+)\/?$/.exec(path);
     if (pay) return handleCheckoutPage(req, res, decodeURIComponent(pay[1]!), rawBody);
     const portal = /^\/p\/session\/([^/]+)\/?$/.exec(path);
-    if (portal && (req.method === "GET" || req.method === "HEAD")) return handlePortalPage(res, decodeURIComponent(portal[1]!));
+    if (portal && (req.method === "GET" || req.method === "HEAD"))
+      return handlePortalPage(res, decodeURIComponent(portal[1]!));
     if (path === "/" || path === "/_emulator") {
-      return sendJson(res, 200, { name: "stripe-emulator", api_version: API_VERSION, readme: "tests/stripe-emulator/README.md" });
+      return sendJson(res, 200, {
+        name: "stripe-emulator",
+        api_version: API_VERSION,
+        readme: "tests/stripe-emulator/README.md",
+      });
     }
     sendJson(res, 404, { error: { type: "invalid_request_error", message: `Not found: ${req.method} ${path}` } });
   }
@@ -361,7 +397,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     });
   });
   const address = server.address() as AddressInfo;
-  const urlHost = host === "0.0.0.0" || host === "::" || host === "" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
+  const urlHost =
+    host === "0.0.0.0" || host === "::" || host === "" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
   origin = `http://${urlHost}:${address.port}`;
   if (dispatcher.endpoint) log(`webhooks go to ${dispatcher.endpoint.url}`);
 

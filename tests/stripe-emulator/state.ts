@@ -48,21 +48,78 @@ export type StoredEvent = { id: string; event: StripeEvent; body: string };
 
 // Checkout.SessionCreateParams in the stripe SDK (2026-10-28.endive), plus `expand`.
 const SESSION_CREATE_PARAMS = new Set([
-  "adaptive_pricing", "after_expiration", "allow_promotion_codes", "allowed_payment_method_types", "automatic_tax",
-  "billing_address_collection", "branding_settings", "cancel_url", "client_reference_id", "consent_collection",
-  "currency", "custom_fields", "custom_text", "customer", "customer_account", "customer_creation", "customer_email",
-  "customer_update", "discounts", "excluded_payment_method_types", "expand", "expires_at", "integration_identifier",
-  "invoice_creation", "line_items", "locale", "managed_payments", "metadata", "mode", "name_collection",
-  "optional_items", "origin_context", "payment_intent_data", "payment_method_collection",
-  "payment_method_configuration", "payment_method_data", "payment_method_options", "payment_method_types",
-  "permissions", "phone_number_collection", "redirect_on_completion", "return_url", "saved_payment_method_options",
-  "setup_intent_data", "shipping_address_collection", "shipping_options", "submit_type", "subscription_data",
-  "success_url", "tax_id_collection", "ui_mode", "wallet_options",
+  "adaptive_pricing",
+  "after_expiration",
+  "allow_promotion_codes",
+  "allowed_payment_method_types",
+  "automatic_tax",
+  "billing_address_collection",
+  "branding_settings",
+  "cancel_url",
+  "client_reference_id",
+  "consent_collection",
+  "currency",
+  "custom_fields",
+  "custom_text",
+  "customer",
+  "customer_account",
+  "customer_creation",
+  "customer_email",
+  "customer_update",
+  "discounts",
+  "excluded_payment_method_types",
+  "expand",
+  "expires_at",
+  "integration_identifier",
+  "invoice_creation",
+  "line_items",
+  "locale",
+  "managed_payments",
+  "metadata",
+  "mode",
+  "name_collection",
+  "optional_items",
+  "origin_context",
+  "payment_intent_data",
+  "payment_method_collection",
+  "payment_method_configuration",
+  "payment_method_data",
+  "payment_method_options",
+  "payment_method_types",
+  "permissions",
+  "phone_number_collection",
+  "redirect_on_completion",
+  "return_url",
+  "saved_payment_method_options",
+  "setup_intent_data",
+  "shipping_address_collection",
+  "shipping_options",
+  "submit_type",
+  "subscription_data",
+  "success_url",
+  "tax_id_collection",
+  "ui_mode",
+  "wallet_options",
 ]);
-const LINE_ITEM_PARAMS = new Set(["adjustable_quantity", "dynamic_tax_rates", "metadata", "price", "price_data", "quantity", "tax_rates"]);
+const LINE_ITEM_PARAMS = new Set([
+  "adjustable_quantity",
+  "dynamic_tax_rates",
+  "metadata",
+  "price",
+  "price_data",
+  "quantity",
+  "tax_rates",
+]);
 
 export const SUBSCRIPTION_STATUSES = new Set([
-  "active", "canceled", "incomplete", "incomplete_expired", "past_due", "paused", "trialing", "unpaid",
+  "active",
+  "canceled",
+  "incomplete",
+  "incomplete_expired",
+  "past_due",
+  "paused",
+  "trialing",
+  "unpaid",
 ]);
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -81,7 +138,11 @@ export function optInteger(params: Params, key: string, param = key): number | n
   const value = params[key];
   if (value === undefined || value === "") return null;
   if (typeof value !== "string" || !/^-?\d+$/.test(value)) {
-    throw invalid(`Invalid integer: ${typeof value === "string" ? value : JSON.stringify(value)}`, param, "parameter_invalid_integer");
+    throw invalid(
+      `Invalid integer: ${typeof value === "string" ? value : JSON.stringify(value)}`,
+      param,
+      "parameter_invalid_integer",
+    );
   }
   return Number(value);
 }
@@ -91,7 +152,11 @@ export function optBoolean(params: Params, key: string): boolean | null {
   if (value === undefined || value === "") return null;
   if (value === "true") return true;
   if (value === "false") return false;
-  throw invalid(`Invalid boolean: ${typeof value === "string" ? value : JSON.stringify(value)}`, key, "parameter_invalid_boolean");
+  throw invalid(
+    `Invalid boolean: ${typeof value === "string" ? value : JSON.stringify(value)}`,
+    key,
+    "parameter_invalid_boolean",
+  );
 }
 
 export function parseMetadata(value: ParamValue | undefined, param = "metadata"): Record<string, string> {
@@ -238,7 +303,12 @@ export class EmulatorState {
 
   // ---- events ----
 
-  emit(type: string, object: Record<string, unknown>, request: RequestContext | null, previousAttributes?: Record<string, unknown>) {
+  emit(
+    type: string,
+    object: Record<string, unknown>,
+    request: RequestContext | null,
+    previousAttributes?: Record<string, unknown>,
+  ) {
     const event = buildEvent({
       type,
       object: snapshot(object),
@@ -296,13 +366,17 @@ export class EmulatorState {
       if (!isHash(raw)) throw invalid("Invalid object", p);
       for (const key of Object.keys(raw)) if (!LINE_ITEM_PARAMS.has(key)) throw unknownParam(`${p}[${key}]`);
       if (raw.price_data !== undefined) {
-        throw invalid("The Stripe emulator only knows the catalog's prices: pass `price`, not `price_data`.", `${p}[price_data]`);
+        throw invalid(
+          "The Stripe emulator only knows the catalog's prices: pass `price`, not `price_data`.",
+          `${p}[price_data]`,
+        );
       }
       const priceId = optString(raw, "price", `${p}[price]`);
       if (!priceId) throw missingParam(`${p}[price]`);
       const price = this.catalog.price(priceId);
       if (!price) throw noSuchParam("price", priceId, `${p}[price]`);
-      if (!price.active) throw invalid("The price specified is inactive. This field only accepts active prices.", `${p}[price]`);
+      if (!price.active)
+        throw invalid("The price specified is inactive. This field only accepts active prices.", `${p}[price]`);
       const quantity = optInteger(raw, "quantity", `${p}[quantity]`);
       if (quantity === null) throw missingParam(`${p}[quantity]`);
       if (quantity < 1) throw invalid("This value must be greater than or equal to 1.", `${p}[quantity]`);
@@ -321,7 +395,10 @@ export class EmulatorState {
       }
     });
     if (mode === "subscription" && !items.some(({ price }) => price.type === "recurring")) {
-      throw invalid("You must provide at least one recurring price in `subscription` mode when using prices.", "line_items");
+      throw invalid(
+        "You must provide at least one recurring price in `subscription` mode when using prices.",
+        "line_items",
+      );
     }
 
     const successUrl = checkUrl(optString(params, "success_url"), "success_url");
@@ -341,8 +418,13 @@ export class EmulatorState {
       if (customerCreation !== "always" && customerCreation !== "if_required") {
         throw invalid("Invalid customer_creation: must be one of always or if_required", "customer_creation");
       }
-      if (mode !== "payment") throw invalid("`customer_creation` can only be used in `payment` mode.", "customer_creation");
-      if (customerId) throw invalid("You may only specify one of these parameters: customer, customer_creation.", "customer_creation");
+      if (mode !== "payment")
+        throw invalid("`customer_creation` can only be used in `payment` mode.", "customer_creation");
+      if (customerId)
+        throw invalid(
+          "You may only specify one of these parameters: customer, customer_creation.",
+          "customer_creation",
+        );
     } else if (mode === "payment" && !customerId) {
       customerCreation = "if_required";
     }
@@ -363,33 +445,45 @@ export class EmulatorState {
     if (requestedExpiry !== null) {
       // A minute of slack for the caller's clock and the trip here.
       if (requestedExpiry < now + 30 * 60 - 60) {
-        throw invalid("The `expires_at` timestamp must be at least 30 minutes from Checkout Session creation.", "expires_at");
+        throw invalid(
+          "The `expires_at` timestamp must be at least 30 minutes from Checkout Session creation.",
+          "expires_at",
+        );
       }
       if (requestedExpiry > now + 24 * 3600) {
-        throw invalid("The `expires_at` timestamp must be less than 24 hours from Checkout Session creation.", "expires_at");
+        throw invalid(
+          "The `expires_at` timestamp must be less than 24 hours from Checkout Session creation.",
+          "expires_at",
+        );
       }
       expiresAt = requestedExpiry;
     }
 
     let paymentIntentMetadata: Record<string, string> = {};
     if (params.payment_intent_data !== undefined) {
-      if (mode !== "payment") throw invalid("You can not pass `payment_intent_data` in `subscription` mode.", "payment_intent_data");
+      if (mode !== "payment")
+        throw invalid("You can not pass `payment_intent_data` in `subscription` mode.", "payment_intent_data");
       if (isHash(params.payment_intent_data)) {
         paymentIntentMetadata = parseMetadata(params.payment_intent_data.metadata, "payment_intent_data[metadata]");
       }
     }
     let subscriptionMetadata: Record<string, string> = {};
     if (params.subscription_data !== undefined) {
-      if (mode !== "subscription") throw invalid("You can not pass `subscription_data` in `payment` mode.", "subscription_data");
+      if (mode !== "subscription")
+        throw invalid("You can not pass `subscription_data` in `payment` mode.", "subscription_data");
       if (isHash(params.subscription_data)) {
         subscriptionMetadata = parseMetadata(params.subscription_data.metadata, "subscription_data[metadata]");
       }
     }
     const submitType = optString(params, "submit_type");
-    if (submitType && mode !== "payment") throw invalid("You can only use `submit_type` in `payment` mode.", "submit_type");
+    if (submitType && mode !== "payment")
+      throw invalid("You can only use `submit_type` in `payment` mode.", "submit_type");
     const billingAddressCollection = optString(params, "billing_address_collection");
     if (billingAddressCollection && billingAddressCollection !== "auto" && billingAddressCollection !== "required") {
-      throw invalid("Invalid billing_address_collection: must be one of auto or required", "billing_address_collection");
+      throw invalid(
+        "Invalid billing_address_collection: must be one of auto or required",
+        "billing_address_collection",
+      );
     }
     const methodTypes = asArray(params.payment_method_types)?.filter((v): v is string => typeof v === "string") ?? [];
 
@@ -437,7 +531,11 @@ export class EmulatorState {
     this.touch(record);
     const status = record.session.status;
     if (status !== "open") {
-      throw invalid(`This Checkout Session is no longer open: its status is \`${status}\`.`, "session", "checkout_session_not_open");
+      throw invalid(
+        `This Checkout Session is no longer open: its status is \`${status}\`.`,
+        "session",
+        "checkout_session_not_open",
+      );
     }
   }
 
@@ -449,7 +547,13 @@ export class EmulatorState {
     return customer?.email ?? "shopper@example.com";
   }
 
-  pay(record: SessionRecord, method: "card" | "delayed", email: string, name: string | null, request: RequestContext | null) {
+  pay(
+    record: SessionRecord,
+    method: "card" | "delayed",
+    email: string,
+    name: string | null,
+    request: RequestContext | null,
+  ) {
     this.assertOpen(record);
     if (!isEmail(email)) throw invalid(`Invalid email address: ${email}`, "email", "email_invalid");
     const s = record.session;
@@ -473,7 +577,9 @@ export class EmulatorState {
     } else {
       subscription = buildSubscription({
         customer: customer!.id,
-        items: record.lineItems.filter((i) => i.price.type === "recurring").map((i) => ({ price: i.price, quantity: i.quantity })),
+        items: record.lineItems
+          .filter((i) => i.price.type === "recurring")
+          .map((i) => ({ price: i.price, quantity: i.quantity })),
         currency: s.currency,
         status: method === "card" ? "active" : "incomplete",
         metadata: record.subscriptionMetadata,
@@ -612,7 +718,12 @@ export class EmulatorState {
     subscription.status = "canceled";
     subscription.canceled_at = now;
     subscription.ended_at = now;
-    subscription.cancellation_details = { comment: null, feedback: null, feedback_option: null, reason: "cancellation_requested" };
+    subscription.cancellation_details = {
+      comment: null,
+      feedback: null,
+      feedback_option: null,
+      reason: "cancellation_requested",
+    };
     this.emit("customer.subscription.deleted", subscription, request, previous);
     return subscription;
   }
@@ -653,7 +764,12 @@ export class EmulatorState {
     if (!customer) throw missingParam("customer");
     if (!this.customers.get(customer)) throw noSuchParam("customer", customer, "customer");
     const returnUrl = checkUrl(optString(params, "return_url"), "return_url");
-    const portal = buildPortalSession({ customer, returnUrl, origin: this.origin(), locale: optString(params, "locale") });
+    const portal = buildPortalSession({
+      customer,
+      returnUrl,
+      origin: this.origin(),
+      locale: optString(params, "locale"),
+    });
     this.portalSessions.set(portal.id, portal);
     return portal;
   }

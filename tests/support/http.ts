@@ -18,7 +18,10 @@ export function formRequest(
   });
 }
 
-export function getRequest(path: string, { cookie, headers = {} }: { cookie?: string | null; headers?: Record<string, string> } = {}) {
+export function getRequest(
+  path: string,
+  { cookie, headers = {} }: { cookie?: string | null; headers?: Record<string, string> } = {},
+) {
   return new Request(`${ORIGIN}${path}`, { headers: { ...(cookie ? { Cookie: cookie } : {}), ...headers } });
 }
 

@@ -50,7 +50,13 @@ function stopper(child: ChildProcess) {
     });
 }
 
-async function waitFor(check: () => Promise<boolean>, what: string, output: string[], child: ChildProcess, timeoutMs = 20_000) {
+async function waitFor(
+  check: () => Promise<boolean>,
+  what: string,
+  output: string[],
+  child: ChildProcess,
+  timeoutMs = 20_000,
+) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}:\n${output.join("\n")}`);
@@ -140,7 +146,9 @@ export async function snapshotBuild(): Promise<string> {
     } catch (error: unknown) {
       rmSync(dir, { recursive: true, force: true });
       if (attempt >= 20) {
-        throw new Error(`No usable build to copy (run \`npx remix vite:build\`): ${error instanceof Error ? error.message : String(error)}`);
+        throw new Error(
+          `No usable build to copy (run \`npx remix vite:build\`): ${error instanceof Error ? error.message : String(error)}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 500));
     }
@@ -152,7 +160,11 @@ export async function startEmulatorProcess({
   webhookUrl,
   webhookSecret = WEBHOOK_SECRET,
   env = {},
-}: { webhookUrl?: string; webhookSecret?: string; env?: Record<string, string> } = {}): Promise<Proc> {
+}: {
+  webhookUrl?: string;
+  webhookSecret?: string;
+  env?: Record<string, string>;
+} = {}): Promise<Proc> {
   const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "tests/stripe-emulator/main.ts")], {
     cwd: root,
     env: {

@@ -5,8 +5,7 @@ export const TEST_ENV = {
   STRIPE_SECRET_KEY: "sk_test_shop_tests_only",
   // Newest first: the previous one still verifies during a rotation.
   STRIPE_WEBHOOK_SECRET: "whsec_test_current_secret,whsec_test_previous_secret",
-  SESSION_SECRET:
-    "test-session-secret-newest-0123456789abcdef,test-session-secret-previous-0123456789abcdef",
+  SESSION_SECRET: "test-session-secret-newest-0123456789abcdef,test-session-secret-previous-0123456789abcdef",
   STRIPE_TIMEOUT_MS: "1500",
   DATABASE_BUSY_TIMEOUT_MS: "300",
 } as const;

@@ -11,7 +11,9 @@ describe("database", () => {
   it("migrates and seeds a fresh file with the catalog", () => {
     const file = path.join(mkdtempSync(path.join(os.tmpdir(), "db-")), "fresh.db");
     const { sqlite } = openDatabase(file);
-    const products = sqlite.prepare("SELECT slug, mode, unit_amount, currency, max_quantity FROM products ORDER BY id").all();
+    const products = sqlite
+      .prepare("SELECT slug, mode, unit_amount, currency, max_quantity FROM products ORDER BY id")
+      .all();
     expect(products.length).toBeGreaterThanOrEqual(3);
     expect(products.filter((p) => (p as { mode: string }).mode === "payment").length).toBeGreaterThanOrEqual(2);
     expect(products.filter((p) => (p as { mode: string }).mode === "subscription").length).toBeGreaterThanOrEqual(1);
@@ -43,7 +45,9 @@ describe("database", () => {
     const { sqlite } = openDatabase(file);
     expect(() =>
       sqlite
-        .prepare("INSERT INTO checkout_sessions (id, shopper_id, product_id, quantity, mode, form_token) VALUES (?, ?, ?, ?, ?, ?)")
+        .prepare(
+          "INSERT INTO checkout_sessions (id, shopper_id, product_id, quantity, mode, form_token) VALUES (?, ?, ?, ?, ?, ?)",
+        )
         .run("cs_test_x", "nobody", 1, 1, "payment", "tok"),
     ).toThrow(/FOREIGN KEY/);
     sqlite.close();

@@ -2,7 +2,13 @@ import { createHmac } from "node:crypto";
 
 import { describe, expect, it, vi } from "vitest";
 
-import { DISCARD_LIMIT_BYTES, MAX_WEBHOOK_BODY_BYTES, readBoundedBody, verifyWebhook, WebhookError } from "~/lib/webhook.server";
+import {
+  DISCARD_LIMIT_BYTES,
+  MAX_WEBHOOK_BODY_BYTES,
+  readBoundedBody,
+  verifyWebhook,
+  WebhookError,
+} from "~/lib/webhook.server";
 
 import { CHECKOUT_EVENT, checkoutSessionObject, sign, signed, stripeEvent } from "../support/stripe-fixtures";
 import { PREVIOUS_WEBHOOK_SECRET, WEBHOOK_SECRET } from "../support/test-env";
@@ -15,9 +21,13 @@ import { PREVIOUS_WEBHOOK_SECRET, WEBHOOK_SECRET } from "../support/test-env";
 
 const NOW = 1_900_000_000_000;
 const T = NOW / 1000;
-const event = stripeEvent(CHECKOUT_EVENT.completed, checkoutSessionObject({ status: "complete", payment_status: "paid" }), {
-  created: T,
-});
+const event = stripeEvent(
+  CHECKOUT_EVENT.completed,
+  checkoutSessionObject({ status: "complete", payment_status: "paid" }),
+  {
+    created: T,
+  },
+);
 const payload = JSON.stringify(event, null, 2);
 const hmac = (body: string, t: number | string, secret = WEBHOOK_SECRET) =>
   createHmac("sha256", secret).update(`${t}.${body}`).digest("hex");
@@ -103,7 +113,11 @@ describe("verifyWebhook", () => {
       JSON.stringify({ ...event, data: { object: { id: "ch_1", object: "charge" } } }),
       /not a checkout.session/,
     ],
-    ["a v2 thin event", JSON.stringify({ id: "evt_1", object: "v2.core.event", type: "v1.billing.meter.error_report_triggered" }), /not a Stripe event/],
+    [
+      "a v2 thin event",
+      JSON.stringify({ id: "evt_1", object: "v2.core.event", type: "v1.billing.meter.error_report_triggered" }),
+      /not a Stripe event/,
+    ],
   ])("refuses %s even when it is signed", (_name, body, message) => {
     expect(verdict(body, sign(body || "x", { timestamp: T }))).toEqual(rejected(message));
   });
@@ -134,7 +148,9 @@ describe("readBoundedBody", () => {
 
   it("takes exactly the limit", async () => {
     const body = "x".repeat(MAX_WEBHOOK_BODY_BYTES);
-    expect(await readBoundedBody(post(body, { "Content-Length": String(body.length) }))).toHaveLength(MAX_WEBHOOK_BODY_BYTES);
+    expect(await readBoundedBody(post(body, { "Content-Length": String(body.length) }))).toHaveLength(
+      MAX_WEBHOOK_BODY_BYTES,
+    );
   });
 
   it("refuses a declared Content-Length over the limit before reading anything", async () => {
@@ -145,7 +161,9 @@ describe("readBoundedBody", () => {
         controller.enqueue(new Uint8Array(10));
       },
     });
-    expect(await status(readBoundedBody(post(body, { "Content-Length": String(MAX_WEBHOOK_BODY_BYTES + 1) })))).toBe(413);
+    expect(await status(readBoundedBody(post(body, { "Content-Length": String(MAX_WEBHOOK_BODY_BYTES + 1) })))).toBe(
+      413,
+    );
     // At most the stream's own read-ahead, never a read by the route.
     expect(pulled).toBeLessThanOrEqual(1);
   });

@@ -49,7 +49,8 @@ export async function visibleNow(locator: Locator) {
   return (await locator.count()) > 0 && (await locator.first().isVisible());
 }
 
-export const sessionIdOf = (url: string) => new URL(url).searchParams.get("session_id") ?? new URL(url).pathname.split("/").pop()!;
+export const sessionIdOf = (url: string) =>
+  new URL(url).searchParams.get("session_id") ?? new URL(url).pathname.split("/").pop()!;
 
 export function hostedPageUrl(shop: Shop) {
   return new RegExp(`^${escapeRegExp(shop.emulator.url)}/c/pay/cs_test_[A-Za-z0-9]+$`);

@@ -3,7 +3,13 @@ import { rmSync } from "node:fs";
 import Database from "better-sqlite3";
 
 import { emulatorControl, type EmulatorControl } from "../../support/emulator";
-import { BUILT_SERVER_ENV, snapshotBuild, startBuiltServer, startEmulatorProcess, type Proc } from "../../support/server";
+import {
+  BUILT_SERVER_ENV,
+  snapshotBuild,
+  startBuiltServer,
+  startEmulatorProcess,
+  type Proc,
+} from "../../support/server";
 import { WEBHOOK_SECRET } from "../../support/test-env";
 
 /**
@@ -89,7 +95,9 @@ function shop(emulator: Proc, server: Proc & { databasePath: string }, stripe: E
         headers: { Authorization: `Bearer ${BUILT_SERVER_ENV.STRIPE_SECRET_KEY}` },
       });
       if (!response.ok) throw new Error(`GET /v1/events: ${response.status} ${await response.text()}`);
-      const list = (await response.json()) as { data: { id: string; type: string; data: { object: { id?: string } } }[] };
+      const list = (await response.json()) as {
+        data: { id: string; type: string; data: { object: { id?: string } } }[];
+      };
       return list.data.filter((event) => event.data.object.id === sessionId).map(({ id, type }) => ({ id, type }));
     },
     tail(lines = 40) {
