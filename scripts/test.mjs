@@ -30,15 +30,23 @@ if (!skippingBrowsers) {
 
 const run = (args, options = {}) => spawnSync(process.execPath, args, { cwd: root, stdio: "inherit", ...options });
 
-const build = run([path.join(root, "node_modules/@remix-run/dev/dist/cli.js"), "vite:build"], {
-  stdio: ["ignore", "ignore", "inherit"],
-});
-if (build.status !== 0) {
-  console.error("The build failed: see above.");
+/** A step before the tests: its failure ends the run with one failed count. */
+function step(title, args, options) {
+  console.log(`\n> ${title}`);
+  const result = run(args, options);
+  if (result.status === 0) return;
+  console.error(`${title}: failed, see above.`);
   writeFileSync(summaryFile, "0 passed, 1 failed\n");
   console.log("0 passed, 1 failed");
   process.exit(1);
 }
+
+step("Type check (tsc --noEmit)", [path.join(root, "node_modules/typescript/bin/tsc"), "--noEmit"]);
+step("Lint and format check (biome check)", [path.join(root, "node_modules/@biomejs/biome/bin/biome"), "check", "."]);
+step("Build (remix vite:build)", [path.join(root, "node_modules/@remix-run/dev/dist/cli.js"), "vite:build"], {
+  stdio: ["ignore", "ignore", "inherit"],
+});
+console.log(`\n> Tests: vitest projects ${projects.join(", ")}`);
 
 const vitest = run([
   path.join(root, "node_modules/vitest/vitest.mjs"),

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 
@@ -73,7 +73,13 @@ function supervise(name: string, child: ChildProcess, url: string, port: number)
     nextLine: (pattern, timeoutMs = 10_000) =>
       new Promise<string>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`${name} printed no line matching ${pattern}`)), timeoutMs);
-        waiters.push({ pattern, resolve: (line) => (clearTimeout(timer), resolve(line)) });
+        waiters.push({
+          pattern,
+          resolve: (line) => {
+            clearTimeout(timer);
+            resolve(line);
+          },
+        });
       }),
     stop: (signal = "SIGTERM") =>
       new Promise<void>((resolve) => {

@@ -222,7 +222,7 @@ describe("limits", () => {
     ["/stripe/webhook", 1024 * 1024 + 1],
   ])("POST %s with an oversized body: 413", async (pathname, size) => {
     const before = [readDb("SELECT id FROM checkout_sessions").length, readDb("SELECT id FROM stripe_events").length];
-    const response = await post(pathname, "q=" + "x".repeat(size), { "Sec-Fetch-Site": "same-origin" });
+    const response = await post(pathname, `q=${"x".repeat(size)}`, { "Sec-Fetch-Site": "same-origin" });
     expect(response.status).toBe(413);
     expect([readDb("SELECT id FROM checkout_sessions").length, readDb("SELECT id FROM stripe_events").length]).toEqual(
       before,

@@ -1,7 +1,7 @@
 import { StripeApiError } from "./errors";
-import { type Runtime } from "./runtime";
+import type { Runtime } from "./runtime";
 import { SUBSCRIPTION_STATUSES } from "./state";
-import { type DeliverySettings } from "./webhooks";
+import type { DeliverySettings } from "./webhooks";
 
 /**
  * The control API for tests, under /_emulator/ (no auth, JSON in and out).

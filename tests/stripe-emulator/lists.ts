@@ -1,5 +1,5 @@
 import { invalid } from "./errors";
-import { type Params } from "./params";
+import type { Params } from "./params";
 
 /**
  * Objects kept in creation order with O(1) lookup, and Stripe's list

@@ -1,4 +1,4 @@
-import { type PriceObject } from "./catalog";
+import type { PriceObject } from "./catalog";
 import { newId, nowSeconds } from "./ids";
 
 /**

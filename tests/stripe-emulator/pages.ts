@@ -1,5 +1,5 @@
-import { type LineItem, type PortalSession, type Subscription } from "./objects";
-import { type SessionRecord } from "./state";
+import type { LineItem, PortalSession, Subscription } from "./objects";
+import type { SessionRecord } from "./state";
 
 /**
  * The hosted pages: Checkout at /c/pay/:id and the billing portal at

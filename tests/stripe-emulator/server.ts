@@ -1,5 +1,5 @@
 import http from "node:http";
-import { type AddressInfo } from "node:net";
+import type { AddressInfo } from "node:net";
 
 import { Api } from "./api";
 import { loadCatalog } from "./catalog";
@@ -10,7 +10,7 @@ import { newId } from "./ids";
 import { API_VERSION } from "./objects";
 import { checkoutPage, closedPage, DECLINED_MESSAGE, notFoundPage, portalPage, type Page } from "./pages";
 import { canonical, normalizeJson, parseForm, toPlain, type Params } from "./params";
-import { type Runtime } from "./runtime";
+import type { Runtime } from "./runtime";
 import { EmulatorState, isEmail, type SessionRecord } from "./state";
 import { WebhookDispatcher } from "./webhooks";
 

@@ -1,4 +1,4 @@
-import { type Catalog, type PriceObject } from "./catalog";
+import type { Catalog, PriceObject } from "./catalog";
 import { invalid, missingParam, noSuchParam, StripeApiError, unknownParam } from "./errors";
 import { newId, nowSeconds } from "./ids";
 import { Collection } from "./lists";
@@ -21,7 +21,7 @@ import {
   type Subscription,
 } from "./objects";
 import { asArray, isHash, type ParamValue, type Params } from "./params";
-import { type WebhookDispatcher } from "./webhooks";
+import type { WebhookDispatcher } from "./webhooks";
 
 /**
  * Everything the emulator remembers, in memory, and the state changes of
@@ -340,7 +340,7 @@ export class EmulatorState {
     return record && this.touch(record);
   }
 
-  createSession(params: Params, request: RequestContext): SessionRecord {
+  createSession(params: Params, _request: RequestContext): SessionRecord {
     for (const key of Object.keys(params)) if (!SESSION_CREATE_PARAMS.has(key)) throw unknownParam(key);
 
     const mode = optString(params, "mode");

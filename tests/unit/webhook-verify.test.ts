@@ -10,7 +10,7 @@ import {
   WebhookError,
 } from "~/lib/webhook.server";
 
-import { CHECKOUT_EVENT, checkoutSessionObject, sign, signed, stripeEvent } from "../support/stripe-fixtures";
+import { CHECKOUT_EVENT, checkoutSessionObject, sign, stripeEvent } from "../support/stripe-fixtures";
 import { PREVIOUS_WEBHOOK_SECRET, WEBHOOK_SECRET } from "../support/test-env";
 
 /**
@@ -78,7 +78,7 @@ describe("verifyWebhook", () => {
   it("refuses a body changed by one byte after signing", () => {
     const header = sign(payload, { timestamp: T });
     const at = payload.indexOf('"amount_total"') + 1;
-    const changed = payload.slice(0, at) + "A" + payload.slice(at + 1);
+    const changed = `${payload.slice(0, at)}A${payload.slice(at + 1)}`;
     expect(changed).toHaveLength(payload.length);
     expect(verdict(changed, header)).toEqual(rejected(/No signature matches/));
   });

@@ -35,10 +35,10 @@ export async function see(locator: Locator, what: string, timeout = 15_000) {
     const page = locator.page();
     const text = await page
       .locator("body")
-      .innerText({ timeout: 1_000 })
+      .textContent({ timeout: 1_000 })
       .catch(() => "(no page text)");
     throw new Error(
-      `Expected to see ${what} on ${page.url()} within ${timeout} ms.\nThe page says:\n${text.slice(0, 2_000)}\n(${String(error)})`,
+      `Expected to see ${what} on ${page.url()} within ${timeout} ms.\nThe page says:\n${(text ?? "").slice(0, 2_000)}\n(${String(error)})`,
     );
   }
   return locator.first();
