@@ -31,7 +31,7 @@ function devStripe(): Plugin {
       if (!config.stripe.emulated || process.env.VITEST) return;
 
       const { EMULATOR_DEFAULTS } = await import("./app/lib/config.server");
-      const { startEmulator } = await import("./tests/stripe-emulator/server");
+      const { startEmulator } = await import("./stripe-emulator/server");
       const base = new URL(EMULATOR_DEFAULTS.apiBase);
       try {
         const emulator = await startEmulator({

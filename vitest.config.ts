@@ -31,6 +31,15 @@ export default defineConfig({
       {
         extends: true,
         test: {
+          name: "emulator",
+          include: ["stripe-emulator/tests/**/*.test.ts"],
+          environment: "node",
+          setupFiles: ["tests/support/setup.ts"],
+        },
+      },
+      {
+        extends: true,
+        test: {
           name: "component",
           include: ["tests/component/**/*.test.tsx"],
           environment: "jsdom",

@@ -14,7 +14,7 @@ mkdirSync(cacheDir, { recursive: true });
 rmSync(resultsFile, { force: true });
 
 const chromium = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const projects = ["unit", "integration", "component"];
+const projects = ["unit", "emulator", "integration", "component"];
 const skipNotice =
   `Skipped the browser tests (tests/e2e): Chromium was not found at ${chromium}. ` +
   "Install it (Debian: apt-get install -y chromium) or set CHROMIUM_PATH, then run npm test again.";

@@ -11,7 +11,7 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
-// The bundled emulator (tests/stripe-emulator) and the secrets it signs with.
+// The bundled emulator (stripe-emulator) and the secrets it signs with.
 // Only used in development when no Stripe key is configured.
 export const EMULATOR_DEFAULTS = {
   apiBase: "http://127.0.0.1:12111",

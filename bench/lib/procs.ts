@@ -232,9 +232,9 @@ export async function startBaselineWebhookServer({
   return server;
 }
 
-/** The Stripe emulator (tests/stripe-emulator/main.ts), quiet. */
+/** The Stripe emulator (stripe-emulator/main.ts), quiet. */
 export async function startEmulator() {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "tests/stripe-emulator/main.ts")], {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "stripe-emulator/main.ts")], {
     cwd: root,
     env: { ...baseEnv(), NODE_ENV: "development", EMULATOR_PORT: "0", EMULATOR_QUIET: "1" },
     stdio: ["ignore", "pipe", "pipe"],

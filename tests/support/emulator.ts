@@ -1,9 +1,9 @@
 /**
- * The control API of the bundled Stripe emulator (tests/stripe-emulator), for
+ * The control API of the bundled Stripe emulator (stripe-emulator), for
  * tests. The base URL is the STRIPE_API_BASE the app uses, unless given.
  */
 
-import type { RecordedRequest } from "../stripe-emulator/runtime";
+import type { RecordedRequest } from "../../stripe-emulator/runtime";
 
 export type Delivery = { eventId: string; type: string; attempt: number; status: number; at: number };
 

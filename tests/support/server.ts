@@ -155,7 +155,7 @@ export async function snapshotBuild(): Promise<string> {
   }
 }
 
-/** Starts the Stripe emulator as its own process (tests/stripe-emulator/main.ts). */
+/** Starts the Stripe emulator as its own process (stripe-emulator/main.ts). */
 export async function startEmulatorProcess({
   webhookUrl,
   webhookSecret = WEBHOOK_SECRET,
@@ -165,7 +165,7 @@ export async function startEmulatorProcess({
   webhookSecret?: string;
   env?: Record<string, string>;
 } = {}): Promise<Proc> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "tests/stripe-emulator/main.ts")], {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "stripe-emulator/main.ts")], {
     cwd: root,
     env: {
       PATH: process.env.PATH,

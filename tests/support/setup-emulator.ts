@@ -1,6 +1,6 @@
 import { afterAll } from "vitest";
 
-import { startEmulator } from "../stripe-emulator/server";
+import { startEmulator } from "../../stripe-emulator/server";
 
 // Each integration test file gets its own emulator on a free loopback port,
 // started before the app's modules read STRIPE_API_BASE.

@@ -11,11 +11,11 @@ import { WEBHOOK_SECRET } from "./test-env";
 
 /**
  * Stripe events for tests, built from Stripe's own example objects
- * (tests/fixtures/stripe-openapi) so that every body carries the fields a
+ * (stripe-emulator/fixtures) so that every body carries the fields a
  * real delivery does, and signed with the SDK's generateTestHeaderString.
  */
 
-const fixtures = path.resolve(import.meta.dirname, "../fixtures/stripe-openapi");
+const fixtures = path.resolve(import.meta.dirname, "../../stripe-emulator/fixtures");
 const load = <T>(name: string): T => JSON.parse(readFileSync(path.join(fixtures, name), "utf8")) as T;
 const EVENT = load<Stripe.Event>("event.json");
 const CHECKOUT_SESSION = load<Stripe.Checkout.Session>("checkout.session.json");

@@ -7,10 +7,10 @@ import path from "node:path";
 import Stripe from "stripe";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 
-import { startEmulator, type Emulator } from "../stripe-emulator/server";
+import { startEmulator, type Emulator } from "../server";
 
 /**
- * The Stripe emulator (tests/stripe-emulator) as a client of Stripe sees it:
+ * The Stripe emulator (stripe-emulator) as a client of Stripe sees it:
  * the real `stripe` SDK against it, its hosted page through plain form posts,
  * its webhooks verified with stripe.webhooks.constructEvent.
  */
@@ -18,7 +18,7 @@ import { startEmulator, type Emulator } from "../stripe-emulator/server";
 const root = path.resolve(import.meta.dirname, "../..");
 const fixture = (name: string) =>
   Object.keys(
-    JSON.parse(readFileSync(path.join(root, "tests/stripe-emulator/fixtures", `${name}.json`), "utf8")) as object,
+    JSON.parse(readFileSync(path.join(root, "stripe-emulator/fixtures", `${name}.json`), "utf8")) as object,
   ).sort();
 const keys = (value: unknown) => Object.keys(value as object).sort();
 
@@ -532,9 +532,8 @@ describe("hosted checkout page", () => {
       url: null,
       customer_details: { email: "buyer@example.com" },
     });
-    const details = JSON.parse(
-      readFileSync(path.join(root, "tests/stripe-emulator/fixtures/checkout.session.json"), "utf8"),
-    ).customer_details as object;
+    const details = JSON.parse(readFileSync(path.join(root, "stripe-emulator/fixtures/checkout.session.json"), "utf8"))
+      .customer_details as object;
     expect(keys(paid.customer_details)).toEqual(keys(details));
     const intent = paid.payment_intent as Stripe.PaymentIntent;
     expect(intent.id).toMatch(/^pi_/);
@@ -942,7 +941,7 @@ describe("control API", () => {
 
 describe("command line", () => {
   it("prints its URL once listening and stops cleanly on SIGTERM", async () => {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "tests/stripe-emulator/main.ts")], {
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "stripe-emulator/main.ts")], {
       cwd: root,
       env: { ...process.env, EMULATOR_PORT: "0", EMULATOR_QUIET: "1" },
       stdio: ["ignore", "pipe", "pipe"],

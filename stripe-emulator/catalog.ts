@@ -51,7 +51,7 @@ export type Catalog = {
   entryForPrice(id: string): CatalogEntry | undefined;
 };
 
-export const DEFAULT_CATALOG_PATH = fileURLToPath(new URL("../../db/catalog.json", import.meta.url));
+export const DEFAULT_CATALOG_PATH = fileURLToPath(new URL("../db/catalog.json", import.meta.url));
 
 // 2026-01-01T00:00:00Z: catalog objects exist "before" anything the emulator creates.
 const CATALOG_CREATED = 1767225600;

@@ -1,7 +1,7 @@
 import { startEmulator } from "./server";
 
 /**
- * The emulator as a process: `node --import tsx tests/stripe-emulator/main.ts`
+ * The emulator as a process: `node --import tsx stripe-emulator/main.ts`
  * (or `npm run emulator`). Configured from the environment; prints one line,
  * `stripe-emulator listening on http://127.0.0.1:PORT`, once it listens, and
  * stops cleanly on SIGTERM or SIGINT.

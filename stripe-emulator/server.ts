@@ -371,7 +371,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       return sendJson(res, 200, {
         name: "stripe-emulator",
         api_version: API_VERSION,
-        readme: "tests/stripe-emulator/README.md",
+        readme: "stripe-emulator/README.md",
       });
     }
     sendJson(res, 404, { error: { type: "invalid_request_error", message: `Not found: ${req.method} ${path}` } });
