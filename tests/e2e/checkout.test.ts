@@ -1,7 +1,6 @@
-import type { Browser } from "playwright-core";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 
-import { launchBrowser, newShopper, type Shopper } from "./support/browser";
+import { newShopper, type Shopper } from "./support/browser";
 import {
   buy,
   documentLoads,
@@ -16,7 +15,7 @@ import {
   see,
   SUCCESS,
 } from "./support/pages";
-import { startShop, type Shop } from "./support/shop";
+import { shopPerFile, shopperPerTest } from "./support/scaffold";
 
 /**
  * A shopper in Chromium against the built app (`npm start`) and the Stripe
@@ -25,31 +24,10 @@ import { startShop, type Shop } from "./support/shop";
  * (plain HTML forms and links) and once on (Remix's client navigation).
  */
 
-let browser: Browser;
-let shop: Shop;
-
-beforeAll(async () => {
-  [browser, shop] = await Promise.all([launchBrowser(), startShop()]);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await shop?.stop();
-});
+const shop = shopPerFile();
 
 describe.each([false, true])("checkout in Chromium, JavaScript enabled: %s", (javaScript) => {
-  let shopper: Shopper;
-
-  beforeEach(async ({ onTestFailed }) => {
-    await shop.reset();
-    shopper = await newShopper(browser, { javaScript });
-    onTestFailed(() => console.log(shop.tail()));
-  });
-
-  afterEach(async () => {
-    await shopper.context.close();
-    expect(shopper.problems, "errors in the browser console").toEqual([]);
-  });
+  const shopper = shopperPerTest(shop, { javaScript });
 
   it("buy, pay by card, land on the success page that says paid; the order is on /orders", async () => {
     const { page } = shopper;
@@ -122,7 +100,7 @@ describe.each([false, true])("checkout in Chromium, JavaScript enabled: %s", (ja
     await landOnSuccessPage(page, shop, sessionId);
     await see(SUCCESS.paid(page), "that the order is paid");
 
-    const stranger = await newShopper(browser, { javaScript });
+    const stranger = await newShopper(shop.browser, { javaScript });
     try {
       const response = await stranger.page.goto(page.url());
       expect(response?.status()).toBe(404);

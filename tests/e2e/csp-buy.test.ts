@@ -1,10 +1,6 @@
-import { rmSync } from "node:fs";
+import { describe, expect, it } from "vitest";
 
-import type { Browser } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-
-import { snapshotBuild, startBuiltServer, startEmulatorProcess, type Proc } from "../support/server";
-import { launchBrowser } from "./support/browser";
+import { shopPerFile } from "./support/scaffold";
 
 /**
  * The Content-Security-Policy must not break the shop: Chrome applies
@@ -13,36 +9,20 @@ import { launchBrowser } from "./support/browser";
  * violation on the way, with JavaScript on or off.
  */
 
-let browser: Browser;
-let emulator: Proc;
-let app: Proc;
-let appDir: string;
-
-beforeAll(async () => {
-  [appDir, emulator] = await Promise.all([snapshotBuild(), startEmulatorProcess()]);
-  app = await startBuiltServer({ stripeApiBase: emulator.url, appDir });
-  browser = await launchBrowser();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await app?.stop();
-  await emulator?.stop();
-  if (appDir) rmSync(appDir, { recursive: true, force: true });
-});
+const shop = shopPerFile();
 
 describe.each([false, true])("under the CSP, JavaScript %s", (javaScriptEnabled) => {
   it("the Buy form reaches the hosted checkout page, with no policy violation", async () => {
-    const context = await browser.newContext({ javaScriptEnabled });
+    const context = await shop.browser.newContext({ javaScriptEnabled });
     const page = await context.newPage();
     const violations: string[] = [];
     page.on("console", (message) => {
       if (/Content Security Policy|Refused to/i.test(message.text())) violations.push(message.text());
     });
-    await page.goto(`${app.url}/products/ceramic-pour-over`);
+    await page.goto(`${shop.url}/products/ceramic-pour-over`);
     await expect.poll(() => page.title()).toContain("Ceramic Pour-Over Dripper");
     await page.getByRole("button", { name: "Buy" }).click();
-    await page.waitForURL(new RegExp(`^${emulator.url}/c/pay/cs_test_`));
+    await page.waitForURL(new RegExp(`^${shop.emulator.url}/c/pay/cs_test_`));
     expect(await page.content()).toContain("Ceramic Pour-Over Dripper");
     expect(violations).toEqual([]);
     await context.close();

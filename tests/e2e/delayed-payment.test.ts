@@ -1,9 +1,8 @@
-import type { Browser } from "playwright-core";
-import { afterAll, beforeAll, describe, it, type ExpectStatic } from "vitest";
+import { describe, it, type ExpectStatic } from "vitest";
 
-import { launchBrowser, newShopper } from "./support/browser";
+import { newShopper } from "./support/browser";
 import { buy, landOnSuccessPage, payWith, screenshot, see, SUCCESS, visibleNow } from "./support/pages";
-import { startShop, type Shop } from "./support/shop";
+import { shopPerFile } from "./support/scaffold";
 
 /**
  * A delayed payment method (a bank debit): Checkout completes at once but the
@@ -19,21 +18,11 @@ import { startShop, type Shop } from "./support/shop";
 // Long enough for a few self-refreshes; the wait ends as soon as the text changes.
 const REFRESH_WAIT_MS = 40_000;
 
-let browser: Browser;
-let shop: Shop;
-
-beforeAll(async () => {
-  [browser, shop] = await Promise.all([launchBrowser(), startShop()]);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await shop?.stop();
-});
+const shop = shopPerFile();
 
 /** Buys as a new shopper, pays by bank transfer, and sees the page say it is processing. */
 async function payByBankTransfer(javaScript: boolean, expect: ExpectStatic) {
-  const shopper = await newShopper(browser, { javaScript });
+  const shopper = await newShopper(shop.browser, { javaScript });
   const { page } = shopper;
   const sessionId = await buy(page, shop);
   await payWith(page, "delayed");

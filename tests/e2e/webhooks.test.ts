@@ -1,7 +1,5 @@
-import type { Browser } from "playwright-core";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 
-import { launchBrowser, newShopper, type Shopper } from "./support/browser";
 import {
   buy,
   landOnSuccessPage,
@@ -13,7 +11,7 @@ import {
   SUCCESS,
   visibleNow,
 } from "./support/pages";
-import { startShop, type Shop } from "./support/shop";
+import { shopPerFile, shopperPerTest } from "./support/scaffold";
 
 /**
  * The shopper is back before Stripe's webhook, or the webhook never comes:
@@ -21,31 +19,10 @@ import { startShop, type Shop } from "./support/shop";
  * the late (or re-sent) webhook changes nothing: one fulfillment.
  */
 
-let browser: Browser;
-let shop: Shop;
-
-beforeAll(async () => {
-  [browser, shop] = await Promise.all([launchBrowser(), startShop()]);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await shop?.stop();
-});
+const shop = shopPerFile();
 
 describe.each([false, true])("late and missing webhooks in Chromium, JavaScript enabled: %s", (javaScript) => {
-  let shopper: Shopper;
-
-  beforeEach(async ({ onTestFailed }) => {
-    await shop.reset();
-    shopper = await newShopper(browser, { javaScript });
-    onTestFailed(() => console.log(shop.tail()));
-  });
-
-  afterEach(async () => {
-    await shopper.context.close();
-    expect(shopper.problems, "errors in the browser console").toEqual([]);
-  });
+  const shopper = shopperPerTest(shop, { javaScript });
 
   /** Waits until the app has answered this event's delivery with 200 (it answers after committing). */
   async function answered(eventId: string) {
