@@ -31,7 +31,8 @@ export function requestIdOf(request: Request) {
 }
 
 /**
- * Renders the whole document before answering (no streaming of deferred
+ * Renders the whole document before answering (waits for onAllReady for
+ * every request, browser or bot alike, so no isbot; no streaming of deferred
  * data), so that the status code is always the one the loaders chose.
  */
 export default function handleRequest(
