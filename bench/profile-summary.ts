@@ -4,7 +4,7 @@ import path from "node:path";
 /**
  * Where a server's CPU time went, from a V8 profile (`node --cpu-prof`, or
  * `BENCH_PROFILE=1 npm run bench`): self time by package or area, and the
- * inclusive time of the calls the issue asks about (request adaptation,
+ * inclusive time of the calls that decide a request's cost (request adaptation,
  * logging, compression, JSON, the transaction, the fsync).
  *   npx tsx bench/profile-summary.ts .cache/bench/profiles/<run>/CPU....cpuprofile [more...]
  *   npx tsx bench/profile-summary.ts .cache/bench/profiles/<run>     (every profile in it)

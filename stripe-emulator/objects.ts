@@ -3,7 +3,7 @@ import { newId, nowSeconds } from "./ids";
 
 /**
  * Builders for the objects the emulator returns, with the same fields and
- * types as Stripe's own examples (shared/fixtures/stripe-openapi/*.json).
+ * types as Stripe's own examples (stripe-emulator/fixtures/*.json).
  */
 
 export const API_VERSION = "2026-10-28.endive";

@@ -3,7 +3,7 @@ import { z } from "zod";
 
 /**
  * The whole configuration, read from the environment once and validated
- * (DESIGN.md's table). Nothing else reads process.env. A bad value stops the
+ * (the README's configuration table). Nothing else reads process.env. A bad value stops the
  * server with a message that names the variable, never a stack trace.
  */
 
