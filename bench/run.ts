@@ -7,7 +7,7 @@ import { gzipSync } from "node:zlib";
 
 import Database from "better-sqlite3";
 
-import { BUILT_SERVER_ENV } from "../tests/support/server";
+import { BUILT_SERVER_ENV, builtServerEnv } from "../tests/support/server";
 import { WEBHOOK_SECRET } from "../tests/support/test-env";
 import { shopperCookie } from "./lib/cookie";
 import {
@@ -35,7 +35,7 @@ import {
 
 /**
  * `npm run bench`: builds the app, starts it with the Stripe emulator, runs
- * each scenario of issue 8 after a warm-up with autocannon in its own
+ * each scenario (docs/benchmarks.md) after a warm-up with autocannon in its own
  * process, prints a table and writes bench/results.json.
  *
  *   BENCH_QUICK=1      small sizes, for developing the benchmark (about three minutes)
@@ -1206,10 +1206,7 @@ function runInProcessLoader(ctx: Context, databasePath: string, url: string, coo
         env: {
           PATH: process.env.PATH,
           HOME: process.env.HOME,
-          ...BUILT_SERVER_ENV,
-          APP_ORIGIN: new URL(url).origin,
-          DATABASE_PATH: databasePath,
-          STRIPE_API_BASE: ctx.emulator.url,
+          ...builtServerEnv({ url: new URL(url).origin, databasePath, stripeApiBase: ctx.emulator.url }),
           BENCH_APP_DIR: ctx.appDir,
           BENCH_URL: url,
           BENCH_COOKIE: cookie,
