@@ -7,6 +7,9 @@ export default defineConfig({
   test: {
     globalSetup: ["tests/support/global-setup.ts"],
     restoreMocks: true,
+    // The app's log lines (console.info/warn/log) are shown only for a failing test, suite or file
+    // (docs/decisions/080-app-log-lines-only-for-failing-tests.md); console.error is tests/support/setup.ts's.
+    silent: "passed-only",
     testTimeout: 20_000,
     hookTimeout: 60_000,
     projects: [
