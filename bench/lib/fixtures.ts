@@ -12,10 +12,10 @@ import Database from "better-sqlite3";
  */
 
 export const PRODUCT_SLUG = "ceramic-pour-over";
-export const UNIT_AMOUNT = 3200;
-export const CURRENCY = "usd";
+const UNIT_AMOUNT = 3200;
+const CURRENCY = "usd";
 /** Shoppers buy more than once: ten checkouts per shopper. */
-export const CHECKOUTS_PER_SHOPPER = 10;
+const CHECKOUTS_PER_SHOPPER = 10;
 
 // Random-looking, repeatable ids without a cryptographic hash per row
 // (seeding a million rows hashes several million ids): murmur3's finalizer.
@@ -46,13 +46,13 @@ function token(kind: string, i: number, length: number, alphabet = ALPHABET) {
 // The index is part of each id, so ids never collide; the rest makes them look like Stripe's.
 export const sessionId = (i: number) => `cs_test_b1${i.toString(36).padStart(6, "0")}${token("session", i, 50)}`;
 /** 22 characters of base64url, as the app's shopper ids (session.server.ts). */
-export const shopperId = (s: number) => `${s.toString(36).padStart(5, "0")}${token("shopper", s, 17)}`;
+const shopperId = (s: number) => `${s.toString(36).padStart(5, "0")}${token("shopper", s, 17)}`;
 export const shopperOf = (i: number) => shopperId(Math.floor(i / CHECKOUTS_PER_SHOPPER));
-export const customerOf = (i: number) => {
+const customerOf = (i: number) => {
   const s = Math.floor(i / CHECKOUTS_PER_SHOPPER);
   return `cus_${s.toString(36).padStart(5, "0")}${token("customer", s, 9)}`;
 };
-export const eventId = (i: number, salt = "") =>
+const eventId = (i: number, salt = "") =>
   `evt_1${salt}${i.toString(36).padStart(6, "0")}${token(`event${salt}`, i, 17)}`;
 const formToken = (i: number) => `bench-${i.toString(36)}-${token("form", i, 16)}`;
 const paymentIntent = (i: number) => `pi_3${i.toString(36).padStart(6, "0")}${token("pi", i, 17)}`;

@@ -60,13 +60,13 @@ export type Summary = {
 export type LoadResult = { warmup: Summary | null; measured: Summary; total?: Summary };
 
 /** The nearest-rank percentile of sorted values. */
-export function percentile(sorted: number[], p: number) {
+function percentile(sorted: number[], p: number) {
   if (sorted.length === 0) return NaN;
   const rank = Math.ceil((p / 100) * sorted.length);
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
 }
 
-export function latencyOf(values: number[]): Latency {
+function latencyOf(values: number[]): Latency {
   const sorted = Float64Array.from(values).sort();
   const list = Array.from(sorted);
   return {

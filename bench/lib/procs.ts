@@ -33,7 +33,7 @@ export async function buildApp(): Promise<string> {
   return snapshotBuild(appDir);
 }
 
-export function run(command: string, args: string[], { quiet = false } = {}) {
+function run(command: string, args: string[], { quiet = false } = {}) {
   return new Promise<void>((resolve, reject) => {
     const child = spawn(command, args, { cwd: root, stdio: quiet ? ["ignore", "pipe", "pipe"] : "inherit" });
     let output = "";

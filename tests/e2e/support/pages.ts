@@ -18,7 +18,7 @@ mkdirSync(SCREENSHOTS, { recursive: true });
 
 export const PRODUCT = { slug: "ceramic-pour-over", name: "Ceramic Pour-Over Dripper", quantity: 2, total: "$64.00" };
 
-export const jsLabel = (javaScript: boolean) => (javaScript ? "js-on" : "js-off");
+const jsLabel = (javaScript: boolean) => (javaScript ? "js-on" : "js-off");
 
 /** Keeps a picture of the page as a test artifact: test-results/screenshots/<scenario>--<state>--js-on|off.png. */
 export async function screenshot(page: Page, scenario: string, state: string, javaScript: boolean) {
@@ -49,14 +49,14 @@ export async function visibleNow(locator: Locator) {
   return (await locator.count()) > 0 && (await locator.first().isVisible());
 }
 
-export const sessionIdOf = (url: string) =>
+const sessionIdOf = (url: string) =>
   new URL(url).searchParams.get("session_id") ?? new URL(url).pathname.split("/").pop()!;
 
-export function hostedPageUrl(shop: Shop) {
+function hostedPageUrl(shop: Shop) {
   return new RegExp(`^${escapeRegExp(shop.emulator.url)}/c/pay/cs_test_[A-Za-z0-9]+$`);
 }
 
-export function successPageUrl(shop: Shop) {
+function successPageUrl(shop: Shop) {
   return new RegExp(`^${escapeRegExp(shop.url)}/checkout/success\\?session_id=cs_test_[A-Za-z0-9]+$`);
 }
 
