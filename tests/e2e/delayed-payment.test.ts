@@ -1,3 +1,4 @@
+import type { Page } from "playwright-core";
 import { describe, it, type ExpectStatic } from "vitest";
 
 import { newShopper } from "./support/browser";
@@ -20,27 +21,38 @@ const REFRESH_WAIT_MS = 40_000;
 
 const shop = shopPerFile();
 
-/** Buys as a new shopper, pays by bank transfer, and sees the page say it is processing. */
-async function payByBankTransfer(javaScript: boolean, expect: ExpectStatic) {
-  const shopper = await newShopper(shop.browser, { javaScript });
-  const { page } = shopper;
-  const sessionId = await buy(page, shop);
-  await payWith(page, "delayed");
-  await landOnSuccessPage(page, shop, sessionId);
-  await see(SUCCESS.processing(page), "that the payment is processing");
-  expect(await visibleNow(SUCCESS.paid(page))).toBe(false);
-  return { ...shopper, sessionId, url: page.url() };
+type Context = { expect: ExpectStatic; onTestFailed: (fn: () => void) => void };
+
+/**
+ * As a new shopper: buys, pays by bank transfer and sees the page say it is
+ * processing, then does `then`; closes the browser context and checks its
+ * console. A failing test prints the processes' last lines.
+ */
+async function afterBankTransfer(
+  javaScript: boolean,
+  { expect, onTestFailed }: Context,
+  then: (paying: { page: Page; sessionId: string; url: string }) => Promise<void>,
+) {
+  onTestFailed(() => console.log(shop.tail()));
+  const { page, context, problems } = await newShopper(shop.browser, { javaScript });
+  try {
+    const sessionId = await buy(page, shop);
+    await payWith(page, "delayed");
+    await landOnSuccessPage(page, shop, sessionId);
+    await see(SUCCESS.processing(page), "that the payment is processing");
+    expect(await visibleNow(SUCCESS.paid(page))).toBe(false);
+    await then({ page, sessionId, url: page.url() });
+  } finally {
+    await context.close();
+  }
+  expect(problems, "errors in the browser console").toEqual([]);
 }
 
 describe.concurrent("a delayed payment in Chromium", () => {
   describe.each([false, true])("JavaScript enabled: %s", (javaScript) => {
-    it("the success page says processing and refreshes itself until the bank's payment succeeds", async ({
-      expect,
-      onTestFailed,
-    }) => {
-      onTestFailed(() => console.log(shop.tail()));
-      const { page, context, problems, sessionId, url } = await payByBankTransfer(javaScript, expect);
-      try {
+    it("the success page says processing and refreshes itself until the bank's payment succeeds", (test) =>
+      afterBankTransfer(javaScript, test, async ({ page, sessionId, url }) => {
+        const { expect } = test;
         await screenshot(page, "delayed-payment-succeeds", "1-processing", javaScript);
         expect(shop.fulfillments(sessionId)).toBe(0);
 
@@ -50,19 +62,11 @@ describe.concurrent("a delayed payment in Chromium", () => {
         expect(await visibleNow(SUCCESS.processing(page))).toBe(false);
         await screenshot(page, "delayed-payment-succeeds", "2-paid", javaScript);
         await expect.poll(() => shop.fulfillments(sessionId)).toBe(1);
-      } finally {
-        await context.close();
-      }
-      expect(problems, "errors in the browser console").toEqual([]);
-    });
+      }));
 
-    it("the success page says processing and refreshes itself until the bank's payment fails", async ({
-      expect,
-      onTestFailed,
-    }) => {
-      onTestFailed(() => console.log(shop.tail()));
-      const { page, context, problems, sessionId, url } = await payByBankTransfer(javaScript, expect);
-      try {
+    it("the success page says processing and refreshes itself until the bank's payment fails", (test) =>
+      afterBankTransfer(javaScript, test, async ({ page, sessionId, url }) => {
+        const { expect } = test;
         await screenshot(page, "delayed-payment-fails", "1-processing", javaScript);
 
         await shop.stripe.asyncFail(sessionId);
@@ -72,10 +76,6 @@ describe.concurrent("a delayed payment in Chromium", () => {
         await screenshot(page, "delayed-payment-fails", "2-failed", javaScript);
         expect(shop.fulfillments(sessionId)).toBe(0);
         expect(shop.stored(sessionId).checkout).toMatchObject({ payment_status: "failed", fulfilled_at: null });
-      } finally {
-        await context.close();
-      }
-      expect(problems, "errors in the browser console").toEqual([]);
-    });
+      }));
   });
 });

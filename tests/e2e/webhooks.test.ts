@@ -1,3 +1,4 @@
+import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 
 import {
@@ -40,6 +41,18 @@ describe.each([false, true])("late and missing webhooks in Chromium, JavaScript 
     return completed[0]!.id;
   }
 
+  /** After the late event: the reloaded success page still says paid, and /orders lists the order once, paid. */
+  async function stillPaidOnReloadAndOrders(page: Page, scenario: string, state: string) {
+    await page.reload();
+    await see(SUCCESS.paid(page), "that the order is still paid");
+    await openOrders(page, shop);
+    const orders = orderRows(page);
+    await see(orders, "the order in the list");
+    expect(await orders.count()).toBe(1);
+    expect(await orders.getByRole("cell", { name: "Paid", exact: true }).count()).toBe(1);
+    await screenshot(page, scenario, state, javaScript);
+  }
+
   it("webhook delayed: the success page says paid on the first load; the late webhook changes nothing", async () => {
     await shop.stripe.delivery({ mode: "hold" });
     const { page } = shopper;
@@ -64,14 +77,7 @@ describe.each([false, true])("late and missing webhooks in Chromium, JavaScript 
     expect(shop.stored(sessionId).checkout).toEqual(before);
     expect(shop.fulfillments(sessionId)).toBe(1);
 
-    await page.reload();
-    await see(SUCCESS.paid(page), "that the order is still paid");
-    await openOrders(page, shop);
-    const orders = orderRows(page);
-    await see(orders, "the order in the list");
-    expect(await orders.count()).toBe(1);
-    expect(await orders.getByRole("cell", { name: "Paid", exact: true }).count()).toBe(1);
-    await screenshot(page, "webhook-delayed", "2-orders-after-webhook", javaScript);
+    await stillPaidOnReloadAndOrders(page, "webhook-delayed", "2-orders-after-webhook");
   });
 
   it("webhook dropped: the success page still ends paid; the later redelivery changes nothing", async () => {
@@ -100,13 +106,6 @@ describe.each([false, true])("late and missing webhooks in Chromium, JavaScript 
     expect(after.checkout).toEqual(before.checkout);
     expect(shop.fulfillments(sessionId)).toBe(1);
 
-    await page.reload();
-    await see(SUCCESS.paid(page), "that the order is still paid");
-    await openOrders(page, shop);
-    const orders = orderRows(page);
-    await see(orders, "the order in the list");
-    expect(await orders.count()).toBe(1);
-    expect(await orders.getByRole("cell", { name: "Paid", exact: true }).count()).toBe(1);
-    await screenshot(page, "webhook-dropped", "2-orders-after-redelivery", javaScript);
+    await stillPaidOnReloadAndOrders(page, "webhook-dropped", "2-orders-after-redelivery");
   });
 });
