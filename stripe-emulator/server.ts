@@ -378,6 +378,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         name: "stripe-emulator",
         api_version: API_VERSION,
         readme: "stripe-emulator/README.md",
+        dashboard: `${origin}/dashboard`,
       });
     }
     sendJson(res, 404, { error: { type: "invalid_request_error", message: `Not found: ${req.method} ${path}` } });
