@@ -177,7 +177,8 @@ export function buildCharge(input: {
     payment_method_details: paymentMethodDetails(input.kind, input.amount),
     receipt_email: input.email,
     receipt_number: null,
-    receipt_url: `${input.origin}/receipts/${input.id}`,
+    // No receipt page is emulated; the dashboard shows the charge.
+    receipt_url: `${input.origin}/dashboard`,
     refunded: false,
     review: null,
     shipping: null,
@@ -353,7 +354,6 @@ export function buildInvoice(input: {
   /** Stripe's invoice period: the usage period before the invoice (equal to the line period on the first invoice). */
   invoicePeriod: { start: number; end: number };
   created: number;
-  origin: string;
 }): Invoice {
   const id = lifecycleId.invoice();
   const lines: Stripe.InvoiceLineItem[] = input.items.map((item) => ({
@@ -432,8 +432,9 @@ export function buildInvoice(input: {
     ending_balance: 0,
     footer: null,
     from_invoice: null,
-    hosted_invoice_url: `${input.origin}/i/${id}`,
-    invoice_pdf: `${input.origin}/i/${id}/pdf`,
+    // No hosted invoice page or PDF is emulated.
+    hosted_invoice_url: null,
+    invoice_pdf: null,
     issuer: { type: "self" },
     last_finalization_error: null,
     latest_revision: null,

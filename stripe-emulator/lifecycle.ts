@@ -274,7 +274,6 @@ export class Lifecycle {
       period,
       invoicePeriod,
       created: nowSeconds(),
-      origin: this.origin(),
     });
     this.invoices.add(invoice);
     return invoice;
