@@ -105,7 +105,7 @@ function chargeBlock(state: EmulatorState, charge: Charge) {
           })
         : "";
     lines.push(
-      `<p>Dispute <code>${escapeHtml(dispute.id)}</code>: ${answer}${button("disputes", dispute.id, "close", "Close as won", { fields: hidden("status", "won"), name: "won" })}${button("disputes", dispute.id, "close", "Close as lost", { fields: hidden("status", "lost"), name: "lost" })}</p>`,
+      `<div>Dispute <code>${escapeHtml(dispute.id)}</code>: ${answer}${button("disputes", dispute.id, "close", "Close as won", { fields: hidden("status", "won"), name: "won" })}${button("disputes", dispute.id, "close", "Close as lost", { fields: hidden("status", "lost"), name: "lost" })}</div>`,
     );
   }
   return lines.join("\n");

@@ -2,8 +2,9 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 
 import Stripe from "stripe";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, expectTypeOf, it } from "vitest";
 
+import { buildCharge, buildDispute, buildInvoice, buildRefund } from "../lifecycle-objects";
 import { startEmulator, type Emulator } from "../server";
 import {
   chargeReference,
@@ -133,6 +134,18 @@ beforeEach(async () => {
   await control("POST", "/webhook", { url: null });
   receiver.received = [];
   receiver.rejected = [];
+});
+
+describe("shapes", () => {
+  it("builds the SDK's own types (checked by tsc), with the reference objects' keys", () => {
+    expectTypeOf(buildCharge).returns.toEqualTypeOf<Stripe.Charge>();
+    expectTypeOf(buildRefund).returns.toEqualTypeOf<Stripe.Refund>();
+    expectTypeOf(buildDispute).returns.toEqualTypeOf<Stripe.Dispute>();
+    expectTypeOf(buildInvoice).returns.toEqualTypeOf<Stripe.Invoice>();
+    expect(keys(chargeReference)).toContain("disputed");
+    expect(keys(invoiceReference)).not.toContain("subscription");
+    expect(keys(invoiceReference)).not.toContain("payment_intent");
+  });
 });
 
 describe("charges behind paid checkouts", () => {
