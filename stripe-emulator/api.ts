@@ -1,4 +1,5 @@
 import { invalid, noSuch, StripeApiError, unknownParam } from "./errors";
+import { lifecycleRoute } from "./lifecycle-api";
 import { createdFilter, paginate, parseLimit, type ListObject } from "./lists";
 import { snapshot, type LineItem } from "./objects";
 import { asArray, expandList, type Params } from "./params";
@@ -40,6 +41,11 @@ const EXPANDABLE: Record<string, ReadonlySet<string>> = {
   ]),
   subscription_item: new Set(["price"]),
   payment_intent: new Set(["customer", "latest_charge", "payment_method", "application", "on_behalf_of", "review"]),
+  charge: new Set(["balance_transaction", "customer", "payment_intent", "failure_balance_transaction", "review"]),
+  refund: new Set(["balance_transaction", "charge", "customer", "failure_balance_transaction", "payment_intent"]),
+  dispute: new Set(["charge", "payment_intent"]),
+  invoice: new Set(["customer", "default_payment_method", "latest_revision", "on_behalf_of", "test_clock"]),
+  invoice_payment: new Set(["invoice"]),
   customer: new Set(["default_source", "test_clock"]),
   "billing_portal.session": new Set(["configuration"]),
 };
@@ -100,6 +106,8 @@ export class Api {
       }
       throw unrecognized();
     }
+    const afterPayment = lifecycleRoute(this.state, method, parts, params, request);
+    if (afterPayment) return ok(afterPayment as Json);
     if (parts.length > 2) throw unrecognized();
 
     switch (route) {
@@ -393,7 +401,14 @@ export class Api {
       if (rest.length > 0) this.expandAt(target.line_items as Json, rest, path);
       return;
     }
-    if (!(segment in target)) throw cannot();
+    if (!(segment in target)) {
+      // `refunds` on a charge, `payments` on an invoice: left out unless expanded.
+      const included = this.state.lifecycle.include(target, segment);
+      if (!included) throw cannot();
+      target[segment] = snapshot(included);
+      if (rest.length > 0) this.expandAt(target[segment] as Json, rest, path);
+      return;
+    }
     let value = target[segment];
     const expandable = EXPANDABLE[target.object as string]?.has(segment) ?? false;
     if (typeof value === "string") {

@@ -1,4 +1,5 @@
 import { StripeApiError } from "./errors";
+import { lifecycleControl } from "./lifecycle-control";
 import type { Runtime } from "./runtime";
 import { SUBSCRIPTION_STATUSES } from "./state";
 import type { DeliverySettings } from "./webhooks";
@@ -233,6 +234,9 @@ async function route(
       return ok(state.updateSubscription(subscription, { status, cancelAtPeriodEnd, metadata }, null));
     }
   }
+
+  const afterPayment = lifecycleControl(state, method, parts, body);
+  if (afterPayment) return afterPayment;
 
   throw notFound(`Unknown control route: ${method} /_emulator/${parts.join("/")}`);
 }

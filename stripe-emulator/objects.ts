@@ -323,7 +323,7 @@ export function buildPaymentIntent(input: {
 
 const SECONDS_PER = { day: 86400, week: 7 * 86400, month: 30 * 86400, year: 365 * 86400 } as Record<string, number>;
 
-function addInterval(start: number, interval: string): number {
+export function addInterval(start: number, interval: string): number {
   const date = new Date(start * 1000);
   if (interval === "month") date.setUTCMonth(date.getUTCMonth() + 1);
   else if (interval === "year") date.setUTCFullYear(date.getUTCFullYear() + 1);

@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { Api } from "./api";
 import { loadCatalog } from "./catalog";
 import { handleControl } from "./control";
+import { dashboard } from "./dashboard";
 import { apiError, StripeApiError } from "./errors";
 import { IdempotencyStore } from "./idempotency";
 import { newId } from "./ids";
@@ -362,6 +363,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       const result = await handleControl(rt, (req.method ?? "GET").toUpperCase(), path, url.searchParams, body);
       return sendJson(res, result.status, result.body);
     }
+    if (path === "/dashboard" || path.startsWith("/dashboard/")) {
+      const answer = dashboard(state, (req.method ?? "GET").toUpperCase(), path, url.searchParams, rawBody);
+      if (answer.location) return send(res, 303, "", { Location: answer.location, "Cache-Control": "no-store" });
+      return sendPage(res, answer);
+    }
     const pay = /^\/c\/pay\/([^/]+)\/?$/.exec(path);
     if (pay) return handleCheckoutPage(req, res, decodeURIComponent(pay[1]!), rawBody);
     const portal = /^\/p\/session\/([^/]+)\/?$/.exec(path);
@@ -372,6 +378,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         name: "stripe-emulator",
         api_version: API_VERSION,
         readme: "stripe-emulator/README.md",
+        dashboard: `${origin}/dashboard`,
       });
     }
     sendJson(res, 404, { error: { type: "invalid_request_error", message: `Not found: ${req.method} ${path}` } });

@@ -1,6 +1,7 @@
 import type { Catalog, PriceObject } from "./catalog";
 import { invalid, missingParam, noSuchParam, StripeApiError, unknownParam } from "./errors";
 import { newId, nowSeconds } from "./ids";
+import { Lifecycle } from "./lifecycle";
 import { Collection } from "./lists";
 import {
   buildCheckoutSession,
@@ -265,6 +266,8 @@ export class EmulatorState {
   readonly paymentIntents = new Map<string, PaymentIntent>();
   readonly portalSessions = new Map<string, PortalSession>();
   readonly events = new Collection<StoredEvent>();
+  /** Charges, refunds, disputes, invoices: what happens after a payment. */
+  readonly lifecycle: Lifecycle;
   private readonly expiry = new ExpiryQueue((id) => {
     const record = this.sessions.get(id);
     if (record) this.touch(record);
@@ -274,9 +277,12 @@ export class EmulatorState {
     readonly catalog: Catalog,
     private readonly dispatcher: WebhookDispatcher,
     private readonly origin: () => string,
-  ) {}
+  ) {
+    this.lifecycle = new Lifecycle(this, origin);
+  }
 
   reset() {
+    this.lifecycle.reset();
     this.sessions.clear();
     this.customers.clear();
     this.subscriptions.clear();
@@ -298,7 +304,7 @@ export class EmulatorState {
     if (id.startsWith("price_")) return this.catalog.price(id);
     if (id.startsWith("prod_")) return this.catalog.product(id);
     if (id.startsWith("cs_")) return this.sessions.get(id)?.session;
-    return undefined;
+    return this.lifecycle.resolve(id);
   }
 
   // ---- events ----
@@ -574,6 +580,9 @@ export class EmulatorState {
       });
       this.paymentIntents.set(intent.id, intent);
       s.payment_intent = intent.id;
+      if (method === "card") {
+        this.lifecycle.chargeIntent(intent, "card", "succeeded", { email, name: name ?? customer?.name ?? null });
+      }
     } else {
       subscription = buildSubscription({
         customer: customer!.id,
@@ -587,6 +596,7 @@ export class EmulatorState {
       });
       this.subscriptions.add(subscription);
       s.subscription = subscription.id;
+      this.lifecycle.firstInvoice(record, subscription, customer!, method);
     }
     s.customer = customer?.id ?? null;
     s.customer_details = buildCustomerDetails(email, name ?? customer?.name ?? null);
@@ -624,9 +634,13 @@ export class EmulatorState {
     if (intent) {
       intent.status = "succeeded";
       intent.amount_received = intent.amount;
-      intent.latest_charge = newId.charge();
+      this.lifecycle.chargeIntent(intent, "us_bank_account", "succeeded", {
+        email: s.customer_details?.email ?? null,
+        name: s.customer_details?.name ?? null,
+      });
     }
     const subscription = s.subscription ? this.subscriptions.get(s.subscription) : undefined;
+    if (subscription) this.lifecycle.firstInvoiceSucceeded(subscription, s.customer_details?.email ?? null);
     if (subscription && subscription.status !== "active") {
       const previous = subscription.status;
       subscription.status = "active";

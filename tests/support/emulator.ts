@@ -3,6 +3,8 @@
  * tests. The base URL is the STRIPE_API_BASE the app uses, unless given.
  */
 
+import type Stripe from "stripe";
+
 import type { RecordedRequest } from "../../stripe-emulator/runtime";
 
 export type Delivery = { eventId: string; type: string; attempt: number; status: number; at: number };
@@ -52,6 +54,23 @@ export function emulatorControl(base: string = process.env.STRIPE_API_BASE ?? ""
     cancelSubscription: (id: string) => call<Record<string, unknown>>("POST", `/subscriptions/${id}/cancel`),
     updateSubscription: (id: string, status: string) =>
       call<Record<string, unknown>>("POST", `/subscriptions/${id}/update`, { status }),
+    /** Refunds an order's charge (all that is left without `amount`); `pending` leaves the refund pending. */
+    refund: (sessionId: string, options: { amount?: number; reason?: string; pending?: boolean } = {}) =>
+      call<Stripe.Refund>("POST", `/sessions/${sessionId}/refund`, options),
+    failRefund: (refundId: string, failure_reason?: string) =>
+      call<Stripe.Refund>("POST", `/refunds/${refundId}/fail`, { failure_reason }),
+    settleRefund: (refundId: string) => call<Stripe.Refund>("POST", `/refunds/${refundId}/succeed`),
+    dispute: (sessionId: string, options: { amount?: number; reason?: string } = {}) =>
+      call<Stripe.Dispute>("POST", `/sessions/${sessionId}/dispute`, options),
+    updateDispute: (disputeId: string, evidence: Record<string, string> = { uncategorized_text: "Delivered." }) =>
+      call<Stripe.Dispute>("POST", `/disputes/${disputeId}/update`, { evidence }),
+    closeDispute: (disputeId: string, status: "won" | "lost") =>
+      call<Stripe.Dispute>("POST", `/disputes/${disputeId}/close`, { status }),
+    /** One billing period on (or a retry of a past-due invoice), its invoice paid or failed. */
+    advanceSubscription: (id: string, outcome: "paid" | "failed" = "paid") =>
+      call<{ subscription: Stripe.Subscription; invoice: Stripe.Invoice }>("POST", `/subscriptions/${id}/advance`, {
+        outcome,
+      }),
   };
 }
 
