@@ -24,7 +24,7 @@ const RANDOM_SEED = Number(process.env.FUZZ_SEED ?? randomInt(2 ** 31));
 
 const emu = emulatorControl();
 let server: Proc & { databasePath: string };
-let forms: { token: string; cookie: string }[] = [];
+const forms: { token: string; cookie: string }[] = [];
 
 beforeAll(async () => {
   server = await startBuiltServer({ stripeApiBase: emu.url });
