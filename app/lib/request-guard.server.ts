@@ -57,9 +57,6 @@ export function createRequestGuard(routes: Record<string, ServerRoute>, basename
     if (!target.startsWith("/") || target.startsWith("//")) {
       return refuse(400, "The request target must be a path.");
     }
-    if (!ALLOWED_METHODS.includes(method)) {
-      return refuse(405, "This method is not allowed here.", { Allow: ALLOWED_METHODS.join(", ") });
-    }
     // Neither header names the URL (APP_ORIGIN does), but a malformed one is a malformed request.
     const host = headers.get("Host");
     if (host != null && !isValidHost(host)) return refuse(400, "The Host header is not a valid host.");
@@ -85,6 +82,11 @@ export function createRequestGuard(routes: Record<string, ServerRoute>, basename
     const matches = matchRoutes(routeTree, url.pathname, basename);
     const routeId = matches?.at(-1)?.route.id ?? null;
     const webhook = routeId === WEBHOOK_ROUTE_ID;
+    if (!ALLOWED_METHODS.includes(method)) {
+      return webhook
+        ? refuse(405, "Method not allowed: Stripe delivers webhooks with POST.", { Allow: "POST" })
+        : refuse(405, "This method is not allowed here.", { Allow: ALLOWED_METHODS.join(", ") });
+    }
 
     // Stripe's webhook calls come from no site; every other post must come from this one.
     if (method === "POST" && !webhook && !isSameOrigin(headers, config.appOrigin)) {
