@@ -6,7 +6,7 @@ import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { createRequestHandler } from "@remix-run/express";
+import { createReadableStreamFromReadable, createRequestHandler, writeReadableStreamToWritable } from "@remix-run/node";
 import express from "express";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -25,7 +25,19 @@ try {
   process.exit(1);
 }
 
-const { config, bodyLimitFor, isSameOrigin, CROSS_SITE_MESSAGE } = build.entry.module;
+const { config, createRequestGuard } = build.entry.module;
+const checkRequest = createRequestGuard(build.routes, build.basename);
+const handleRemix = createRequestHandler(build, config.production ? "production" : "development");
+const appHost = new URL(config.appOrigin).host;
+
+// Short plain-text answers of the shop's own; no library's default error page.
+function answer(res, status, message, headers = {}) {
+  res.status(status).set(headers).type("text/plain").send(message);
+}
+
+// While draining (SIGTERM), every answer closes its connection.
+let draining = false;
+const inFlight = new Set();
 
 const app = express();
 app.disable("x-powered-by");
@@ -38,31 +50,27 @@ app.use((req, res, next) => {
   res.setHeader("X-Request-Id", id);
   res.setHeader("X-Content-Type-Options", "nosniff");
   if (config.production) res.setHeader("Strict-Transport-Security", "max-age=63072000; includeSubDomains");
+  if (draining) res.setHeader("Connection", "close");
+  inFlight.add(res);
+  res.on("close", () => inFlight.delete(res));
 
-  // Another site's form posts are refused here, before Remix's own origin
-  // check (which would answer 500). Stripe's webhook calls come from no site.
-  if (req.method !== "GET" && req.method !== "HEAD" && req.path !== "/stripe/webhook") {
-    const headers = { get: (name) => req.get(name) ?? null };
-    if (!isSameOrigin(headers, `${req.protocol}://${req.get("host")}`)) {
-      res.status(403).type("text/plain").send(CROSS_SITE_MESSAGE);
-      req.resume();
-      return;
-    }
+  // Method, target, Host syntax, cross-site posts and body limits are decided
+  // on the URL and route Remix will use (docs/decisions/090-one-view-of-the-request.md).
+  const verdict = checkRequest(req.method, req.originalUrl, { get: (name) => req.get(name) ?? null });
+  if (!verdict.ok) {
+    req.resume();
+    return answer(res, verdict.status, verdict.message, verdict.headers);
   }
-
-  // Bodies are bounded before anything reads them.
-  const limit = bodyLimitFor(req.path);
+  req.remixUrl = verdict.url;
   const declared = req.headers["content-length"];
-  if (declared !== undefined && Number(declared) > limit) {
-    res.status(413).type("text/plain").send(`The request is too large (at most ${limit} bytes).`);
+  if (declared !== undefined && Number(declared) > verdict.bodyLimit) {
     req.resume();
-    return;
+    return answer(res, 413, `The request is too large (at most ${verdict.bodyLimit} bytes).`);
   }
-  if (declared === undefined && req.headers["transfer-encoding"] && req.path !== "/stripe/webhook") {
+  if (declared === undefined && req.headers["transfer-encoding"] && verdict.routeId !== "routes/stripe.webhook") {
     // Browsers send forms with a length; the webhook route counts a chunked body itself.
-    res.status(411).type("text/plain").send("A Content-Length is required.");
     req.resume();
-    return;
+    return answer(res, 411, "A Content-Length is required.");
   }
   next();
 });
@@ -71,16 +79,65 @@ app.use((req, res, next) => {
 app.use("/assets", express.static(path.join(here, "build/client/assets"), { immutable: true, maxAge: "1y" }));
 app.use(express.static(path.join(here, "build/client"), { maxAge: "1h" }));
 
-app.all(
-  "*",
-  createRequestHandler({
-    build,
-    mode: config.production ? "production" : "development",
-    // The socket's peer, for the success page's guessing bound. Behind a proxy
-    // this is the proxy: see docs/decisions/021-guessing-bound.md.
-    getLoadContext: (req) => ({ clientAddress: req.socket.remoteAddress }),
-  }),
-);
+app.all("*", async (req, res, next) => {
+  try {
+    const response = await handleRemix(remixRequest(req, res), {
+      // The socket's peer, for the success page's guessing bound. Behind a proxy
+      // this is the proxy: see docs/decisions/021-guessing-bound.md.
+      clientAddress: req.socket.remoteAddress,
+    });
+    await sendRemixResponse(res, response);
+  } catch (error) {
+    next(error);
+  }
+});
+
+// The Request Remix sees: APP_ORIGIN plus the request target, and a Host
+// that agrees with it. Origin was checked above; Remix's own check (which
+// answers 500 on a proxy-rewritten Host or an Origin that is not a URL) is
+// given nothing to disagree with.
+function remixRequest(req, res) {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    for (const one of Array.isArray(value) ? value : [value]) if (one !== undefined) headers.append(name, one);
+  }
+  headers.set("Host", appHost);
+  headers.delete("X-Forwarded-Host");
+  headers.delete("Origin");
+  let controller = new AbortController();
+  res.on("finish", () => {
+    controller = null;
+  });
+  res.on("close", () => controller?.abort());
+  const init = { method: req.method, headers, signal: controller.signal };
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    init.body = createReadableStreamFromReadable(req);
+    init.duplex = "half";
+  }
+  return new Request(req.remixUrl.href, init);
+}
+
+async function sendRemixResponse(res, response) {
+  res.statusMessage = response.statusText;
+  res.status(response.status);
+  for (const [name, value] of response.headers.entries()) res.append(name, value);
+  if (response.body) await writeReadableStreamToWritable(response.body, res);
+  else res.end();
+}
+
+// The last word on any error Express or a middleware passes on.
+app.use((error, req, res, _next) => {
+  const status = Number(error?.status ?? error?.statusCode);
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  req.resume();
+  if (status >= 400 && status < 500) return answer(res, status, "The request could not be read.");
+  const id = res.getHeader("X-Request-Id");
+  console.error(`error ref=${id} ${req.method}:`, error instanceof Error ? (error.stack ?? error.message) : error);
+  answer(res, 500, `Something went wrong on our side. Please try again (reference: ${id}).`);
+});
 
 const server = http.createServer(
   {
@@ -99,10 +156,45 @@ server.listen(config.port, () => {
   build.entry.module.startReconcileSchedule?.();
 });
 
+// Requests Node cannot parse get a short answer of the shop's own.
+const CLIENT_ERRORS = {
+  HPE_HEADER_OVERFLOW: [431, "Request Header Fields Too Large", "The request's headers are too large."],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, "Request Timeout", "The request took too long to arrive."],
+};
+server.on("clientError", (error, socket) => {
+  if (error.code === "ECONNRESET" || !socket.writable) return socket.destroy();
+  const [status, reason, message] = CLIENT_ERRORS[error.code] ?? [400, "Bad Request", "The request could not be read."];
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(message)}\r\nConnection: close\r\n\r\n${message}`,
+  );
+});
+// CONNECT is no method of a shop's (Node would otherwise drop the connection).
+server.on("connect", (_req, socket) => {
+  const message = "This method is not allowed here.";
+  socket.end(
+    `HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD, POST\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${message.length}\r\nConnection: close\r\n\r\n${message}`,
+  );
+});
+
+// A deploy loses no request: stop accepting connections, answer every request
+// already received with `Connection: close`, close connections as they fall
+// idle, and exit once none is left (or when the longest request could have
+// ended). docs/decisions/094-drain-on-sigterm.md
+let drainStarted = false;
 for (const signal of ["SIGTERM", "SIGINT"]) {
   process.on(signal, () => {
+    if (drainStarted) return;
+    drainStarted = true;
+    draining = true;
     server.close(() => process.exit(0));
+    for (const res of inFlight) {
+      if (!res.headersSent) res.setHeader("Connection", "close");
+      else res.once("finish", () => setImmediate(() => server.closeIdleConnections()));
+    }
     server.closeIdleConnections();
-    setTimeout(() => process.exit(0), 5_000).unref();
+    setTimeout(() => {
+      console.error("shutdown: requests still open after the drain period; exiting");
+      process.exit(1);
+    }, config.http.requestTimeoutMs + 1_000).unref();
   });
 }

@@ -12,8 +12,7 @@ import { applyDocumentHeaders, newNonce, newRequestId } from "./lib/security.ser
 
 export { config };
 export { startReconcileSchedule } from "./lib/reconcile.server";
-export { bodyLimitFor } from "./lib/limits";
-export { CROSS_SITE_MESSAGE, isSameOrigin } from "./lib/security.server";
+export { createRequestGuard } from "./lib/request-guard.server";
 
 const ABORT_DELAY = 5_000;
 

@@ -1,9 +1,9 @@
-import { randomBytes } from "node:crypto";
 import http from "node:http";
 
 import autocannon from "autocannon";
 import Stripe from "stripe";
 
+import { formToken } from "./lib/cookie";
 import { completedEvent } from "./lib/fixtures";
 import { summarize, type LoadSpec, type LoadResult, type Summary } from "./lib/load";
 
@@ -141,7 +141,7 @@ async function main(spec: LoadSpec): Promise<LoadResult> {
           Origin: spec.origin,
           "Sec-Fetch-Site": "same-origin",
         },
-        body: `token=${randomBytes(18).toString("base64url")}&quantity=1`,
+        body: `token=${formToken(spec.shopperId)}&quantity=1`,
       });
       const warmup = spec.warmup > 0 ? await cannon(spec.url, spec.connections, spec.warmup, sequence(form)) : null;
       const measured = await cannon(spec.url, spec.connections, spec.amount, sequence(form));

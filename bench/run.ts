@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -817,6 +817,7 @@ async function pagesAndBuy(ctx: Context) {
       log(
         `scenario 3: Buy through the whole stack, ${SIZES.buyRequests} posts at 1 connection, and the SDK loop baseline`,
       );
+      const buyer = randomBytes(16).toString("base64url");
       const result = await runLoad({
         kind: "buy",
         url: app.url,
@@ -824,7 +825,9 @@ async function pagesAndBuy(ctx: Context) {
         connections: 1,
         warmup: SIZES.buyWarmup,
         amount: SIZES.buyRequests,
-        cookie,
+        // A shopper of the bench's own, so that it can sign a fresh form token per post.
+        cookie: await shopperCookie(buyer),
+        shopperId: buyer,
         origin: app.url,
       });
       const baseline = await runBaselineCreate(ctx.emulator.url, app.url);

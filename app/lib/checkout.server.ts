@@ -148,9 +148,9 @@ export async function createCheckout({
   if (previous) return reuse(previous, { product, quantity, shopperId });
 
   const shopper = statements().shopperById.get({ id: shopperId });
-  const customer = shopper?.stripeCustomerId ?? undefined;
+  let customer = shopper?.stripeCustomerId ?? undefined;
 
-  const params: Stripe.Checkout.SessionCreateParams = {
+  const paramsFor = (customer: string | undefined): Stripe.Checkout.SessionCreateParams => ({
     mode: product.mode,
     line_items: [{ price: product.stripePriceId, quantity }],
     success_url: successUrl(),
@@ -163,13 +163,26 @@ export async function createCheckout({
         ? // So that the next checkout can reuse the customer Stripe makes.
           { customer_creation: "always" as const }
         : {}),
-  };
+  });
 
   let session: Stripe.Checkout.Session;
   try {
-    session = await stripe.checkout.sessions.create(params, {
-      idempotencyKey: `checkout-${formToken}`,
-    });
+    try {
+      session = await stripe.checkout.sessions.create(paramsFor(customer), {
+        idempotencyKey: `checkout-${formToken}`,
+      });
+    } catch (error: unknown) {
+      // The stored customer is gone (deleted, or the keys moved from test to
+      // live): forget it and go on without it, under a key of its own since
+      // the parameters differ. docs/decisions/093-stale-stripe-customer.md
+      if (!customer || !isMissingCustomer(error)) throw error;
+      console.warn(`checkout customer missing at Stripe, forgotten shopper=${shopperId} customer=${customer}`);
+      forgetCustomer(shopperId, customer);
+      customer = undefined;
+      session = await stripe.checkout.sessions.create(paramsFor(undefined), {
+        idempotencyKey: `checkout-${formToken}-new-customer`,
+      });
+    }
   } catch (error: unknown) {
     const stripeError = error as { type?: string; message?: string; requestId?: string };
     if (stripeError.type === "StripeIdempotencyError") {
@@ -217,6 +230,18 @@ export async function createCheckout({
   // gave both the same session, and one row holds it.
   if (stored && stored.id !== session.id) return reuse(stored, { product, quantity, shopperId });
   return { id: session.id, url, reused: false };
+}
+
+function isMissingCustomer(error: unknown) {
+  const e = error as { type?: string; code?: string; param?: string };
+  return e.type === "StripeInvalidRequestError" && e.code === "resource_missing" && e.param === "customer";
+}
+
+function forgetCustomer(shopperId: string, customer: string) {
+  db.update(shoppers)
+    .set({ stripeCustomerId: null, updatedAt: Date.now() })
+    .where(and(eq(shoppers.id, shopperId), eq(shoppers.stripeCustomerId, customer)))
+    .run();
 }
 
 function reuse(

@@ -4,7 +4,7 @@ import { useActionData, useLoaderData } from "@remix-run/react";
 
 import { GeneralErrorBoundary } from "~/components/error-boundary";
 import { OrderList } from "~/components/order-list";
-import { assertBodyWithin, invariantResponse } from "~/lib/http.server";
+import { invariantResponse, readForm } from "~/lib/http.server";
 import { FORM_BODY_LIMIT } from "~/lib/limits";
 import { listOrders, openBillingPortal } from "~/lib/orders.server";
 import { assertSameOrigin } from "~/lib/security.server";
@@ -30,8 +30,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
 
 export async function action({ request }: ActionFunctionArgs) {
   assertSameOrigin(request);
-  assertBodyWithin(request, FORM_BODY_LIMIT);
-  const form = await request.formData();
+  const form = await readForm(request, FORM_BODY_LIMIT);
   invariantResponse(form.get("intent") === "portal", "This form is not one we know.", { status: 400 });
 
   // Only which of the shopper's checkouts is meant; never a customer id.

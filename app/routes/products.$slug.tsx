@@ -4,14 +4,14 @@ import { Link, useActionData, useLoaderData } from "@remix-run/react";
 
 import { BuyForm } from "~/components/buy-form";
 import { GeneralErrorBoundary } from "~/components/error-boundary";
-import { newFormToken, parseBuyForm } from "~/lib/buy-form.server";
+import { FORM_EXPIRED, isFormTokenFor, newFormToken, parseBuyForm } from "~/lib/buy-form.server";
 import { getProduct } from "~/lib/catalog.server";
 import { CheckoutError, createCheckout } from "~/lib/checkout.server";
-import { assertBodyWithin, invariantResponse } from "~/lib/http.server";
+import { invariantResponse, readForm } from "~/lib/http.server";
 import { FORM_BODY_LIMIT } from "~/lib/limits";
 import { formatMoney } from "~/lib/money";
 import { assertSameOrigin } from "~/lib/security.server";
-import { ensureShopper } from "~/lib/session.server";
+import { ensureShopper, getShopper } from "~/lib/session.server";
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [
   { title: data ? `${data.product.name}: Field & Kiln` : "Not found: Field & Kiln" },
@@ -32,7 +32,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
 
   // The shopper's cookie is set here, so that two quick submits of the form
   // carry the same shopper (and so find the same Checkout Session).
-  const { setCookie } = await ensureShopper(request);
+  const { shopperId, setCookie } = await ensureShopper(request);
   const canceled = new URL(request.url).searchParams.get("canceled") === "1";
   return json(
     {
@@ -45,7 +45,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
         price: formatMoney(product.unitAmount, product.currency),
         interval: product.recurringInterval,
       },
-      token: newFormToken(),
+      token: newFormToken(shopperId),
       canceled,
     },
     { headers: { "Cache-Control": "no-store", ...(setCookie ? { "Set-Cookie": setCookie } : {}) } },
@@ -55,20 +55,24 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
 export async function action({ request, params }: ActionFunctionArgs) {
   // Another site's form posting here is refused before anything else.
   assertSameOrigin(request);
-  assertBodyWithin(request, FORM_BODY_LIMIT);
   const product = getProduct(params.slug ?? "");
   invariantResponse(product, "No product by that name is for sale.", { status: 404 });
 
   // Only the slug (above), the quantity and the token are read from the
   // request. Price, amount, mode and redirect URLs come from the server.
-  const form = await request.formData();
+  const form = await readForm(request, FORM_BODY_LIMIT);
   const quantityField = typeof form.get("quantity") === "string" ? String(form.get("quantity")) : null;
   const parsed = parseBuyForm(form, product);
   if (!parsed.ok) {
     return json({ error: parsed.error, field: parsed.field, quantity: quantityField }, { status: 400 });
   }
 
-  const { shopperId, setCookie } = await ensureShopper(request);
+  // The token must be one this page gave this shopper: no cookie, a forged
+  // token or another shopper's is refused before Stripe is asked anything.
+  const { shopperId, setCookie } = await getShopper(request);
+  if (!shopperId || !isFormTokenFor(parsed.token, shopperId)) {
+    return json({ error: FORM_EXPIRED, field: "token" as const, quantity: quantityField }, { status: 400 });
+  }
   const headers = new Headers();
   if (setCookie) headers.set("Set-Cookie", setCookie);
   try {

@@ -1,3 +1,5 @@
+import { createHmac, randomBytes } from "node:crypto";
+
 import { createCookieSessionStorage } from "@remix-run/node";
 
 import { SESSION_SECRET } from "../../tests/support/test-env";
@@ -24,4 +26,15 @@ export async function shopperCookie(shopperId: string, secret = SESSION_SECRET) 
   session.set("issuedAt", Date.now());
   const header = await storage.commitSession(session);
   return header.split(";")[0]!;
+}
+
+/**
+ * A Buy form token for this shopper as the product page issues it
+ * (app/lib/buy-form.server.ts): a 9-byte nonce and 9 bytes of an HMAC over
+ * it and the shopper id, keyed with the newest SESSION_SECRET.
+ */
+export function formToken(shopperId: string, secret = SESSION_SECRET) {
+  const nonce = randomBytes(9).toString("base64url");
+  const mac = createHmac("sha256", secret).update(`buy-form:${nonce}:${shopperId}`).digest().subarray(0, 9);
+  return nonce + mac.toString("base64url");
 }

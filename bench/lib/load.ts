@@ -31,6 +31,8 @@ export type LoadSpec =
       warmup: number;
       amount: number;
       cookie: string;
+      /** The shopper the cookie carries: the Buy token is bound to it. */
+      shopperId: string;
       origin: string;
     }
   | {
