@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 
-import type { Product } from "../../db/schema";
+import type { Product } from "../../db/schema/types";
 
 /**
  * The Buy form's fields, checked against the catalog. Only `quantity` and

@@ -1,7 +1,7 @@
 import { count, eq } from "drizzle-orm";
 import { beforeEach, describe, expect, it } from "vitest";
 
-import { db, schema } from "~/lib/db.server";
+import { db, schema } from "../support/db";
 import { action, loader } from "~/routes/products.$slug";
 
 import { expectConsoleError } from "../support/console";

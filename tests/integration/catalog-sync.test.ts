@@ -3,7 +3,8 @@ import type Stripe from "stripe";
 import { beforeEach, describe, expect, it } from "vitest";
 
 import { CatalogSyncError, formatSyncReport, planCatalog, syncCatalog } from "~/lib/catalog-sync.server";
-import { db, readCatalog, schema, seedCatalog } from "~/lib/db.server";
+import { readCatalog } from "~/lib/db.server";
+import { db, schema, seedCatalog } from "../support/db";
 import { loader as productLoader } from "~/routes/products.$slug";
 
 import { getRequest, settle } from "../support/http";
@@ -181,7 +182,7 @@ describe("planning from Stripe's prices", () => {
       ...fields,
     }) as Stripe.Price;
 
-  it("takes slug and max_quantity from product metadata, a slug from the name otherwise, and keeps slugs unique", () => {
+  it("takes slug and max_quantity from product metadata, a slug from the name otherwise, and keeps slugs unique", async () => {
     const mug = product("prod_mug", { name: "Café Mug — Large!", metadata: { max_quantity: "4" } });
     const tea = product("prod_tea", { name: "Tea", metadata: { slug: "Green Tea", max_quantity: "lots" } });
     const plan = planCatalog(
@@ -208,7 +209,7 @@ describe("planning from Stripe's prices", () => {
     ]);
   });
 
-  it("deactivates the rows of an archived product even while its price is still active", () => {
+  it("deactivates the rows of an archived product even while its price is still active", async () => {
     const archived = product("prod_gone", { active: false });
     const rows = [
       {

@@ -2,7 +2,7 @@ import { eq } from "drizzle-orm";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 
 import type { OrderListItem } from "~/components/order-list";
-import { db, schema } from "~/lib/db.server";
+import { db, schema } from "../support/db";
 import { PORTAL_MESSAGES } from "~/lib/orders.server";
 import { action, loader } from "~/routes/orders";
 

@@ -1,7 +1,7 @@
 import { eq } from "drizzle-orm";
 import { beforeEach, describe, expect, it } from "vitest";
 
-import { db, schema } from "~/lib/db.server";
+import { db, schema } from "../support/db";
 import { tryAcquire } from "~/lib/locks.server";
 import { getCheckpoint, RECONCILE_JOB } from "~/lib/reconcile.server";
 
@@ -50,7 +50,7 @@ describe("npm run stripe:reconcile", { timeout: 60_000 }, () => {
     for (const id of ids) expect(first.stderr).toContain(`fulfilled checkout_session=${id}`);
     for (const id of ids) expect(checkout(id)).toMatchObject({ status: "complete", paymentStatus: "paid" });
     for (const id of ids) expect(checkout(id).fulfilledAt).not.toBeNull();
-    const checkpoint = getCheckpoint();
+    const checkpoint = await getCheckpoint();
     expect(checkpoint).not.toBeNull();
 
     const before = snapshot();
@@ -60,7 +60,7 @@ describe("npm run stripe:reconcile", { timeout: 60_000 }, () => {
     expect(second.stdout).toContain("events: 2 seen, 0 new, 0 applied, 0 fulfilled");
     expect(second.stdout).toMatch(/checkpoint: \S+ \(unchanged\)/);
     expect(snapshot()).toEqual({ ...before, job_checkpoints: expect.anything() });
-    expect(getCheckpoint()).toBe(checkpoint);
+    expect(await getCheckpoint()).toBe(checkpoint);
   });
 
   it("--dry-run says what it would do and writes nothing", async () => {
@@ -115,7 +115,7 @@ describe("npm run stripe:reconcile", { timeout: 60_000 }, () => {
 
   it("exits 3 while another run holds the lock, naming it; with --wait it runs once the lock is free", async () => {
     const [id] = await paidCheckouts(1);
-    expect(tryAcquire(RECONCILE_JOB, "other-host:4242:beef01", 60_000)).toEqual({ acquired: true });
+    expect(await tryAcquire(RECONCILE_JOB, "other-host:4242:beef01", 60_000)).toEqual({ acquired: true });
     const lease = db.select().from(schema.jobLocks).get()!;
 
     const held = await runCli("reconcile");

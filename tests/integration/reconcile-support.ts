@@ -8,7 +8,7 @@ import path from "node:path";
 
 import { vi } from "vitest";
 
-import { db, schema, sqlite } from "~/lib/db.server";
+import { db, schema, sqlite } from "../support/db";
 
 import { emulatorControl } from "../support/emulator";
 import { TEST_ENV } from "../support/test-env";

@@ -8,7 +8,7 @@ import { eq } from "drizzle-orm";
 import type Stripe from "stripe";
 
 import { processStripeEvent } from "~/lib/checkout.server";
-import { db, schema } from "~/lib/db.server";
+import { db, schema } from "../support/db";
 import { action as buyAction, loader as productLoader } from "~/routes/products.$slug";
 
 import { emulatorControl } from "../support/emulator";
@@ -57,7 +57,7 @@ export async function eventFor(sessionId: string, type: string): Promise<Stripe.
 /** Applies the session's event exactly as the webhook route would. */
 export async function deliverWebhook(sessionId: string, type = "checkout.session.completed") {
   const event = await eventFor(sessionId, type);
-  return processStripeEvent(event, { payload: JSON.stringify(event), source: "webhook" });
+  return await processStripeEvent(event, { payload: JSON.stringify(event), source: "webhook" });
 }
 
 /** Every GET of one Checkout Session the app made (the success page's "ask Stripe"). */

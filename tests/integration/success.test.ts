@@ -62,7 +62,7 @@ beforeEach(async () => {
   });
 });
 
-afterEach(() => stopCounting());
+afterEach(async () => stopCounting());
 
 describe("this shopper's own checkout", () => {
   it("paid (the webhook already landed): shows the order and asks Stripe nothing", async () => {

@@ -1,7 +1,7 @@
 import { count, eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
-import { db, schema, sqlite } from "~/lib/db.server";
+import { db, schema, sqlite } from "../support/db";
 import { onFulfill, type FulfillmentHook } from "~/lib/fulfillment.server";
 import { action } from "~/routes/stripe.webhook";
 
@@ -24,7 +24,7 @@ const counter: FulfillmentHook = (_tx, checkout) =>
 let unhook: () => void;
 let logged: string[];
 
-beforeEach(() => {
+beforeEach(async () => {
   fulfilled.clear();
   unhook = onFulfill(counter);
   logged = [];
@@ -32,7 +32,7 @@ beforeEach(() => {
     vi.spyOn(console, level).mockImplementation((...args: unknown[]) => void logged.push(args.map(String).join(" ")));
   }
 });
-afterEach(() => unhook());
+afterEach(async () => unhook());
 
 function post(payload: string, header: string) {
   const request = new Request(`${ORIGIN}/stripe/webhook`, {

@@ -5,8 +5,8 @@ import { count, eq } from "drizzle-orm";
 import { drizzle, type BetterSQLite3Database } from "drizzle-orm/better-sqlite3";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 
-import * as schema from "../../db/schema";
-import { db as appDb } from "~/lib/db.server";
+import * as schema from "../../db/schema/sqlite";
+import { db as appDb } from "../support/db";
 import { onFulfill } from "~/lib/fulfillment.server";
 import { action, loader } from "~/routes/stripe.webhook";
 
@@ -134,9 +134,9 @@ const snapshot = (db: DB) => ({
 });
 
 describe.each([actionTransport(), builtServerTransport()])("POST /stripe/webhook through $name", (t) => {
-  beforeAll(() => t.start());
-  afterAll(() => t.stop());
-  beforeEach(() => t.beforeEach?.());
+  beforeAll(async () => t.start());
+  afterAll(async () => t.stop());
+  beforeEach(async () => t.beforeEach?.());
 
   const row = (id: string) =>
     t.db().select().from(schema.checkoutSessions).where(eq(schema.checkoutSessions.id, id)).get()!;
@@ -184,7 +184,7 @@ describe.each([actionTransport(), builtServerTransport()])("POST /stripe/webhook
       const { payload, header } = signed(padded);
       expect(Buffer.byteLength(payload)).toBeLessThan(1024 * 1024);
       expect((await post(payload, header)).status).toBe(200);
-      expect(row(checkout.id).paymentStatus).toBe("paid");
+      expect((await row(checkout.id)).paymentStatus).toBe("paid");
     });
 
     it("a declared Content-Length over 1 MiB: 413 before reading, nothing stored", async () => {
@@ -295,7 +295,7 @@ describe.each([actionTransport(), builtServerTransport()])("POST /stripe/webhook
       expect(response.status).toBe(400);
       expect(await response.text()).toMatch(message);
       expect(snapshot(t.db())).toEqual(before);
-      expect(row(checkout.id)).toMatchObject({ status: "open", paymentStatus: "unpaid", fulfilledAt: null });
+      expect(await row(checkout.id)).toMatchObject({ status: "open", paymentStatus: "unpaid", fulfilledAt: null });
       expect(await t.fulfillments(checkout.id)).toBe(0);
     });
 
@@ -337,7 +337,7 @@ describe.each([actionTransport(), builtServerTransport()])("POST /stripe/webhook
           source: "webhook",
         },
       );
-      expect(row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "paid" });
+      expect(await row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "paid" });
       expect(await t.fulfillments(checkout.id)).toBe(1);
     });
   });
@@ -447,8 +447,8 @@ describe.each([actionTransport(), builtServerTransport()])("POST /stripe/webhook
         sent.push((last as { id: string }).id);
         await accepted(last);
       }
-      expect(row(checkout.id)).toMatchObject({ status: expected.status, paymentStatus: expected.paymentStatus });
-      expect(row(checkout.id).fulfilledAt === null).toBe(expected.fulfillments === 0);
+      expect(await row(checkout.id)).toMatchObject({ status: expected.status, paymentStatus: expected.paymentStatus });
+      expect((await row(checkout.id)).fulfilledAt === null).toBe(expected.fulfillments === 0);
       expect(await t.fulfillments(checkout.id)).toBe(expected.fulfillments);
       for (const id of sent) expect(eventCount(id)).toBe(1);
     });
@@ -464,7 +464,7 @@ describe.each([actionTransport(), builtServerTransport()])("POST /stripe/webhook
         }),
       );
       await accepted(stripeEvent(CHECKOUT_EVENT.completed, session, { created: ts }));
-      expect(row(checkout.id)).toMatchObject({
+      expect(await row(checkout.id)).toMatchObject({
         status: "complete",
         paymentStatus: "paid",
         stripeSubscriptionId: subscription,
@@ -475,7 +475,7 @@ describe.each([actionTransport(), builtServerTransport()])("POST /stripe/webhook
           created: ts + 1,
         }),
       );
-      expect(row(checkout.id).subscriptionStatus).toBe("past_due");
+      expect((await row(checkout.id)).subscriptionStatus).toBe("past_due");
       await accepted(
         stripeEvent("customer.subscription.deleted", subscriptionObject({ id: subscription, status: "canceled" }), {
           created: ts + 2,
@@ -486,7 +486,7 @@ describe.each([actionTransport(), builtServerTransport()])("POST /stripe/webhook
           created: ts + 3,
         }),
       );
-      expect(row(checkout.id)).toMatchObject({ subscriptionStatus: "canceled", paymentStatus: "paid" });
+      expect(await row(checkout.id)).toMatchObject({ subscriptionStatus: "canceled", paymentStatus: "paid" });
       expect(await t.fulfillments(checkout.id)).toBe(1);
     });
 
@@ -495,7 +495,7 @@ describe.each([actionTransport(), builtServerTransport()])("POST /stripe/webhook
       const event = stripeEvent("payment_intent.succeeded", { id: "pi_123", object: "payment_intent" });
       await accepted(event);
       expect(eventCount(event.id)).toBe(1);
-      expect(row(checkout.id)).toMatchObject({ status: "open", paymentStatus: "unpaid" });
+      expect(await row(checkout.id)).toMatchObject({ status: "open", paymentStatus: "unpaid" });
     });
   });
 
@@ -526,7 +526,12 @@ describe.each([actionTransport(), builtServerTransport()])("POST /stripe/webhook
       async (_what, overrides, flag) => {
         const checkout = storeCheckout(t.db());
         await accepted(stripeEvent(CHECKOUT_EVENT.completed, sessionFor(checkout, "paid", overrides)));
-        expect(row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "paid", flag, fulfilledAt: null });
+        expect(await row(checkout.id)).toMatchObject({
+          status: "complete",
+          paymentStatus: "paid",
+          flag,
+          fulfilledAt: null,
+        });
         expect(await t.fulfillments(checkout.id)).toBe(0);
         expect(await t.logs()).toContainEqual(
           expect.stringContaining(`not fulfilled: ${flag} session=${checkout.id} shopper=${checkout.shopperId}`),
@@ -540,7 +545,7 @@ describe.each([actionTransport(), builtServerTransport()])("POST /stripe/webhook
       await accepted(stripeEvent(CHECKOUT_EVENT.completed, session));
       const shopper = t.db().select().from(schema.shoppers).where(eq(schema.shoppers.id, checkout.shopperId)).get()!;
       expect(shopper.stripeCustomerId).toBe(session.customer);
-      expect(row(checkout.id)).toMatchObject({
+      expect(await row(checkout.id)).toMatchObject({
         stripeCustomerId: session.customer,
         customerEmail: "shopper@example.com",
       });
@@ -560,7 +565,7 @@ describe.each([actionTransport(), builtServerTransport()])("POST /stripe/webhook
       expect(bodies.filter((b) => !b.duplicate)).toHaveLength(1);
       expect(bodies.filter((b) => b.duplicate)).toHaveLength(49);
       expect(eventCount(event.id)).toBe(1);
-      expect(row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "paid" });
+      expect(await row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "paid" });
       expect(await t.fulfillments(checkout.id)).toBe(1);
     });
 
@@ -574,7 +579,7 @@ describe.each([actionTransport(), builtServerTransport()])("POST /stripe/webhook
         Array.from({ length: 50 }, (_, i) => post(events[(i * 7) % 2]!.payload, events[(i * 7) % 2]!.header)),
       );
       expect(responses.map((r) => r.status)).toEqual(Array(50).fill(200));
-      expect(row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "paid" });
+      expect(await row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "paid" });
       expect(await t.fulfillments(checkout.id)).toBe(1);
     });
 
@@ -596,10 +601,10 @@ describe.each([actionTransport(), builtServerTransport()])("POST /stripe/webhook
         locker.close();
       }
       expect(eventCount(event.id)).toBe(0);
-      expect(row(checkout.id)).toMatchObject({ status: "open", paymentStatus: "unpaid", fulfilledAt: null });
+      expect(await row(checkout.id)).toMatchObject({ status: "open", paymentStatus: "unpaid", fulfilledAt: null });
 
       await accepted(event);
-      expect(row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "paid" });
+      expect(await row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "paid" });
       expect(await t.fulfillments(checkout.id)).toBe(1);
       expect(await t.logs()).toContainEqual(
         expect.stringMatching(/webhook not stored id=evt_\S+ type=checkout.session.completed error=SQLITE_BUSY$/),

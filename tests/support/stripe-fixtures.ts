@@ -1,12 +1,12 @@
+import type { SqliteDb } from "~/lib/db.server";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 
 import { eq } from "drizzle-orm";
-import type { BetterSQLite3Database } from "drizzle-orm/better-sqlite3";
 import Stripe from "stripe";
 
-import * as schema from "../../db/schema";
+import * as schema from "../../db/schema/sqlite";
 import { WEBHOOK_SECRET } from "./test-env";
 
 /**
@@ -96,7 +96,7 @@ export function signed(event: object, options: Parameters<typeof sign>[1] = {}) 
 /* Checkouts as the Buy action stores them                                    */
 /* -------------------------------------------------------------------------- */
 
-type DB = BetterSQLite3Database<typeof schema>;
+type DB = SqliteDb;
 export type StoredCheckout = typeof schema.checkoutSessions.$inferSelect;
 
 /**
