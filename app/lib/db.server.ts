@@ -130,6 +130,10 @@ function seedSqlite(db: SqliteDb, entries: CatalogEntry[] = readCatalog()) {
   );
 }
 
+// bigint columns hold unix-ms times and counts, all far below 2^53: read them as
+// numbers, as SQLite gives them (Drizzle's columns already do; this covers raw SQL).
+pg.types.setTypeParser(pg.types.builtins.INT8, Number);
+
 // Any fixed number: instances starting together migrate one at a time.
 const MIGRATION_LOCK = 0x5ea_c0de;
 

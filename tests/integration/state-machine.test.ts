@@ -39,8 +39,9 @@ beforeEach(async () => {
 afterEach(async () => unhook());
 
 const row = async (id: string) => (await getCheckout(id))!;
-const eventRow = (id: string) => db.select().from(schema.stripeEvents).where(eq(schema.stripeEvents.id, id)).get();
-const shopper = (id: string) => db.select().from(schema.shoppers).where(eq(schema.shoppers.id, id)).get()!;
+const eventRow = async (id: string) =>
+  (await db.select().from(schema.stripeEvents).where(eq(schema.stripeEvents.id, id)))[0];
+const shopper = async (id: string) => (await db.select().from(schema.shoppers).where(eq(schema.shoppers.id, id)))[0]!;
 
 function webhook(type: string, object: object, created?: number) {
   const event = stripeEvent(type, object, created === undefined ? {} : { created });
@@ -52,7 +53,7 @@ const completed = (checkout: StoredCheckout, state: "paid" | "unpaid" | "no_paym
 
 describe("the success page and the webhook, interleaved", () => {
   it("completed by webhook, then retrieved by the success page: one fulfillment", async () => {
-    const checkout = storeCheckout(db);
+    const checkout = await storeCheckout(db);
     expect(await completed(checkout)).toMatchObject({
       duplicate: false,
       checkoutId: checkout.id,
@@ -73,7 +74,7 @@ describe("the success page and the webhook, interleaved", () => {
   });
 
   it("retrieved paid before any webhook, then the webhook: one fulfillment, by the success page", async () => {
-    const checkout = storeCheckout(db);
+    const checkout = await storeCheckout(db);
     expect(await applyCheckoutSession(sessionFor(checkout, "paid"))).toMatchObject({ fulfilled: true, changed: true });
     const fulfilledAt = (await row(checkout.id)).fulfilledAt;
     expect(await completed(checkout)).toMatchObject({ duplicate: false, fulfilled: false, changed: false });
@@ -82,7 +83,7 @@ describe("the success page and the webhook, interleaved", () => {
   });
 
   it("retrieved while still open changes nothing", async () => {
-    const checkout = storeCheckout(db);
+    const checkout = await storeCheckout(db);
     expect(await applyCheckoutSession(sessionFor(checkout, "open"))).toMatchObject({
       changed: false,
       fulfilled: false,
@@ -91,7 +92,7 @@ describe("the success page and the webhook, interleaved", () => {
   });
 
   it("a delayed payment: retrieved complete and unpaid, then async success, then retrieved paid: one fulfillment", async () => {
-    const checkout = storeCheckout(db);
+    const checkout = await storeCheckout(db);
     expect(await applyCheckoutSession(sessionFor(checkout, "unpaid"))).toMatchObject({
       changed: true,
       fulfilled: false,
@@ -109,7 +110,7 @@ describe("the success page and the webhook, interleaved", () => {
   });
 
   it("async success before completed (and before the shopper's return): complete, paid, one fulfillment", async () => {
-    const checkout = storeCheckout(db);
+    const checkout = await storeCheckout(db);
     await webhook(CHECKOUT_EVENT.asyncSucceeded, sessionFor(checkout, "paid")).result;
     await completed(checkout, "unpaid");
     await applyCheckoutSession(sessionFor(checkout, "unpaid"));
@@ -118,7 +119,7 @@ describe("the success page and the webhook, interleaved", () => {
   });
 
   it("async failure, then the success page retrieves complete/unpaid: stays failed, never fulfilled", async () => {
-    const checkout = storeCheckout(db);
+    const checkout = await storeCheckout(db);
     await completed(checkout, "unpaid");
     await webhook(CHECKOUT_EVENT.asyncFailed, sessionFor(checkout, "unpaid")).result;
     await applyCheckoutSession(sessionFor(checkout, "unpaid"));
@@ -127,7 +128,7 @@ describe("the success page and the webhook, interleaved", () => {
   });
 
   it("expired retrieved or delivered after paid: stays complete and paid", async () => {
-    const checkout = storeCheckout(db);
+    const checkout = await storeCheckout(db);
     await completed(checkout);
     await applyCheckoutSession(sessionFor(checkout, "expired"));
     await webhook(CHECKOUT_EVENT.expired, sessionFor(checkout, "expired")).result;
@@ -136,7 +137,7 @@ describe("the success page and the webhook, interleaved", () => {
   });
 
   it("completed after expired (a stale event) does not reopen or pay an expired checkout", async () => {
-    const checkout = storeCheckout(db);
+    const checkout = await storeCheckout(db);
     await webhook(CHECKOUT_EVENT.expired, sessionFor(checkout, "expired")).result;
     await completed(checkout);
     await applyCheckoutSession(sessionFor(checkout, "paid"));
@@ -145,8 +146,8 @@ describe("the success page and the webhook, interleaved", () => {
   });
 
   it("a session the shop did not create: nothing stored for it, whoever asks", async () => {
-    const before = db.select().from(schema.checkoutSessions).all().length;
-    const foreign = sessionFor(storeCheckout(db), "paid", {
+    const before = (await db.select().from(schema.checkoutSessions)).length;
+    const foreign = sessionFor(await storeCheckout(db), "paid", {
       id: "cs_test_paymentlink000001",
       payment_link: "plink_123",
     });
@@ -157,12 +158,12 @@ describe("the success page and the webhook, interleaved", () => {
       fulfilled: false,
       flag: null,
     });
-    expect(db.select().from(schema.checkoutSessions).all()).toHaveLength(before + 1);
+    expect(await db.select().from(schema.checkoutSessions)).toHaveLength(before + 1);
     expect(await getCheckout("cs_test_paymentlink000001")).toBeUndefined();
   });
 
   it("a hook that throws rolls the success page's apply back; the next call fulfills once", async () => {
-    const checkout = storeCheckout(db);
+    const checkout = await storeCheckout(db);
     // The failing hook runs first, as a shop's would before the test's counter.
     unhook();
     const failOnce = onFulfill(() => {
@@ -184,7 +185,7 @@ describe("the success page and the webhook, interleaved", () => {
 
 describe("events", () => {
   it("records each event once, with its raw payload; a repeat is a duplicate and changes nothing", async () => {
-    const checkout = storeCheckout(db);
+    const checkout = await storeCheckout(db);
     const event = stripeEvent(CHECKOUT_EVENT.completed, sessionFor(checkout, "paid"));
     const payload = JSON.stringify(event, null, 2);
     expect(await processStripeEvent(event, { payload })).toMatchObject({ duplicate: false, fulfilled: true });
@@ -195,7 +196,7 @@ describe("events", () => {
       fulfilled: false,
       flag: null,
     });
-    expect(eventRow(event.id)).toMatchObject({
+    expect(await eventRow(event.id)).toMatchObject({
       type: "checkout.session.completed",
       created: event.created,
       livemode: false,
@@ -208,23 +209,23 @@ describe("events", () => {
   it.each(["invoice.paid", "charge.refunded", "constructor", "__proto__", "toString"])(
     "records an event of type %s and changes nothing",
     async (type) => {
-      const checkout = storeCheckout(db);
+      const checkout = await storeCheckout(db);
       const { event, result } = webhook(type, sessionFor(checkout, "paid"));
       expect(await result).toMatchObject({ duplicate: false, changed: false, fulfilled: false });
-      expect(eventRow(event.id)).toMatchObject({ type });
+      expect(await eventRow(event.id)).toMatchObject({ type });
       expect(await row(checkout.id)).toMatchObject({ status: "open", paymentStatus: "unpaid", fulfilledAt: null });
     },
   );
 
   it("a checkout that needs no payment is fulfilled when it completes", async () => {
-    const checkout = storeCheckout(db, { amountTotal: 0 });
+    const checkout = await storeCheckout(db, { amountTotal: 0 });
     await completed(checkout, "no_payment_required");
     expect(await row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "no_payment_required" });
     expect(fulfilled.get(checkout.id)).toBe(1);
   });
 
   it("nothing undoes paid: a late async failure leaves it paid", async () => {
-    const checkout = storeCheckout(db);
+    const checkout = await storeCheckout(db);
     await completed(checkout, "unpaid");
     await webhook(CHECKOUT_EVENT.asyncSucceeded, sessionFor(checkout, "paid")).result;
     await webhook(CHECKOUT_EVENT.asyncFailed, sessionFor(checkout, "unpaid")).result;
@@ -241,10 +242,10 @@ describe("what the shop did not ask for is recorded, not fulfilled", () => {
     ["mode", { mode: "subscription" }, "mode_mismatch"],
     ["shopper", { client_reference_id: "someone-else" }, "shopper_mismatch"],
   ] as const)("a completed session whose %s differs", async (_what, overrides, flag) => {
-    const checkout = storeCheckout(db);
+    const checkout = await storeCheckout(db);
     const { event, result } = webhook(CHECKOUT_EVENT.completed, sessionFor(checkout, "paid", overrides));
     expect(await result).toMatchObject({ checkoutId: checkout.id, fulfilled: false, flag });
-    expect(eventRow(event.id)).toBeDefined();
+    expect(await eventRow(event.id)).toBeDefined();
     expect(await row(checkout.id)).toMatchObject({
       status: "complete",
       paymentStatus: "paid",
@@ -257,19 +258,19 @@ describe("what the shop did not ask for is recorded, not fulfilled", () => {
     // The flag stays: a later, matching event does not fulfill it either.
     await webhook(CHECKOUT_EVENT.asyncSucceeded, sessionFor(checkout, "paid")).result;
     expect((await row(checkout.id)).fulfilledAt).toBeNull();
-    expect(shopper(checkout.shopperId).stripeCustomerId).toBeNull();
+    expect((await shopper(checkout.shopperId)).stripeCustomerId).toBeNull();
     expect(fulfilled.has(checkout.id)).toBe(false);
   });
 
   it("a payment link's session: event recorded, no checkout, a warning with its ids", async () => {
-    const session = sessionFor(storeCheckout(db), "paid", {
+    const session = sessionFor(await storeCheckout(db), "paid", {
       id: "cs_test_fromapaymentlink01",
       payment_link: "plink_1Abc",
       client_reference_id: null,
     });
     const { event, result } = webhook(CHECKOUT_EVENT.completed, session);
     expect(await result).toMatchObject({ checkoutId: null, fulfilled: false });
-    expect(eventRow(event.id)).toBeDefined();
+    expect(await eventRow(event.id)).toBeDefined();
     expect(await getCheckout(session.id)).toBeUndefined();
     expect(warnings).toContainEqual(
       expect.stringMatching(/session=cs_test_fromapaymentlink01 .*payment_link=plink_1Abc/),
@@ -279,26 +280,26 @@ describe("what the shop did not ask for is recorded, not fulfilled", () => {
 
 describe("the shopper's Stripe customer", () => {
   it("is stored on first completion and not replaced by a later one", async () => {
-    const first = storeCheckout(db);
+    const first = await storeCheckout(db);
     await completed(first);
     const customer = `cus_${first.shopperId.slice(0, 14)}`;
-    expect(shopper(first.shopperId).stripeCustomerId).toBe(customer);
+    expect((await shopper(first.shopperId)).stripeCustomerId).toBe(customer);
     expect((await row(first.id)).stripeCustomerId).toBe(customer);
 
-    const second = storeCheckout(db, { shopperId: first.shopperId, slug: "gift-card" });
+    const second = await storeCheckout(db, { shopperId: first.shopperId, slug: "gift-card" });
     await webhook(CHECKOUT_EVENT.completed, sessionFor(second, "paid", { customer: "cus_anotherone" })).result;
-    expect(shopper(first.shopperId).stripeCustomerId).toBe(customer);
+    expect((await shopper(first.shopperId)).stripeCustomerId).toBe(customer);
   });
 
   it("is not given to a second shopper when Stripe reports one already taken", async () => {
-    const first = storeCheckout(db);
+    const first = await storeCheckout(db);
     await completed(first);
-    const other = storeCheckout(db);
+    const other = await storeCheckout(db);
     await webhook(
       CHECKOUT_EVENT.completed,
       sessionFor(other, "paid", { customer: `cus_${first.shopperId.slice(0, 14)}` }),
     ).result;
-    expect(shopper(other.shopperId).stripeCustomerId).toBeNull();
+    expect((await shopper(other.shopperId)).stripeCustomerId).toBeNull();
     expect(fulfilled.get(other.id)).toBe(1);
   });
 });
@@ -313,7 +314,7 @@ describe("subscriptions", () => {
   ) => webhook(type, subscriptionObject({ id: subscriptionOf(checkout), status }), created);
 
   it("completion activates it; updates keep its status; older news is ignored; deleted is final", async () => {
-    const checkout = storeCheckout(db, { slug: "coffee-club" });
+    const checkout = await storeCheckout(db, { slug: "coffee-club" });
     await completed(checkout);
     expect(await row(checkout.id)).toMatchObject({
       mode: "subscription",
@@ -336,8 +337,8 @@ describe("subscriptions", () => {
   });
 
   it("subscription news that lands before the completion is applied when the completion links it", async () => {
-    const canceled = storeCheckout(db, { slug: "coffee-club" });
-    const updated = storeCheckout(db, { slug: "coffee-club" });
+    const canceled = await storeCheckout(db, { slug: "coffee-club" });
+    const updated = await storeCheckout(db, { slug: "coffee-club" });
     const t = nowSeconds();
     subscriptionEvent(canceled, "customer.subscription.updated", "active", t - 5);
     subscriptionEvent(canceled, "customer.subscription.deleted", "canceled", t);
@@ -362,6 +363,6 @@ describe("subscriptions", () => {
       subscriptionObject({ id: "sub_unknown", status: "active" }),
     );
     expect(await result).toMatchObject({ checkoutId: null, changed: false });
-    expect(eventRow(event.id)).toBeDefined();
+    expect(await eventRow(event.id)).toBeDefined();
   });
 });
