@@ -58,8 +58,10 @@ function devStripe(): Plugin {
   };
 }
 
-export default defineConfig({
+export default defineConfig(({ isSsrBuild }) => ({
   server: { port: 5173, strictPort: true },
+  // The server bundle runs on Node 20+, which has top-level await (app/lib/db.server.ts opens the database with it).
+  ...(isSsrBuild ? { build: { target: "node20" } } : {}),
   plugins: [
     devStripe(),
     remix({
@@ -72,4 +74,4 @@ export default defineConfig({
     }),
     tsconfigPaths(),
   ],
-});
+}));

@@ -30,7 +30,9 @@ seedCheckouts(file, { count: PHASES * N, kind: "open" });
 process.env.DATABASE_PATH = file;
 process.env.NODE_ENV = "test";
 const { processStripeEvent } = await import("../app/lib/checkout.server");
-const { sqlite } = await import("../app/lib/db.server");
+const { handle } = await import("../app/lib/db.server");
+if (handle.dialect !== "sqlite") throw new Error("state-machine-costs measures SQLite: unset DATABASE_URL");
+const { sqlite } = handle;
 console.info = () => {}; // the route's log lines are measured over HTTP, not here
 
 const events = Array.from({ length: PHASES * N }, (_, i) => {
@@ -40,47 +42,50 @@ const events = Array.from({ length: PHASES * N }, (_, i) => {
 let phase = 0;
 const next = () => events.slice(phase * N, ++phase * N);
 
-function time(run: () => void) {
+async function time(run: () => unknown) {
   const cpu = process.cpuUsage();
   const t0 = process.hrtime.bigint();
-  run();
+  await run();
   const wallUs = Number(process.hrtime.bigint() - t0) / 1e3 / N;
   const used = process.cpuUsage(cpu);
   return { wallUs: Math.round(wallUs), cpuUs: Math.round((used.user + used.system) / N) };
 }
 
-function walFrames(db: Database.Database, run: () => void) {
+async function walFrames(db: Database.Database, run: () => unknown) {
   db.pragma("wal_checkpoint(TRUNCATE)");
   const before = db.pragma("wal_autocheckpoint", { simple: true }) as number;
   db.pragma("wal_autocheckpoint = 0");
-  run();
+  await run();
   const [result] = db.pragma("wal_checkpoint(PASSIVE)") as { log: number }[];
   db.pragma(`wal_autocheckpoint = ${before}`);
   return Number(((result?.log ?? 0) / N).toFixed(1));
 }
 
-const apply = (list: typeof events) => {
-  for (const { event, payload } of list) {
-    const result = processStripeEvent(event, { payload });
-    if (!result.fulfilled) throw new Error(`event ${event.id} did not fulfill its checkout`);
+// On SQLite each call runs its synchronous transaction before it returns; the
+// promises only carry the results.
+const start = (list: typeof events) => list.map(({ event, payload }) => processStripeEvent(event, { payload }));
+const check = async (pending: ReturnType<typeof start>) => {
+  for (const result of await Promise.all(pending)) {
+    if (!result.fulfilled) throw new Error("an event did not fulfill its checkout");
   }
 };
+const apply = (list: typeof events) => check(start(list));
 
 // Warm the code paths (and the statements) before timing anything.
-apply(next());
-const shipped = time(() => apply(next()));
-const framesApp = walFrames(sqlite, () => apply(next()));
+await apply(next());
+const shipped = await time(() => apply(next()));
+const framesApp = await walFrames(sqlite, () => apply(next()));
 sqlite.pragma("synchronous = OFF");
-const noFsync = time(() => apply(next()));
+const noFsync = await time(() => apply(next()));
 sqlite.pragma("synchronous = FULL");
-const duplicates = time(() => {
-  for (const { event, payload } of events.slice(0, N)) processStripeEvent(event, { payload });
-});
+const duplicates = await time(() => Promise.all(start(events.slice(0, N))));
 // 16 events per commit: each still its own savepoint inside one transaction.
-const group = sqlite.transaction((list: typeof events) => apply(list));
+const started: ReturnType<typeof start> = [];
+const group = sqlite.transaction((list: typeof events) => void started.push(...start(list)));
 const batch = next();
-const grouped = time(() => {
+const grouped = await time(async () => {
   for (let i = 0; i < batch.length; i += 16) group.immediate(batch.slice(i, i + 16));
+  await check(started);
 });
 const remaining = next();
 
@@ -97,8 +102,8 @@ const insertAll = (list: typeof events) => {
     insert.run(event.id, event.type, event.created, event.livemode ? 1 : 0, payload, Date.now());
 };
 insertAll(remaining.slice(0, 200));
-const baseline = time(() => insertAll(events.slice(0, N)));
-const framesBaseline = walFrames(baselineDb, () => insertAll(events.slice(N, 2 * N)));
+const baseline = await time(() => insertAll(events.slice(0, N)));
+const framesBaseline = await walFrames(baselineDb, () => insertAll(events.slice(N, 2 * N)));
 baselineDb.close();
 sqlite.close();
 rmSync(dir, { recursive: true, force: true });

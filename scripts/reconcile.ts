@@ -147,6 +147,6 @@ try {
     code = 1;
   }
 }
-const { sqlite } = await import("~/lib/db.server");
-sqlite.close();
+const { closeDatabase } = await import("~/lib/db.server");
+await closeDatabase();
 process.exit(code);

@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 
-import type { Product } from "../../db/schema";
+import type { Product } from "../../db/schema/types";
 import { config } from "./config.server";
 
 /**

@@ -1,8 +1,10 @@
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import type Stripe from "stripe";
 
-import type { Product } from "../../db/schema";
-import { db, schema } from "./db.server";
+import type { Product } from "../../db/schema/types";
+import * as pgTables from "../../db/schema/pg";
+import * as sqliteTables from "../../db/schema/sqlite";
+import { db, handle, schema } from "./db.server";
 import { stripe } from "./stripe.server";
 
 const { products } = schema;
@@ -235,41 +237,62 @@ export function planCatalog(prices: Stripe.Price[], rows: Product[]): Omit<SyncR
 /**
  * Reads Stripe's active prices and brings the `products` table in line.
  * With `dryRun` it only reports the changes. The plan is made and applied in
- * one immediate transaction, so two syncs at once cannot interleave.
+ * one transaction (SQLite: immediate; PostgreSQL: the table locked against
+ * other writers), so two syncs at once cannot interleave.
  */
 export async function syncCatalog({ dryRun = false }: { dryRun?: boolean } = {}): Promise<SyncReport> {
   const prices = await activePrices();
   if (dryRun) {
-    return { dryRun, ...planCatalog(prices, db.select().from(products).all()) };
+    return { dryRun, ...planCatalog(prices, await db.select().from(products)) };
   }
-  return db.transaction(
-    (tx) => {
-      const rows = tx.select().from(products).all();
-      const plan = planCatalog(prices, rows);
-      const now = Date.now();
-      // In plan order: rows giving a slug up come before those taking it (slugs are unique).
-      for (const change of plan.changes) {
-        if (change.kind === "deactivate") {
-          tx.update(products)
-            .set({ active: false, ...(change.renameTo ? { slug: change.renameTo } : {}), updatedAt: now })
-            .where(eq(products.id, change.id))
-            .run();
-        } else if (change.kind === "update") {
-          const set = Object.fromEntries(Object.entries(change.diff).map(([key, [, value]]) => [key, value]));
-          tx.update(products)
-            .set({ ...set, updatedAt: now })
-            .where(eq(products.id, change.id))
-            .run();
-        } else {
-          tx.insert(products)
-            .values({ ...change.fields, stripePriceId: change.priceId })
-            .run();
+  if (handle.dialect === "sqlite") {
+    const t = sqliteTables.products;
+    return handle.sqliteDb.transaction(
+      (tx) => {
+        const plan = planCatalog(prices, tx.select().from(t).all());
+        for (const write of writesOf(plan)) {
+          if (write.kind === "update") tx.update(t).set(write.set).where(eq(t.id, write.id)).run();
+          else tx.insert(t).values(write.values).run();
         }
-      }
-      return { dryRun, ...plan };
-    },
-    { behavior: "immediate" },
-  );
+        return { dryRun, ...plan };
+      },
+      { behavior: "immediate" },
+    );
+  }
+  return handle.pgDb.transaction(async (tx) => {
+    const t = pgTables.products;
+    // Two syncs at once on two instances: the second waits, then plans from the first's result.
+    await tx.execute(sql`lock table ${t} in share row exclusive mode`);
+    const plan = planCatalog(prices, await tx.select().from(t));
+    for (const write of writesOf(plan)) {
+      if (write.kind === "update") await tx.update(t).set(write.set).where(eq(t.id, write.id));
+      else await tx.insert(t).values(write.values);
+    }
+    return { dryRun, ...plan };
+  });
+}
+
+type Write =
+  | { kind: "update"; id: number; set: Partial<Product> }
+  | { kind: "insert"; values: Fields & { stripePriceId: string } };
+
+/** The plan's writes, in plan order: rows giving a slug up come before those taking it (slugs are unique). */
+function writesOf(plan: Omit<SyncReport, "dryRun">): Write[] {
+  const now = Date.now();
+  return plan.changes.map((change): Write => {
+    if (change.kind === "deactivate") {
+      return {
+        kind: "update",
+        id: change.id,
+        set: { active: false, ...(change.renameTo ? { slug: change.renameTo } : {}), updatedAt: now },
+      };
+    }
+    if (change.kind === "update") {
+      const set = Object.fromEntries(Object.entries(change.diff).map(([key, [, value]]) => [key, value]));
+      return { kind: "update", id: change.id, set: { ...set, updatedAt: now } };
+    }
+    return { kind: "insert", values: { ...change.fields, stripePriceId: change.priceId } };
+  });
 }
 
 const show = (value: unknown) => (typeof value === "string" ? JSON.stringify(value) : String(value));

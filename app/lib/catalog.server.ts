@@ -1,27 +1,25 @@
-import { and, asc, eq, sql } from "drizzle-orm";
+import { and, asc, eq } from "drizzle-orm";
 
+import type { Product } from "../../db/schema/types";
 import { db, schema } from "./db.server";
 
 const { products } = schema;
 
-export function listProducts() {
-  return db.select().from(products).where(eq(products.active, true)).orderBy(asc(products.id)).all();
+export function listProducts(): Promise<Product[]> {
+  return db.select().from(products).where(eq(products.active, true)).orderBy(asc(products.id));
 }
-
-// Prepared once: every product page and every Buy post looks its product up.
-let bySlug: ReturnType<typeof prepareBySlug> | undefined;
-const prepareBySlug = () =>
-  db
-    .select()
-    .from(products)
-    .where(and(eq(products.slug, sql.placeholder("slug")), eq(products.active, true)))
-    .prepare();
 
 /** The active product for a slug, or undefined (unknown and inactive look the same). */
-export function getProduct(slug: string) {
-  return (bySlug ??= prepareBySlug()).get({ slug });
+export async function getProduct(slug: string): Promise<Product | undefined> {
+  const [row] = await db
+    .select()
+    .from(products)
+    .where(and(eq(products.slug, slug), eq(products.active, true)))
+    .limit(1);
+  return row;
 }
 
-export function getProductById(id: number) {
-  return db.select().from(products).where(eq(products.id, id)).get();
+export async function getProductById(id: number): Promise<Product | undefined> {
+  const [row] = await db.select().from(products).where(eq(products.id, id)).limit(1);
+  return row;
 }

@@ -73,12 +73,26 @@ const schema = z.object({
       error: "SESSION_SECRET must be one or more comma-separated secrets of at least 32 characters",
     })
     .optional(),
+  DATABASE_URL: z
+    .string()
+    .refine((value) => /^postgres(ql)?:\/\/./.test(value) && URL.canParse(value), {
+      error: "DATABASE_URL must be a postgres:// URL such as postgres://user@127.0.0.1:5432/shop (unset: SQLite)",
+    })
+    .optional(),
+  DATABASE_POOL_MAX: z.coerce
+    .number({ error: "DATABASE_POOL_MAX must be a number of connections" })
+    .int({ error: "DATABASE_POOL_MAX must be a whole number of connections" })
+    .min(1, { error: "DATABASE_POOL_MAX must be at least 1" })
+    .max(1000, { error: "DATABASE_POOL_MAX must be at most 1000" })
+    .default(10),
   DATABASE_PATH: z.string().min(1, { error: "DATABASE_PATH must not be empty" }).default("data/app.db"),
   DATABASE_BUSY_TIMEOUT_MS: z.coerce
     .number({ error: "DATABASE_BUSY_TIMEOUT_MS must be a number of milliseconds" })
     .int({ error: "DATABASE_BUSY_TIMEOUT_MS must be a whole number" })
     .min(0, { error: "DATABASE_BUSY_TIMEOUT_MS must not be negative" })
-    .default(5_000),
+    // Short: better-sqlite3 waits for a lock with the event loop blocked; a
+    // request that cannot write soon answers 503 and is retried instead.
+    .default(250),
   PORT: z.coerce
     .number({ error: "PORT must be a number" })
     .int({ error: "PORT must be a whole number" })
@@ -151,6 +165,8 @@ export function parseConfig(env: Record<string, string | undefined>) {
     },
     appOrigin: (e.APP_ORIGIN ?? "http://localhost:5173").replace(/\/$/, ""),
     sessionSecrets: e.SESSION_SECRET ?? [DEV_SESSION_SECRET],
+    databaseUrl: e.DATABASE_URL,
+    databasePoolMax: e.DATABASE_POOL_MAX,
     databasePath: e.DATABASE_PATH,
     databaseBusyTimeoutMs: e.DATABASE_BUSY_TIMEOUT_MS,
     port: e.PORT,

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 
-import { and, eq } from "drizzle-orm";
+import { and, eq, lte, or } from "drizzle-orm";
 
 import { db, schema } from "./db.server";
 
@@ -32,7 +32,7 @@ export type Lease = {
   readonly holder: string;
   /** False once a renewal found the lease taken over (this holder stalled past its expiry). */
   held(): boolean;
-  release(): void;
+  release(): Promise<void>;
 };
 
 /** Who holds a lease: host, process and a random part, so that two runs in one process differ too. */
@@ -42,42 +42,44 @@ export function newHolder() {
 
 type Attempt = { acquired: true } | { acquired: false; holder: string; expiresAt: number };
 
-/** Takes the lease if it is free or expired, in one immediate transaction. */
-export function tryAcquire(job: string, holder: string, ttlMs: number, now = Date.now()): Attempt {
-  return db.transaction(
-    (tx): Attempt => {
-      const row = tx.select().from(jobLocks).where(eq(jobLocks.name, job)).get();
-      if (row && row.holder !== holder && row.expiresAt > now) {
-        return { acquired: false, holder: row.holder, expiresAt: row.expiresAt };
-      }
-      tx.insert(jobLocks)
-        .values({ name: job, holder, acquiredAt: now, expiresAt: now + ttlMs })
-        .onConflictDoUpdate({ target: jobLocks.name, set: { holder, acquiredAt: now, expiresAt: now + ttlMs } })
-        .run();
-      return { acquired: true };
-    },
-    { behavior: "immediate" },
-  );
+/**
+ * Takes the lease if it is free, expired or already this holder's, in one
+ * statement (the database decides who wins, on either dialect).
+ */
+export async function tryAcquire(job: string, holder: string, ttlMs: number, now = Date.now()): Promise<Attempt> {
+  const won = await db
+    .insert(jobLocks)
+    .values({ name: job, holder, acquiredAt: now, expiresAt: now + ttlMs })
+    .onConflictDoUpdate({
+      target: jobLocks.name,
+      set: { holder, acquiredAt: now, expiresAt: now + ttlMs },
+      setWhere: or(eq(jobLocks.holder, holder), lte(jobLocks.expiresAt, now)),
+    })
+    .returning({ name: jobLocks.name });
+  if (won.length > 0) return { acquired: true };
+  const current = await currentHolder(job);
+  // Released between the two statements: free now, try again.
+  if (!current) return tryAcquire(job, holder, ttlMs, now);
+  return { acquired: false, holder: current.holder, expiresAt: current.expiresAt };
 }
 
 /** Extends the lease; false when this holder no longer has it. */
-export function renew(job: string, holder: string, ttlMs: number, now = Date.now()) {
-  const result = db
+export async function renew(job: string, holder: string, ttlMs: number, now = Date.now()) {
+  const renewed = await db
     .update(jobLocks)
     .set({ expiresAt: now + ttlMs })
     .where(and(eq(jobLocks.name, job), eq(jobLocks.holder, holder)))
-    .run();
-  return result.changes === 1;
+    .returning({ name: jobLocks.name });
+  return renewed.length === 1;
 }
 
-export function release(job: string, holder: string) {
-  db.delete(jobLocks)
-    .where(and(eq(jobLocks.name, job), eq(jobLocks.holder, holder)))
-    .run();
+export async function release(job: string, holder: string) {
+  await db.delete(jobLocks).where(and(eq(jobLocks.name, job), eq(jobLocks.holder, holder)));
 }
 
-export function currentHolder(job: string) {
-  return db.select().from(jobLocks).where(eq(jobLocks.name, job)).get();
+export async function currentHolder(job: string) {
+  const [row] = await db.select().from(jobLocks).where(eq(jobLocks.name, job)).limit(1);
+  return row;
 }
 
 /**
@@ -96,7 +98,7 @@ export async function acquireLease(
 ): Promise<Lease> {
   const deadline = Date.now() + waitMs;
   for (;;) {
-    const attempt = tryAcquire(job, holder, ttlMs);
+    const attempt = await tryAcquire(job, holder, ttlMs);
     if (attempt.acquired) break;
     if (Date.now() >= deadline) throw new LockHeldError(job, attempt.holder, attempt.expiresAt);
     await new Promise((resolve) => setTimeout(resolve, Math.min(pollMs, Math.max(1, deadline - Date.now()))));
@@ -105,15 +107,18 @@ export async function acquireLease(
   let held = true;
   const timer = setInterval(
     () => {
-      try {
-        if (!renew(job, holder, ttlMs)) {
-          held = false;
-          clearInterval(timer);
-        }
-      } catch (error: unknown) {
-        // A busy database: the lease still has most of its time; try again next tick.
-        console.warn(`lease renewal failed job=${job}: ${error instanceof Error ? error.message : String(error)}`);
-      }
+      renew(job, holder, ttlMs).then(
+        (renewed) => {
+          if (!renewed) {
+            held = false;
+            clearInterval(timer);
+          }
+        },
+        (error: unknown) => {
+          // A busy database: the lease still has most of its time; try again next tick.
+          console.warn(`lease renewal failed job=${job}: ${error instanceof Error ? error.message : String(error)}`);
+        },
+      );
     },
     Math.max(1_000, Math.floor(ttlMs / 3)),
   );
@@ -123,10 +128,11 @@ export async function acquireLease(
     job,
     holder,
     held: () => held,
-    release() {
+    async release() {
       clearInterval(timer);
-      if (held) release(job, holder);
+      const wasHeld = held;
       held = false;
+      if (wasHeld) await release(job, holder);
     },
   };
 }

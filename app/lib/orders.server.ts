@@ -1,12 +1,13 @@
-import { and, desc, eq, isNotNull, sql } from "drizzle-orm";
+import { and, desc, eq, isNotNull } from "drizzle-orm";
 
 import type { OrderListItem } from "~/components/order-list";
 import type { SuccessState, SuccessView } from "~/components/order-status";
 
-import type { CheckoutSession, Product } from "../../db/schema";
-import { applyCheckoutSession, getCheckout } from "./checkout.server";
+import type { CheckoutSession, Product } from "../../db/schema/types";
+import { getCheckout } from "./checkout.server";
+import { applyCheckoutSession } from "./orders/state-machine.server";
 import { config } from "./config.server";
-import { db, schema } from "./db.server";
+import { db, dialectSql, schema } from "./db.server";
 import { formatMoney } from "./money";
 import { stripe } from "./stripe.server";
 
@@ -24,18 +25,19 @@ export const SESSION_ID = /^cs_(test|live)_[A-Za-z0-9]{1,255}$/;
 type OwnCheckout = { checkout: CheckoutSession; product: Pick<Product, "name" | "slug"> };
 
 /** Whether the database knows this shopper (has a checkout of theirs). */
-export function isKnownShopper(shopperId: string) {
-  return db.select({ id: shoppers.id }).from(shoppers).where(eq(shoppers.id, shopperId)).get() !== undefined;
+export async function isKnownShopper(shopperId: string) {
+  const [row] = await db.select({ id: shoppers.id }).from(shoppers).where(eq(shoppers.id, shopperId)).limit(1);
+  return row !== undefined;
 }
 
 /** The checkout with this id if it belongs to this shopper, else undefined. */
-export function findOwnCheckout(shopperId: string, checkoutId: string): OwnCheckout | undefined {
-  const found = db
+export async function findOwnCheckout(shopperId: string, checkoutId: string): Promise<OwnCheckout | undefined> {
+  const [found] = await db
     .select({ checkout: checkoutSessions, product: { name: products.name, slug: products.slug } })
     .from(checkoutSessions)
     .innerJoin(products, eq(products.id, checkoutSessions.productId))
     .where(and(eq(checkoutSessions.id, checkoutId), eq(checkoutSessions.shopperId, shopperId)))
-    .get();
+    .limit(1);
   return found;
 }
 
@@ -62,7 +64,7 @@ export async function refreshFromStripe(checkout: CheckoutSession): Promise<Chec
     return checkout;
   }
   try {
-    applyCheckoutSession(session);
+    await applyCheckoutSession(session);
   } catch (error: unknown) {
     // Rolled back (a busy database, a failing fulfillment hook): the webhook
     // or the next reload applies it again.
@@ -71,7 +73,7 @@ export async function refreshFromStripe(checkout: CheckoutSession): Promise<Chec
     );
     return checkout;
   }
-  return getCheckout(checkout.id) ?? checkout;
+  return (await getCheckout(checkout.id)) ?? checkout;
 }
 
 function successState(checkout: CheckoutSession): SuccessState {
@@ -145,28 +147,26 @@ const ORDERS_SHOWN = 100;
 const dateFormat = new Intl.DateTimeFormat("en-US", { dateStyle: "medium", timeZone: "UTC" });
 
 /** The shopper's checkouts, newest first. */
-export function listOrders(shopperId: string): OrderListItem[] {
+export async function listOrders(shopperId: string): Promise<OrderListItem[]> {
   return (
-    db
+    await db
       .select({ checkout: checkoutSessions, productName: products.name })
       .from(checkoutSessions)
       .innerJoin(products, eq(products.id, checkoutSessions.productId))
       .where(eq(checkoutSessions.shopperId, shopperId))
-      // rowid breaks ties between checkouts made in the same millisecond.
-      .orderBy(desc(checkoutSessions.createdAt), desc(sql`${checkoutSessions}.rowid`))
+      // The insertion order breaks ties between checkouts made in the same millisecond.
+      .orderBy(desc(checkoutSessions.createdAt), desc(dialectSql.insertionOrder(checkoutSessions)))
       .limit(ORDERS_SHOWN)
-      .all()
-      .map(({ checkout, productName }) => ({
-        id: checkout.id,
-        productName,
-        quantity: checkout.quantity,
-        amount: amountOf(checkout),
-        state: stateInWords(checkout),
-        date: dateFormat.format(checkout.createdAt),
-        dateTime: new Date(checkout.createdAt).toISOString(),
-        canManage: canManage(checkout),
-      }))
-  );
+  ).map(({ checkout, productName }) => ({
+    id: checkout.id,
+    productName,
+    quantity: checkout.quantity,
+    amount: amountOf(checkout),
+    state: stateInWords(checkout),
+    date: dateFormat.format(checkout.createdAt),
+    dateTime: new Date(checkout.createdAt).toISOString(),
+    canManage: canManage(checkout),
+  }));
 }
 
 const canManage = (checkout: CheckoutSession) =>
@@ -203,12 +203,12 @@ export async function openBillingPortal(shopperId: string | null, checkoutId: st
     isNotNull(checkoutSessions.stripeCustomerId),
     isNotNull(checkoutSessions.stripeSubscriptionId),
   );
-  const row = db
+  const [row] = await db
     .select({ id: checkoutSessions.id, customer: checkoutSessions.stripeCustomerId })
     .from(checkoutSessions)
     .where(checkoutId ? and(manageable, eq(checkoutSessions.id, checkoutId)) : manageable)
     .orderBy(desc(checkoutSessions.createdAt))
-    .get();
+    .limit(1);
   if (!row?.customer) {
     return checkoutId
       ? { ok: false, status: 404, message: PORTAL_MESSAGES.notFound }

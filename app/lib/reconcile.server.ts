@@ -1,10 +1,11 @@
 import { and, asc, eq, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import type Stripe from "stripe";
 
-import type { CheckoutSession } from "../../db/schema";
-import { applyCheckoutSession, HANDLED_EVENT_TYPES, processStripeEvent } from "./checkout.server";
+import type { CheckoutSession } from "../../db/schema/types";
+import { applyCheckoutSession, HANDLED_EVENT_TYPES, processStripeEvent } from "./orders/state-machine.server";
+import { changes, sessionFacts, transition } from "./orders/transition";
 import { config } from "./config.server";
-import { db, schema } from "./db.server";
+import { db, dialectSql, schema } from "./db.server";
 import { acquireLease, LockHeldError, type Lease } from "./locks.server";
 import { stripe } from "./stripe.server";
 
@@ -83,20 +84,23 @@ export class ReconcileError extends Error {
 export { LockHeldError };
 
 /** The checkpoint of the last completed run (unix seconds), or null before the first one. */
-export function getCheckpoint(): number | null {
-  const row = db.select().from(jobCheckpoints).where(eq(jobCheckpoints.name, RECONCILE_JOB)).get();
+export async function getCheckpoint(): Promise<number | null> {
+  const [row] = await db.select().from(jobCheckpoints).where(eq(jobCheckpoints.name, RECONCILE_JOB)).limit(1);
   return row?.checkpoint ?? null;
 }
 
-function advanceCheckpoint(created: number) {
-  db.insert(jobCheckpoints)
+async function advanceCheckpoint(created: number) {
+  await db
+    .insert(jobCheckpoints)
     .values({ name: RECONCILE_JOB, checkpoint: created })
     .onConflictDoUpdate({
       target: jobCheckpoints.name,
       // Never backwards, whatever order two writers come in.
-      set: { checkpoint: sql`max(checkpoint, excluded.checkpoint)`, updatedAt: Date.now() },
-    })
-    .run();
+      set: {
+        checkpoint: dialectSql.greatest(jobCheckpoints.checkpoint, sql`excluded.checkpoint`),
+        updatedAt: Date.now(),
+      },
+    });
 }
 
 /** Where listing starts: the option, else the checkpoint minus the overlap, never beyond 30 days. */
@@ -153,7 +157,7 @@ export async function reconcile(options: ReconcileOptions = {}): Promise<Reconci
   try {
     return await run(options, lease);
   } finally {
-    lease?.release();
+    await lease?.release();
   }
 }
 
@@ -161,7 +165,7 @@ async function run(options: ReconcileOptions, lease: Lease | null): Promise<Reco
   const dryRun = options.dryRun ?? false;
   const pageSize = options.pageSize ?? 100;
   const progress = options.onProgress ?? (() => {});
-  const before = getCheckpoint();
+  const before = await getCheckpoint();
   const window = startOfWindow(options, before);
   const report: ReconcileReport = {
     dryRun,
@@ -200,12 +204,9 @@ async function run(options: ReconcileOptions, lease: Lease | null): Promise<Reco
     const recorded = new Set(
       ids.length === 0
         ? []
-        : db
-            .select({ id: stripeEvents.id })
-            .from(stripeEvents)
-            .where(inArray(stripeEvents.id, ids))
-            .all()
-            .map((row) => row.id),
+        : (await db.select({ id: stripeEvents.id }).from(stripeEvents).where(inArray(stripeEvents.id, ids))).map(
+            (row) => row.id,
+          ),
     );
     for (const event of page.data) {
       report.events.seen++;
@@ -227,7 +228,7 @@ async function run(options: ReconcileOptions, lease: Lease | null): Promise<Reco
     for (const [i, event] of pending.entries()) {
       stillHeld();
       try {
-        const result = processStripeEvent(event, { source: "reconcile" });
+        const result = await processStripeEvent(event, { source: "reconcile" });
         // A duplicate here means the webhook recorded it meanwhile.
         if (!result.duplicate) {
           report.events.new++;
@@ -241,15 +242,15 @@ async function run(options: ReconcileOptions, lease: Lease | null): Promise<Reco
       await progress({ phase: "applying", done: i + 1, total: pending.length });
     }
     if (report.events.failed === 0 && window.coversCheckpoint && newest !== null) {
-      advanceCheckpoint(newest);
-      report.checkpoint.after = getCheckpoint();
+      await advanceCheckpoint(newest);
+      report.checkpoint.after = await getCheckpoint();
     }
   }
 
   // 3. Checkouts that should have moved on: open past their expiry, or
   // completed but unpaid for longer than a delayed payment takes.
   const now = Date.now();
-  const stale = db
+  const stale = await db
     .select()
     .from(checkoutSessions)
     .where(
@@ -268,8 +269,7 @@ async function run(options: ReconcileOptions, lease: Lease | null): Promise<Reco
         ),
       ),
     )
-    .orderBy(asc(checkoutSessions.createdAt))
-    .all();
+    .orderBy(asc(checkoutSessions.createdAt));
   for (const [i, row] of stale.entries()) {
     stillHeld();
     let session: Stripe.Checkout.Session;
@@ -289,7 +289,7 @@ async function run(options: ReconcileOptions, lease: Lease | null): Promise<Reco
       if (wouldMove(row, session)) report.checkouts.corrected++;
     } else {
       try {
-        const result = applyCheckoutSession(session);
+        const result = await applyCheckoutSession(session);
         if (result.changed) report.checkouts.corrected++;
         if (result.fulfilled) report.checkouts.fulfilled++;
       } catch (error: unknown) {
@@ -304,15 +304,15 @@ async function run(options: ReconcileOptions, lease: Lease | null): Promise<Reco
   return report;
 }
 
-/** For a dry run: whether Stripe's state would move this stored checkout forward. */
+/** For a dry run: whether Stripe's state would move this stored checkout, by the state machine's own rule. */
 function wouldMove(row: CheckoutSession, session: Stripe.Checkout.Session) {
-  if (row.status === "open") return session.status === "complete" || session.status === "expired";
-  return (
-    row.status === "complete" &&
-    row.paymentStatus === "unpaid" &&
-    (session.payment_status === "paid" || session.payment_status === "no_payment_required")
-  );
+  const facts = sessionFacts(session);
+  if (!facts) return false;
+  const decision = transition(row, { kind: "session", effect: "retrieved", session: facts }, context());
+  return changes(decision) || decision.fulfill;
 }
+
+const context = () => ({ livemode: config.stripe.livemode });
 
 const iso = (seconds: number) => new Date(seconds * 1000).toISOString().replace(".000Z", "Z");
 

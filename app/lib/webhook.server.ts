@@ -2,6 +2,7 @@ import type Stripe from "stripe";
 
 import { config } from "./config.server";
 import { WEBHOOK_BODY_LIMIT } from "./limits";
+import { handledEvent } from "./orders/events";
 import { stripe } from "./stripe.server";
 
 /**
@@ -104,16 +105,6 @@ function signatureTimestamp(header: string): Timestamp {
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
 
-/** The objects whose ids the state machine looks up, for the event types it handles. */
-const EXPECTED_OBJECT: Record<string, string> = {
-  "checkout.session.completed": "checkout.session",
-  "checkout.session.async_payment_succeeded": "checkout.session",
-  "checkout.session.async_payment_failed": "checkout.session",
-  "checkout.session.expired": "checkout.session",
-  "customer.subscription.updated": "subscription",
-  "customer.subscription.deleted": "subscription",
-};
-
 function assertEvent(value: unknown): asserts value is Stripe.Event {
   const fail = (what: string) => {
     throw new WebhookError(400, `Body is not a Stripe event: ${what}.`);
@@ -127,7 +118,8 @@ function assertEvent(value: unknown): asserts value is Stripe.Event {
   if (!isRecord(value.data) || !isRecord(value.data.object)) fail('"data.object" is not an object');
 
   const data = (value.data as { object: Record<string, unknown> }).object;
-  const expected = Object.hasOwn(EXPECTED_OBJECT, value.type as string) ? EXPECTED_OBJECT[value.type as string] : null;
+  // The objects whose ids the state machine looks up, for the event types it handles.
+  const expected = handledEvent(value.type as string)?.object ?? null;
   if (expected && (data.object !== expected || typeof data.id !== "string" || data.id === "")) {
     fail(`"data.object" is not a ${expected}`);
   }

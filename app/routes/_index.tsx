@@ -3,12 +3,13 @@ import { json } from "@remix-run/node";
 import { Link, useLoaderData } from "@remix-run/react";
 
 import { listProducts } from "~/lib/catalog.server";
+import { orUnavailable } from "~/lib/db-errors.server";
 import { formatMoney } from "~/lib/money";
 
 export const meta: MetaFunction = () => [{ title: "Field & Kiln: shop" }];
 
 export async function loader() {
-  const products = listProducts().map((p) => ({
+  const products = (await orUnavailable(listProducts)).map((p) => ({
     slug: p.slug,
     name: p.name,
     description: p.description,

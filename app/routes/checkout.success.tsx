@@ -4,6 +4,7 @@ import { useLoaderData } from "@remix-run/react";
 
 import { GeneralErrorBoundary } from "~/components/error-boundary";
 import { OrderStatus } from "~/components/order-status";
+import { orUnavailable } from "~/lib/db-errors.server";
 import { findOwnCheckout, isKnownShopper, refreshFromStripe, SESSION_ID, successView } from "~/lib/orders.server";
 import { clientKey, orderLookups } from "~/lib/rate-limit.server";
 import { getShopper } from "~/lib/session.server";
@@ -52,21 +53,23 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
   if (setCookie) headers.set("Set-Cookie", setCookie);
 
   const id = new URL(request.url).searchParams.get("session_id");
-  const own = id && SESSION_ID.test(id) && shopperId ? findOwnCheckout(shopperId, id) : undefined;
-  if (!own) {
-    const status = id && SESSION_ID.test(id) ? 404 : 400;
-    const key = clientKey(request, context, shopperId && isKnownShopper(shopperId) ? shopperId : null);
-    const wait = orderLookups.blockedFor(key);
-    if (wait !== null) {
-      headers.set("Retry-After", String(wait));
-      throw refuse(429, headers);
+  return orUnavailable(async () => {
+    const own = id && SESSION_ID.test(id) && shopperId ? await findOwnCheckout(shopperId, id) : undefined;
+    if (!own) {
+      const status = id && SESSION_ID.test(id) ? 404 : 400;
+      const key = clientKey(request, context, shopperId && (await isKnownShopper(shopperId)) ? shopperId : null);
+      const wait = await orderLookups.blockedFor(key);
+      if (wait !== null) {
+        headers.set("Retry-After", String(wait));
+        throw refuse(429, headers);
+      }
+      await orderLookups.consume(key);
+      throw refuse(status, headers);
     }
-    orderLookups.fail(key);
-    throw refuse(status, headers);
-  }
 
-  const checkout = await refreshFromStripe(own.checkout);
-  return json(successView({ checkout, product: own.product }), { headers });
+    const checkout = await refreshFromStripe(own.checkout);
+    return json(successView({ checkout, product: own.product }), { headers });
+  });
 }
 
 function refuse(status: 400 | 404 | 429, headers: Headers) {

@@ -4,6 +4,7 @@ import { useActionData, useLoaderData } from "@remix-run/react";
 
 import { GeneralErrorBoundary } from "~/components/error-boundary";
 import { OrderList } from "~/components/order-list";
+import { orUnavailable } from "~/lib/db-errors.server";
 import { invariantResponse, readForm } from "~/lib/http.server";
 import { FORM_BODY_LIMIT } from "~/lib/limits";
 import { listOrders, openBillingPortal } from "~/lib/orders.server";
@@ -25,7 +26,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
   const headers = new Headers({ "Cache-Control": "no-store" });
   if (setCookie) headers.set("Set-Cookie", setCookie);
   // No cookie is no orders yet, not an error; nothing is created for a visit.
-  return json({ orders: shopperId ? listOrders(shopperId) : [] }, { headers });
+  return json({ orders: shopperId ? await orUnavailable(() => listOrders(shopperId)) : [] }, { headers });
 }
 
 export async function action({ request }: ActionFunctionArgs) {
@@ -40,7 +41,7 @@ export async function action({ request }: ActionFunctionArgs) {
   const headers = new Headers({ "Cache-Control": "no-store" });
   if (setCookie) headers.set("Set-Cookie", setCookie);
 
-  const portal = await openBillingPortal(shopperId, checkout);
+  const portal = await orUnavailable(() => openBillingPortal(shopperId, checkout));
   // 303 so that the browser follows with a GET to Stripe's portal.
   if (portal.ok) return redirect(portal.url, { status: 303, headers });
   return json({ error: { checkout, message: portal.message } }, { status: portal.status, headers });

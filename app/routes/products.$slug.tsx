@@ -7,6 +7,7 @@ import { GeneralErrorBoundary } from "~/components/error-boundary";
 import { FORM_EXPIRED, isFormTokenFor, newFormToken, parseBuyForm } from "~/lib/buy-form.server";
 import { getProduct } from "~/lib/catalog.server";
 import { CheckoutError, createCheckout } from "~/lib/checkout.server";
+import { orUnavailable } from "~/lib/db-errors.server";
 import { invariantResponse, readForm } from "~/lib/http.server";
 import { FORM_BODY_LIMIT } from "~/lib/limits";
 import { formatMoney } from "~/lib/money";
@@ -27,7 +28,7 @@ export const headers: HeadersFunction = ({ loaderHeaders, actionHeaders }) => {
 };
 
 export async function loader({ request, params }: LoaderFunctionArgs) {
-  const product = getProduct(params.slug ?? "");
+  const product = await orUnavailable(() => getProduct(params.slug ?? ""));
   invariantResponse(product, "No product by that name is for sale.", { status: 404 });
 
   // The shopper's cookie is set here, so that two quick submits of the form
@@ -55,7 +56,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
 export async function action({ request, params }: ActionFunctionArgs) {
   // Another site's form posting here is refused before anything else.
   assertSameOrigin(request);
-  const product = getProduct(params.slug ?? "");
+  const product = await orUnavailable(() => getProduct(params.slug ?? ""));
   invariantResponse(product, "No product by that name is for sale.", { status: 404 });
 
   // Only the slug (above), the quantity and the token are read from the
@@ -76,7 +77,9 @@ export async function action({ request, params }: ActionFunctionArgs) {
   const headers = new Headers();
   if (setCookie) headers.set("Set-Cookie", setCookie);
   try {
-    const checkout = await createCheckout({ product, quantity: parsed.quantity, formToken: parsed.token, shopperId });
+    const checkout = await orUnavailable(() =>
+      createCheckout({ product, quantity: parsed.quantity, formToken: parsed.token, shopperId }),
+    );
     // 303 so that the browser follows with a GET to Stripe's hosted page.
     return redirect(checkout.url, { status: 303, headers });
   } catch (error: unknown) {

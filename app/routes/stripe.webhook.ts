@@ -1,7 +1,8 @@
 import type { ActionFunctionArgs } from "@remix-run/node";
 import { json } from "@remix-run/node";
 
-import { processStripeEvent } from "~/lib/checkout.server";
+import { describeDatabaseError, isDatabaseUnavailable, RETRY_AFTER_SECONDS } from "~/lib/db-errors.server";
+import { processStripeEvent } from "~/lib/orders/state-machine.server";
 import { readBoundedBody, verifyWebhook, WebhookError } from "~/lib/webhook.server";
 
 /**
@@ -40,43 +41,17 @@ export async function action({ request }: ActionFunctionArgs) {
 
   console.info(`webhook received id=${event.id} type=${event.type}`);
   try {
-    const result = processStripeEvent(event, { payload: rawBody, source: "webhook" });
+    const result = await processStripeEvent(event, { payload: rawBody, source: "webhook" });
     return json(result.duplicate ? { received: true, duplicate: true } : { received: true }, { headers: NO_STORE });
   } catch (error: unknown) {
     // The transaction rolled back: nothing of this event is stored, and
     // Stripe's retry will find the database as if it had never arrived.
-    const code = sqliteCode(error);
-    console.error(`webhook not stored id=${event.id} type=${event.type} error=${code ?? errorName(error)}`);
-    return code && UNAVAILABLE.has(code)
+    console.error(`webhook not stored id=${event.id} type=${event.type} error=${describeDatabaseError(error)}`);
+    return isDatabaseUnavailable(error)
       ? plain(503, "The database cannot take this event right now; Stripe will retry.", {
           ...NO_STORE,
-          "Retry-After": "5",
+          "Retry-After": String(RETRY_AFTER_SECONDS),
         })
       : plain(500, "The event could not be processed; Stripe will retry.");
   }
 }
-
-// The database cannot write now (locked, read-only, full, I/O): worth a retry as is.
-const UNAVAILABLE = new Set([
-  "SQLITE_BUSY",
-  "SQLITE_LOCKED",
-  "SQLITE_READONLY",
-  "SQLITE_FULL",
-  "SQLITE_IOERR",
-  "SQLITE_CANTOPEN",
-]);
-
-/** better-sqlite3's error code, also when Drizzle wrapped the error (its message holds the query's params). */
-function sqliteCode(error: unknown): string | null {
-  let code: unknown;
-  for (let e = error, depth = 0; e && depth < 5 && code === undefined; depth++) {
-    code = (e as { code?: unknown }).code;
-    e = (e as { cause?: unknown }).cause;
-  }
-  if (typeof code !== "string" || !code.startsWith("SQLITE_")) return null;
-  // Extended codes (SQLITE_BUSY_SNAPSHOT, SQLITE_READONLY_DBMOVED...) share their family's meaning.
-  return [...UNAVAILABLE].find((family) => code === family || code.startsWith(`${family}_`)) ?? code;
-}
-
-// Only the class name: a hook's message could carry anything.
-const errorName = (error: unknown) => (error instanceof Error ? error.name : typeof error);

@@ -29,7 +29,7 @@ describe("the built server", () => {
   it("answers /healthz with JSON while the database answers", async () => {
     const response = await fetch(`${server.url}/healthz`);
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ status: "ok", database: "ok" });
+    expect(await response.json()).toEqual({ status: "ok", database: "ok", dialect: "sqlite" });
   });
 
   it("serves the catalog", async () => {

@@ -1,7 +1,7 @@
 import { count, eq } from "drizzle-orm";
 import { beforeEach, describe, expect, it } from "vitest";
 
-import { db, schema } from "~/lib/db.server";
+import { db, schema } from "../support/db";
 import { action, loader } from "~/routes/products.$slug";
 
 import { expectConsoleError } from "../support/console";
@@ -24,16 +24,16 @@ function buy(slug: string, fields: Record<string, string>, options: Parameters<t
   );
 }
 
-const rows = () => db.select().from(schema.checkoutSessions).all();
-const shopperCount = () => db.select({ n: count() }).from(schema.shoppers).get()!.n;
+const rows = async () => await db.select().from(schema.checkoutSessions);
+const shopperCount = async () => (await db.select({ n: count() }).from(schema.shoppers))[0]!.n;
 const creates = () => emu.requestsTo("POST", "/v1/checkout/sessions");
 
 beforeEach(async () => {
   await emu.reset();
   await emu.clearFaults();
-  db.delete(schema.checkoutSessions).run();
-  db.delete(schema.shoppers).run();
-  db.update(schema.products).set({ active: true }).run();
+  await db.delete(schema.checkoutSessions);
+  await db.delete(schema.shoppers);
+  await db.update(schema.products).set({ active: true });
 });
 
 describe("product page", () => {
@@ -54,7 +54,7 @@ describe("product page", () => {
       (await settle(() => loader({ request: getRequest("/products/nope"), params: { slug: "nope" }, context: {} })))
         .status,
     ).toBe(404);
-    db.update(schema.products).set({ active: false }).where(eq(schema.products.slug, "gift-card")).run();
+    await db.update(schema.products).set({ active: false }).where(eq(schema.products.slug, "gift-card"));
     expect(
       (
         await settle(() =>
@@ -85,7 +85,7 @@ describe("Buy action", () => {
 
     const [request, ...others] = await creates();
     expect(others).toHaveLength(0);
-    const shopper = db.select().from(schema.shoppers).get()!;
+    const shopper = (await db.select().from(schema.shoppers))[0]!;
     expect(request!.params).toEqual({
       mode: "payment",
       line_items: { "0": { price: "price_1TSceramicPourOver", quantity: "2" } },
@@ -97,7 +97,7 @@ describe("Buy action", () => {
     });
     expect(request!.idempotencyKey).toBe(`checkout-${token}`);
 
-    const [row] = rows();
+    const [row] = await rows();
     expect(location.endsWith(row!.id)).toBe(true);
     expect(row).toMatchObject({
       shopperId: shopper.id,
@@ -125,7 +125,7 @@ describe("Buy action", () => {
       cancel_url: "http://shop.test/products/coffee-club?canceled=1",
     });
     expect(request!.params).not.toHaveProperty("customer_creation");
-    expect(rows()[0]).toMatchObject({ mode: "subscription", quantity: 1, amountTotal: 1800, currency: "usd" });
+    expect((await rows())[0]).toMatchObject({ mode: "subscription", quantity: 1, amountTotal: 1800, currency: "usd" });
   });
 
   it("reuses the shopper's Stripe customer once one is known", async () => {
@@ -133,14 +133,14 @@ describe("Buy action", () => {
     // The shopper from the page's cookie, who bought before and has a customer.
     const first = await buy("linen-apron", { quantity: "1", token }, { cookie });
     expect(first.status).toBe(303);
-    db.update(schema.shoppers).set({ stripeCustomerId: "cus_existing123" }).run();
+    await db.update(schema.shoppers).set({ stripeCustomerId: "cus_existing123" });
     await emu.reset();
     const customer = await fetch(`${emu.url}/v1/customers`, {
       method: "POST",
       headers: { Authorization: "Bearer sk_test_x", "Content-Type": "application/x-www-form-urlencoded" },
       body: "email=returning%40example.com",
     }).then((r) => r.json() as Promise<{ id: string }>);
-    db.update(schema.shoppers).set({ stripeCustomerId: customer.id }).run();
+    await db.update(schema.shoppers).set({ stripeCustomerId: customer.id });
 
     const again = await openProductPage("linen-apron", cookie);
     expect((await buy("linen-apron", { quantity: "3", token: again.token }, { cookie })).status).toBe(303);
@@ -188,7 +188,7 @@ describe("Buy action", () => {
       cancel_url: "http://shop.test/products/ceramic-pour-over?canceled=1",
     });
     expect(request!.params).not.toHaveProperty("customer");
-    expect(rows()[0]).toMatchObject({ amountTotal: 3200, currency: "usd", mode: "payment" });
+    expect((await rows())[0]).toMatchObject({ amountTotal: 3200, currency: "usd", mode: "payment" });
   });
 
   describe("refuses bad input with a clear message, storing nothing and calling no one", () => {
@@ -207,8 +207,8 @@ describe("Buy action", () => {
       const response = await buy("ceramic-pour-over", { token, ...fields }, { cookie });
       expect(response.status).toBe(400);
       expect(((await response.json()) as { error: string }).error).toMatch(message);
-      expect(rows()).toHaveLength(0);
-      expect(shopperCount()).toBe(0);
+      expect(await rows()).toHaveLength(0);
+      expect(await shopperCount()).toBe(0);
       expect(await creates()).toHaveLength(0);
     });
 
@@ -221,16 +221,16 @@ describe("Buy action", () => {
         expect(response.status).toBe(400);
         expect(((await response.json()) as { error: string }).error).toMatch(/form has expired/);
       }
-      expect(rows()).toHaveLength(0);
+      expect(await rows()).toHaveLength(0);
       expect(await creates()).toHaveLength(0);
     });
 
     it("an unknown or inactive product: 404", async () => {
       expect((await buy("no-such-thing", { quantity: "1", token: "a".repeat(24) })).status).toBe(404);
-      db.update(schema.products).set({ active: false }).where(eq(schema.products.slug, "gift-card")).run();
+      await db.update(schema.products).set({ active: false }).where(eq(schema.products.slug, "gift-card"));
       expect((await buy("gift-card", { token: "b".repeat(24) })).status).toBe(404);
-      expect(rows()).toHaveLength(0);
-      expect(shopperCount()).toBe(0);
+      expect(await rows()).toHaveLength(0);
+      expect(await shopperCount()).toBe(0);
       expect(await creates()).toHaveLength(0);
     });
   });
@@ -242,7 +242,7 @@ describe("Buy action", () => {
     expect(first.status).toBe(303);
     expect(second.status).toBe(303);
     expect(second.headers.get("Location")).toBe(first.headers.get("Location"));
-    expect(rows()).toHaveLength(1);
+    expect(await rows()).toHaveLength(1);
     expect(await creates()).toHaveLength(1);
   });
 
@@ -253,7 +253,7 @@ describe("Buy action", () => {
     );
     expect(responses.map((r) => r.status)).toEqual([303, 303, 303]);
     expect(new Set(responses.map((r) => r.headers.get("Location"))).size).toBe(1);
-    expect(rows()).toHaveLength(1);
+    expect(await rows()).toHaveLength(1);
     // Stripe saw the same idempotency key each time: one session exists there.
     const sessions = await fetch(`${emu.url}/v1/checkout/sessions`, {
       headers: { Authorization: "Bearer sk_test_x" },
@@ -267,8 +267,8 @@ describe("Buy action", () => {
     const response = await buy("ceramic-pour-over", { quantity: "3", token }, { cookie });
     expect(response.status).toBe(409);
     expect(((await response.json()) as { error: string }).error).toMatch(/already submitted for a quantity of 1/);
-    expect(rows()).toHaveLength(1);
-    expect(rows()[0]!.quantity).toBe(1);
+    expect(await rows()).toHaveLength(1);
+    expect((await rows())[0]!.quantity).toBe(1);
     expect(await creates()).toHaveLength(1);
   });
 
@@ -281,13 +281,13 @@ describe("Buy action", () => {
     expect(((await response.json()) as { error: string }).error).toBe(
       "The payment service did not answer. You have not been charged. Please try again.",
     );
-    expect(rows()).toHaveLength(0);
-    expect(shopperCount()).toBe(0);
+    expect(await rows()).toHaveLength(0);
+    expect(await shopperCount()).toBe(0);
 
     // The same form works once Stripe is back.
     await emu.clearFaults();
     expect((await buy("ceramic-pour-over", { quantity: "1", token }, { cookie })).status).toBe(303);
-    expect(rows()).toHaveLength(1);
+    expect(await rows()).toHaveLength(1);
   });
 
   it("gives up on a Stripe that never answers within the client's timeout", async () => {
@@ -301,7 +301,7 @@ describe("Buy action", () => {
     const tries = await creates();
     expect(tries).toHaveLength(1);
     expect(new Set(tries.map((t) => t.idempotencyKey))).toEqual(new Set([`checkout-${token}`]));
-    expect(rows()).toHaveLength(0);
-    expect(shopperCount()).toBe(0);
+    expect(await rows()).toHaveLength(0);
+    expect(await shopperCount()).toBe(0);
   });
 });

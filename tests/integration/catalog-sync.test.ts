@@ -3,7 +3,8 @@ import type Stripe from "stripe";
 import { beforeEach, describe, expect, it } from "vitest";
 
 import { CatalogSyncError, formatSyncReport, planCatalog, syncCatalog } from "~/lib/catalog-sync.server";
-import { db, readCatalog, schema, seedCatalog } from "~/lib/db.server";
+import { readCatalog } from "~/lib/db.server";
+import { db, schema, seedCatalog } from "../support/db";
 import { loader as productLoader } from "~/routes/products.$slug";
 
 import { getRequest, settle } from "../support/http";
@@ -16,7 +17,7 @@ import { cleanSlate, emu, runCli, snapshot } from "./reconcile-support";
  */
 
 const { products } = schema;
-const bySlug = (slug: string) => db.select().from(products).where(eq(products.slug, slug)).get();
+const bySlug = async (slug: string) => (await db.select().from(products).where(eq(products.slug, slug)))[0];
 const catalog = Object.fromEntries(readCatalog().map((entry) => [entry.slug, entry]));
 
 async function pageStatus(slug: string) {
@@ -26,44 +27,42 @@ async function pageStatus(slug: string) {
 }
 
 /** The database drifts from Stripe: a product deleted, one renamed and repriced, one switched off, one Stripe no longer sells. */
-function drift() {
-  db.delete(products).where(eq(products.slug, "gift-card")).run();
-  db.update(products)
+async function drift() {
+  await db.delete(products).where(eq(products.slug, "gift-card"));
+  await db
+    .update(products)
     .set({ name: "Linen Apron (old name)", description: "stale", unitAmount: 1 })
-    .where(eq(products.slug, "linen-apron"))
-    .run();
-  db.update(products).set({ active: false }).where(eq(products.slug, "coffee-club")).run();
-  db.insert(products)
-    .values({
-      slug: "retired-mug",
-      name: "Retired Mug",
-      stripePriceId: "price_retiredMug",
-      mode: "payment",
-      unitAmount: 1500,
-      currency: "usd",
-      maxQuantity: 2,
-      active: true,
-    })
-    .run();
+    .where(eq(products.slug, "linen-apron"));
+  await db.update(products).set({ active: false }).where(eq(products.slug, "coffee-club"));
+  await db.insert(products).values({
+    slug: "retired-mug",
+    name: "Retired Mug",
+    stripePriceId: "price_retiredMug",
+    mode: "payment",
+    unitAmount: 1500,
+    currency: "usd",
+    maxQuantity: 2,
+    active: true,
+  });
 }
 
 beforeEach(async () => {
   await cleanSlate();
-  db.delete(products).run();
-  seedCatalog(db);
+  await db.delete(products);
+  await seedCatalog();
 });
 
 describe("catalog sync", () => {
   it("adds, updates and deactivates products, and leaves the rest alone", async () => {
-    drift();
-    const untouched = bySlug("ceramic-pour-over")!;
-    const retiredBefore = bySlug("retired-mug")!;
+    await drift();
+    const untouched = (await bySlug("ceramic-pour-over"))!;
+    const retiredBefore = (await bySlug("retired-mug"))!;
 
     const report = await syncCatalog();
 
     expect(report).toMatchObject({ dryRun: false, added: 1, updated: 2, deactivated: 1, unchanged: 1, skipped: [] });
     const gift = catalog["gift-card"]!;
-    expect(bySlug("gift-card")).toMatchObject({
+    expect(await bySlug("gift-card")).toMatchObject({
       name: gift.name,
       description: gift.description,
       stripeProductId: gift.stripeProductId,
@@ -76,30 +75,34 @@ describe("catalog sync", () => {
       active: true,
     });
     // Restored from Stripe; max_quantity is not in Stripe's metadata, so the stored 3 stays.
-    expect(bySlug("linen-apron")).toMatchObject({
+    expect(await bySlug("linen-apron")).toMatchObject({
       name: catalog["linen-apron"]!.name,
       description: catalog["linen-apron"]!.description,
       unitAmount: 4900,
       maxQuantity: 3,
       active: true,
     });
-    expect(bySlug("coffee-club")).toMatchObject({ active: true, mode: "subscription", recurringInterval: "month" });
+    expect(await bySlug("coffee-club")).toMatchObject({
+      active: true,
+      mode: "subscription",
+      recurringInterval: "month",
+    });
     // Deactivated, not deleted: past checkouts refer to it.
-    expect(bySlug("retired-mug")).toEqual({ ...retiredBefore, active: false, updatedAt: expect.any(Number) });
-    expect(bySlug("ceramic-pour-over")).toEqual(untouched);
+    expect(await bySlug("retired-mug")).toEqual({ ...retiredBefore, active: false, updatedAt: expect.any(Number) });
+    expect(await bySlug("ceramic-pour-over")).toEqual(untouched);
     expect(await pageStatus("gift-card")).toBe(200);
     expect(await pageStatus("coffee-club")).toBe(200);
     expect(await pageStatus("retired-mug")).toBe(404);
 
-    const before = snapshot();
+    const before = await snapshot();
     const again = await syncCatalog();
     expect(again).toMatchObject({ added: 0, updated: 0, deactivated: 0, unchanged: 4, changes: [] });
-    expect(snapshot()).toEqual(before);
+    expect(await snapshot()).toEqual(before);
   });
 
   it("--dry-run shows the changes and writes nothing", async () => {
-    drift();
-    const before = snapshot();
+    await drift();
+    const before = await snapshot();
 
     const report = await syncCatalog({ dryRun: true });
 
@@ -111,56 +114,54 @@ describe("catalog sync", () => {
       "~ update coffee-club (price_1TScoffeeClub): active false -> true",
       "catalog: 1 added, 2 updated, 1 deactivated, 1 unchanged (dry run: nothing was written)",
     ]);
-    expect(snapshot()).toEqual(before);
+    expect(await snapshot()).toEqual(before);
   });
 
   it("keeps a product's page when its price changes in Stripe: the new price takes the slug, the old row is kept", async () => {
     // The shop sold the dripper at an older price, and a shopper bought it then.
-    const old = bySlug("ceramic-pour-over")!;
-    db.update(products)
+    const old = (await bySlug("ceramic-pour-over"))!;
+    await db
+      .update(products)
       .set({ stripePriceId: "price_oldCeramic", unitAmount: 2900 })
-      .where(eq(products.id, old.id))
-      .run();
-    db.insert(schema.shoppers).values({ id: "shopper-from-before" }).run();
-    db.insert(schema.checkoutSessions)
-      .values({
-        id: "cs_test_before_the_price_change",
-        shopperId: "shopper-from-before",
-        productId: old.id,
-        quantity: 1,
-        mode: "payment",
-        amountTotal: 2900,
-        currency: "usd",
-        formToken: "before-the-price-change-0",
-      })
-      .run();
+      .where(eq(products.id, old.id));
+    await db.insert(schema.shoppers).values({ id: "shopper-from-before" });
+    await db.insert(schema.checkoutSessions).values({
+      id: "cs_test_before_the_price_change",
+      shopperId: "shopper-from-before",
+      productId: old.id,
+      quantity: 1,
+      mode: "payment",
+      amountTotal: 2900,
+      currency: "usd",
+      formToken: "before-the-price-change-0",
+    });
 
     const report = await syncCatalog();
 
     expect(report).toMatchObject({ added: 1, updated: 0, deactivated: 1, unchanged: 3 });
-    expect(bySlug("ceramic-pour-over")).toMatchObject({
+    expect(await bySlug("ceramic-pour-over")).toMatchObject({
       stripePriceId: "price_1TSceramicPourOver",
       unitAmount: 3200,
       active: true,
     });
-    expect(bySlug(`ceramic-pour-over-retired-${old.id}`)).toMatchObject({
+    expect(await bySlug(`ceramic-pour-over-retired-${old.id}`)).toMatchObject({
       id: old.id,
       stripePriceId: "price_oldCeramic",
       active: false,
     });
-    expect(db.select().from(schema.checkoutSessions).get()).toMatchObject({ productId: old.id });
+    expect((await db.select().from(schema.checkoutSessions))[0]).toMatchObject({ productId: old.id });
     expect(await pageStatus("ceramic-pour-over")).toBe(200);
   });
 
   it("changes nothing when Stripe cannot be reached", async () => {
-    drift();
-    const before = snapshot();
+    await drift();
+    const before = await snapshot();
     await emu.fault({ pathPrefix: "/v1/prices", status: 500 });
     await expect(syncCatalog()).rejects.toThrow(CatalogSyncError);
     await expect(syncCatalog()).rejects.toThrow(
       /Stripe could not be reached or refused the request \(listing prices\)/,
     );
-    expect(snapshot()).toEqual(before);
+    expect(await snapshot()).toEqual(before);
   });
 });
 
@@ -181,7 +182,7 @@ describe("planning from Stripe's prices", () => {
       ...fields,
     }) as Stripe.Price;
 
-  it("takes slug and max_quantity from product metadata, a slug from the name otherwise, and keeps slugs unique", () => {
+  it("takes slug and max_quantity from product metadata, a slug from the name otherwise, and keeps slugs unique", async () => {
     const mug = product("prod_mug", { name: "Café Mug — Large!", metadata: { max_quantity: "4" } });
     const tea = product("prod_tea", { name: "Tea", metadata: { slug: "Green Tea", max_quantity: "lots" } });
     const plan = planCatalog(
@@ -208,7 +209,7 @@ describe("planning from Stripe's prices", () => {
     ]);
   });
 
-  it("deactivates the rows of an archived product even while its price is still active", () => {
+  it("deactivates the rows of an archived product even while its price is still active", async () => {
     const archived = product("prod_gone", { active: false });
     const rows = [
       {
@@ -235,8 +236,8 @@ describe("planning from Stripe's prices", () => {
 
 describe("npm run stripe:sync-catalog", { timeout: 60_000 }, () => {
   it("--dry-run prints the changes and writes nothing; without it, applies them", async () => {
-    drift();
-    const before = snapshot();
+    await drift();
+    const before = await snapshot();
 
     const dry = await runCli("sync-catalog", ["--dry-run"]);
     expect(dry.code).toBe(0);
@@ -245,13 +246,13 @@ describe("npm run stripe:sync-catalog", { timeout: 60_000 }, () => {
     expect(dry.stdout).toContain(
       "catalog: 1 added, 2 updated, 1 deactivated, 1 unchanged (dry run: nothing was written)",
     );
-    expect(snapshot()).toEqual(before);
+    expect(await snapshot()).toEqual(before);
 
     const real = await runCli("sync-catalog");
     expect(real.code).toBe(0);
     expect(real.stdout.trim().split("\n").at(-1)).toBe("catalog: 1 added, 2 updated, 1 deactivated, 1 unchanged");
-    expect(bySlug("gift-card")).toMatchObject({ active: true });
-    expect(bySlug("retired-mug")).toMatchObject({ active: false });
+    expect(await bySlug("gift-card")).toMatchObject({ active: true });
+    expect(await bySlug("retired-mug")).toMatchObject({ active: false });
 
     const bad = await runCli("sync-catalog", ["--force"]);
     expect(bad.code).toBe(2);

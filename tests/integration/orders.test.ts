@@ -2,7 +2,7 @@ import { eq } from "drizzle-orm";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 
 import type { OrderListItem } from "~/components/order-list";
-import { db, schema } from "~/lib/db.server";
+import { db, schema } from "../support/db";
 import { PORTAL_MESSAGES } from "~/lib/orders.server";
 import { action, loader } from "~/routes/orders";
 
@@ -55,7 +55,7 @@ async function subscriber() {
   const id = await buy("coffee-club", cookie);
   await emu.pay(id, "card", "club@example.com");
   await deliverWebhook(id);
-  const row = checkoutRow(id);
+  const row = await checkoutRow(id);
   expect(row.stripeCustomerId).toMatch(/^cus_/);
   expect(row.stripeSubscriptionId).toMatch(/^sub_/);
   return { cookie, id, customer: row.stripeCustomerId! };
@@ -64,7 +64,7 @@ async function subscriber() {
 beforeEach(async () => {
   await emu.reset();
   await emu.clearFaults();
-  resetData();
+  await resetData();
   requestsBefore = 0;
 });
 
@@ -88,10 +88,10 @@ describe("GET /orders", () => {
     await deliverWebhook(gift, "checkout.session.expired");
     // Made in this order; stored times one apart so that "newest first" is unambiguous.
     for (const [i, id] of [apron, dripper, gift].entries()) {
-      db.update(schema.checkoutSessions)
+      await db
+        .update(schema.checkoutSessions)
         .set({ createdAt: Date.UTC(2025, 0, 10 + i) })
-        .where(eq(schema.checkoutSessions.id, id))
-        .run();
+        .where(eq(schema.checkoutSessions.id, id));
     }
 
     const bob = await newShopper();
@@ -149,10 +149,10 @@ describe("GET /orders", () => {
       state: "Paid: Subscription active",
     });
 
-    db.update(schema.checkoutSessions)
+    await db
+      .update(schema.checkoutSessions)
       .set({ subscriptionStatus: "canceled" })
-      .where(eq(schema.checkoutSessions.id, id))
-      .run();
+      .where(eq(schema.checkoutSessions.id, id));
     expect((await ordersPage(cookie)).orders[0]!.state).toBe("Paid: Subscription canceled");
   });
 
@@ -266,10 +266,10 @@ describe("POST /orders: Manage subscription", () => {
   it("Stripe refusing the request (a customer it does not know): 502 too, logged as an error for the operator", async () => {
     expectConsoleError(/billing portal: Stripe did not answer .*type=StripeInvalidRequestError/);
     const { cookie, id } = await subscriber();
-    db.update(schema.checkoutSessions)
+    await db
+      .update(schema.checkoutSessions)
       .set({ stripeCustomerId: "cus_notatstripe" })
-      .where(eq(schema.checkoutSessions.id, id))
-      .run();
+      .where(eq(schema.checkoutSessions.id, id));
     const response = await managePost({ checkout: id }, cookie);
     expect(response.status).toBe(502);
     expect((await portalRequests())[0]!.params).toMatchObject({ customer: "cus_notatstripe" });

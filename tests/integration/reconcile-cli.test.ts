@@ -1,7 +1,7 @@
 import { eq } from "drizzle-orm";
 import { beforeEach, describe, expect, it } from "vitest";
 
-import { db, schema } from "~/lib/db.server";
+import { db, schema } from "../support/db";
 import { tryAcquire } from "~/lib/locks.server";
 import { getCheckpoint, RECONCILE_JOB } from "~/lib/reconcile.server";
 
@@ -14,8 +14,8 @@ import { buy, newShopper } from "./success-support";
  * database and emulator. Its report, exit codes and what it leaves behind.
  */
 
-const checkout = (id: string) =>
-  db.select().from(schema.checkoutSessions).where(eq(schema.checkoutSessions.id, id)).get()!;
+const checkout = async (id: string) =>
+  (await db.select().from(schema.checkoutSessions).where(eq(schema.checkoutSessions.id, id)))[0]!;
 const eventRequests = () => emu.requestsTo("GET", "/v1/events");
 
 async function paidCheckouts(n: number) {
@@ -48,31 +48,31 @@ describe("npm run stripe:reconcile", { timeout: 60_000 }, () => {
     ]);
     // Log lines go to stderr, ids only.
     for (const id of ids) expect(first.stderr).toContain(`fulfilled checkout_session=${id}`);
-    for (const id of ids) expect(checkout(id)).toMatchObject({ status: "complete", paymentStatus: "paid" });
-    for (const id of ids) expect(checkout(id).fulfilledAt).not.toBeNull();
-    const checkpoint = getCheckpoint();
+    for (const id of ids) expect(await checkout(id)).toMatchObject({ status: "complete", paymentStatus: "paid" });
+    for (const id of ids) expect((await checkout(id)).fulfilledAt).not.toBeNull();
+    const checkpoint = await getCheckpoint();
     expect(checkpoint).not.toBeNull();
 
-    const before = snapshot();
+    const before = await snapshot();
     const second = await runCli("reconcile");
     expect(second.code).toBe(0);
     expect(second.stdout).toContain("(the checkpoint, minus the overlap)");
     expect(second.stdout).toContain("events: 2 seen, 0 new, 0 applied, 0 fulfilled");
     expect(second.stdout).toMatch(/checkpoint: \S+ \(unchanged\)/);
-    expect(snapshot()).toEqual({ ...before, job_checkpoints: expect.anything() });
-    expect(getCheckpoint()).toBe(checkpoint);
+    expect(await snapshot()).toEqual({ ...before, job_checkpoints: expect.anything() });
+    expect(await getCheckpoint()).toBe(checkpoint);
   });
 
   it("--dry-run says what it would do and writes nothing", async () => {
     await paidCheckouts(1);
-    const before = snapshot();
+    const before = await snapshot();
 
     const result = await runCli("reconcile", ["--dry-run"]);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain("events: 1 seen, 1 new (would be applied)");
     expect(result.stdout).toContain("checkouts: 0 checked, 0 would be corrected");
     expect(result.stdout).toContain("dry run: nothing was written");
-    expect(snapshot()).toEqual(before);
+    expect(await snapshot()).toEqual(before);
   });
 
   it("exits 1 when Stripe cannot be reached, and the next run completes", async () => {
@@ -83,18 +83,18 @@ describe("npm run stripe:reconcile", { timeout: 60_000 }, () => {
     expect(failed.code).toBe(1);
     expect(failed.stderr).toMatch(/reconcile failed: Stripe could not be reached \(listing events, page 1\)/);
     expect(failed.stderr).toContain("run again when Stripe answers");
-    expect(checkout(id!).fulfilledAt).toBeNull();
+    expect((await checkout(id!)).fulfilledAt).toBeNull();
 
     await emu.clearFaults();
     const next = await runCli("reconcile");
     expect(next.code).toBe(0);
     expect(next.stdout).toContain("events: 1 seen, 1 new, 1 applied, 1 fulfilled");
-    expect(checkout(id!).fulfilledAt).not.toBeNull();
+    expect((await checkout(id!)).fulfilledAt).not.toBeNull();
   });
 
   it("exits 2 on bad arguments, with a message, before doing anything", async () => {
     await paidCheckouts(1);
-    const before = snapshot();
+    const before = await snapshot();
     const cases: Array<[string[], RegExp]> = [
       [["--bogus"], /Unknown option '--bogus'[\s\S]*Usage: npm run stripe:reconcile/],
       [["--since", "yesterday"], /--since must be an ISO date or time .*not "yesterday"/],
@@ -110,13 +110,13 @@ describe("npm run stripe:reconcile", { timeout: 60_000 }, () => {
       expect(result.stdout).toBe("");
     }
     expect(await eventRequests()).toHaveLength(0);
-    expect(snapshot()).toEqual(before);
+    expect(await snapshot()).toEqual(before);
   });
 
   it("exits 3 while another run holds the lock, naming it; with --wait it runs once the lock is free", async () => {
     const [id] = await paidCheckouts(1);
-    expect(tryAcquire(RECONCILE_JOB, "other-host:4242:beef01", 60_000)).toEqual({ acquired: true });
-    const lease = db.select().from(schema.jobLocks).get()!;
+    expect(await tryAcquire(RECONCILE_JOB, "other-host:4242:beef01", 60_000)).toEqual({ acquired: true });
+    const lease = (await db.select().from(schema.jobLocks))[0]!;
 
     const held = await runCli("reconcile");
     expect(held.code).toBe(3);
@@ -126,16 +126,16 @@ describe("npm run stripe:reconcile", { timeout: 60_000 }, () => {
     expect(held.stderr).toContain("Run again later, or with --wait to wait for it.");
     expect(held.stdout).toBe("");
     expect(await eventRequests()).toHaveLength(0);
-    expect(checkout(id!).fulfilledAt).toBeNull();
+    expect((await checkout(id!)).fulfilledAt).toBeNull();
 
     // That holder dies without releasing: its lease runs out in a moment.
     const expiresAt = Date.now() + 2_000;
-    db.update(schema.jobLocks).set({ expiresAt }).run();
+    await db.update(schema.jobLocks).set({ expiresAt });
     const waited = await runCli("reconcile", ["--wait"]);
     expect(waited.code).toBe(0);
     expect(waited.stdout).toContain("events: 1 seen, 1 new, 1 applied, 1 fulfilled");
     // It applied the event only after the other lease had run out.
-    expect(checkout(id!).fulfilledAt).toBeGreaterThanOrEqual(expiresAt);
-    expect(db.select().from(schema.jobLocks).all()).toEqual([]);
+    expect((await checkout(id!)).fulfilledAt).toBeGreaterThanOrEqual(expiresAt);
+    expect(await db.select().from(schema.jobLocks)).toEqual([]);
   });
 });

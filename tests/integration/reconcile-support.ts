@@ -8,7 +8,7 @@ import path from "node:path";
 
 import { vi } from "vitest";
 
-import { db, schema, sqlite } from "~/lib/db.server";
+import { db, schema } from "../support/db";
 
 import { emulatorControl } from "../support/emulator";
 import { TEST_ENV } from "../support/test-env";
@@ -19,24 +19,14 @@ const root = path.resolve(import.meta.dirname, "../..");
 export async function cleanSlate() {
   await emu.reset();
   await emu.clearFaults();
-  db.delete(schema.checkoutSessions).run();
-  db.delete(schema.shoppers).run();
-  db.delete(schema.stripeEvents).run();
-  db.delete(schema.jobLocks).run();
-  db.delete(schema.jobCheckpoints).run();
+  await db.delete(schema.checkoutSessions);
+  await db.delete(schema.shoppers);
+  await db.delete(schema.stripeEvents);
+  await db.delete(schema.jobLocks);
+  await db.delete(schema.jobCheckpoints);
 }
 
-/** Every row of every table, to compare before and after. */
-export function snapshot() {
-  const tables = sqlite
-    .prepare(
-      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '__drizzle%' ORDER BY name",
-    )
-    .all() as Array<{ name: string }>;
-  return Object.fromEntries(
-    tables.map(({ name }) => [name, sqlite.prepare(`SELECT * FROM "${name}" ORDER BY rowid`).all()]),
-  );
-}
+export { snapshot } from "../support/db";
 
 /**
  * Runs `fn` with the clock at `time` (ms) for everything in this process: the

@@ -2,7 +2,7 @@ import { eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 
 import { HANDLED_EVENT_TYPES } from "~/lib/checkout.server";
-import { db, schema } from "~/lib/db.server";
+import { db, schema } from "../support/db";
 import { onFulfill } from "~/lib/fulfillment.server";
 import { tryAcquire } from "~/lib/locks.server";
 import { getCheckpoint, LockHeldError, reconcile, ReconcileError, RECONCILE_JOB } from "~/lib/reconcile.server";
@@ -17,10 +17,10 @@ import { buy, newShopper } from "./success-support";
  * payment below is known to Stripe only until reconcile brings it in.
  */
 
-const checkout = (id: string) =>
-  db.select().from(schema.checkoutSessions).where(eq(schema.checkoutSessions.id, id)).get()!;
-const checkouts = () => db.select().from(schema.checkoutSessions).orderBy(schema.checkoutSessions.id).all();
-const recordedEvents = () => db.select().from(schema.stripeEvents).all();
+const checkout = async (id: string) =>
+  (await db.select().from(schema.checkoutSessions).where(eq(schema.checkoutSessions.id, id)))[0]!;
+const checkouts = async () => await db.select().from(schema.checkoutSessions).orderBy(schema.checkoutSessions.id);
+const recordedEvents = async () => await db.select().from(schema.stripeEvents);
 const eventRequests = () => emu.requestsTo("GET", "/v1/events");
 
 // The checkouts fulfilled, as the shop's fulfillment hook sees them.
@@ -32,7 +32,7 @@ beforeEach(async () => {
   fulfilled = [];
   stopCounting = onFulfill(count);
 });
-afterEach(() => stopCounting());
+afterEach(async () => stopCounting());
 
 describe("payments made while webhooks were off", () => {
   it("are all found and fulfilled by one run, oldest event first, and a second run changes nothing", async () => {
@@ -52,7 +52,7 @@ describe("payments made while webhooks were off", () => {
     await emu.updateSubscription(paidSubscription.subscription, "past_due");
     await emu.updateSubscription(paidSubscription.subscription, "active");
 
-    expect(checkouts().every((row) => row.status === "open" && row.fulfilledAt === null)).toBe(true);
+    expect((await checkouts()).every((row) => row.status === "open" && row.fulfilledAt === null)).toBe(true);
 
     // Small pages, so that the run pages through the list.
     const report = await reconcile({ pageSize: 2 });
@@ -61,22 +61,22 @@ describe("payments made while webhooks were off", () => {
     expect(report.sinceFrom).toBe("retention");
     expect(report.events).toEqual({ seen: 7, new: 7, applied: 7, fulfilled: 3, failed: 0 });
     expect(report.checkouts).toEqual({ checked: 0, corrected: 0, fulfilled: 0, notFound: 0, failed: 0 });
-    expect(checkout(card)).toMatchObject({ status: "complete", paymentStatus: "paid", amountTotal: 6400 });
-    expect(checkout(subscription)).toMatchObject({
+    expect(await checkout(card)).toMatchObject({ status: "complete", paymentStatus: "paid", amountTotal: 6400 });
+    expect(await checkout(subscription)).toMatchObject({
       status: "complete",
       paymentStatus: "paid",
       stripeSubscriptionId: paidSubscription.subscription,
       subscriptionStatus: "active",
     });
-    expect(checkout(delayed)).toMatchObject({ status: "complete", paymentStatus: "paid" });
-    expect(checkout(expired)).toMatchObject({ status: "expired", paymentStatus: "unpaid", fulfilledAt: null });
-    expect(checkout(stillOpen)).toMatchObject({ status: "open", fulfilledAt: null });
-    for (const id of [card, subscription, delayed]) expect(checkout(id).fulfilledAt).not.toBeNull();
+    expect(await checkout(delayed)).toMatchObject({ status: "complete", paymentStatus: "paid" });
+    expect(await checkout(expired)).toMatchObject({ status: "expired", paymentStatus: "unpaid", fulfilledAt: null });
+    expect(await checkout(stillOpen)).toMatchObject({ status: "open", fulfilledAt: null });
+    for (const id of [card, subscription, delayed]) expect((await checkout(id)).fulfilledAt).not.toBeNull();
     expect(fulfilled.sort()).toEqual([card, subscription, delayed].sort());
-    expect(recordedEvents()).toHaveLength(7);
-    expect(recordedEvents().every((e) => e.source === "reconcile" && e.processedAt !== null)).toBe(true);
-    const newest = Math.max(...recordedEvents().map((e) => e.created));
-    expect(getCheckpoint()).toBe(newest);
+    expect(await recordedEvents()).toHaveLength(7);
+    expect((await recordedEvents()).every((e) => e.source === "reconcile")).toBe(true);
+    const newest = Math.max(...(await recordedEvents()).map((e) => e.created));
+    expect(await getCheckpoint()).toBe(newest);
     // Four pages of two, each asking for the handled types only.
     const firstRun = await eventRequests();
     expect(firstRun).toHaveLength(4);
@@ -85,12 +85,12 @@ describe("payments made while webhooks were off", () => {
       [...HANDLED_EVENT_TYPES].sort(),
     );
 
-    const before = snapshot();
+    const before = await snapshot();
     const again = await reconcile({ pageSize: 2 });
     expect(again.ok).toBe(true);
     expect(again.events).toEqual({ seen: 7, new: 0, applied: 0, fulfilled: 0, failed: 0 });
-    expect(snapshot()).toEqual({ ...before, job_checkpoints: expect.anything() });
-    expect(getCheckpoint()).toBe(newest);
+    expect(await snapshot()).toEqual({ ...before, job_checkpoints: expect.anything() });
+    expect(await getCheckpoint()).toBe(newest);
     expect(fulfilled).toHaveLength(3);
   });
 
@@ -110,17 +110,17 @@ describe("payments made while webhooks were off", () => {
       expect(report.events).toMatchObject({ seen: 2, new: 2, fulfilled: 2 });
       return id;
     });
-    const checkpoint = getCheckpoint()!;
+    const checkpoint = (await getCheckpoint())!;
     expect(checkpoint).toBe(Math.floor((now - 2 * DAY) / 1000));
 
     // Today: a new payment, and the oldest event's record gone. Were the old
     // window listed again, that event would come back as new.
     const today = await buy("gift-card", shopper);
     await emu.pay(today);
-    const oldestEvent = recordedEvents().find(
+    const oldestEvent = (await recordedEvents()).find(
       (e) => (JSON.parse(e.payload) as { data: { object: { id: string } } }).data.object.id === oldest,
     )!;
-    db.delete(schema.stripeEvents).where(eq(schema.stripeEvents.id, oldestEvent.id)).run();
+    await db.delete(schema.stripeEvents).where(eq(schema.stripeEvents.id, oldestEvent.id));
     const requestsBefore = (await eventRequests()).length;
 
     const report = await reconcile();
@@ -130,9 +130,9 @@ describe("payments made while webhooks were off", () => {
     expect(report.events).toEqual({ seen: 2, new: 1, applied: 1, fulfilled: 1, failed: 0 });
     const [request] = (await eventRequests()).slice(requestsBefore);
     expect(request!.query).toMatchObject({ created: { gte: String(checkpoint - 300) } });
-    expect(recordedEvents().map((e) => e.id)).not.toContain(oldestEvent.id);
-    expect(checkout(today).fulfilledAt).not.toBeNull();
-    expect(getCheckpoint()).toBeGreaterThan(checkpoint);
+    expect((await recordedEvents()).map((e) => e.id)).not.toContain(oldestEvent.id);
+    expect((await checkout(today)).fulfilledAt).not.toBeNull();
+    expect(await getCheckpoint()).toBeGreaterThan(checkpoint);
 
     // --since reaches further back: the oldest event is listed and recorded
     // again, and changes nothing (its checkout was fulfilled long ago).
@@ -144,29 +144,29 @@ describe("payments made while webhooks were off", () => {
 });
 
 /** A completed earlier run: the checkpoint it would have left `ago` ms before now. */
-function checkpointAgo(ago: number) {
+async function checkpointAgo(ago: number) {
   const checkpoint = Math.floor((Date.now() - ago) / 1000);
-  db.insert(schema.jobCheckpoints).values({ name: RECONCILE_JOB, checkpoint }).run();
+  await db.insert(schema.jobCheckpoints).values({ name: RECONCILE_JOB, checkpoint });
   return checkpoint;
 }
 
 describe("--since", () => {
   it("a later start than the checkpoint's does not move the checkpoint; an earlier one than 30 days is moved to 30 days", async () => {
     const shopper = await newShopper();
-    const checkpoint = checkpointAgo(2 * DAY);
+    const checkpoint = await checkpointAgo(2 * DAY);
     const id = await buy("ceramic-pour-over", shopper, 1);
     await emu.pay(id);
 
     const recent = await reconcile({ since: Math.floor((Date.now() - 3_600_000) / 1000) });
     expect(recent.events).toMatchObject({ seen: 1, new: 1, fulfilled: 1 });
     // It did not look at the two days before: the next run must.
-    expect(getCheckpoint()).toBe(checkpoint);
+    expect(await getCheckpoint()).toBe(checkpoint);
 
     const tooOld = await reconcile({ since: Math.floor((Date.now() - 40 * DAY) / 1000) });
     expect(tooOld.sinceClamped).toBe(true);
     expect(tooOld.since).toBeGreaterThanOrEqual(Math.floor((Date.now() - 30 * DAY) / 1000));
     expect(tooOld.events).toMatchObject({ seen: 1, new: 0 });
-    expect(getCheckpoint()).toBeGreaterThan(checkpoint);
+    expect(await getCheckpoint()).toBeGreaterThan(checkpoint);
   });
 });
 
@@ -196,25 +196,25 @@ describe("checkouts that should have moved on", () => {
       await emu.pay(id, "delayed");
       return id;
     });
-    db.update(schema.checkoutSessions)
+    await db
+      .update(schema.checkoutSessions)
       .set({ status: "complete", updatedAt: now - DAY })
-      .where(eq(schema.checkoutSessions.id, processing))
-      .run();
+      .where(eq(schema.checkoutSessions.id, processing));
     // A run an hour ago covered everything up to then: these events are too old to list now.
-    db.delete(schema.jobCheckpoints).run();
-    checkpointAgo(3_600_000);
-    expect(checkout(debit)).toMatchObject({ status: "complete", paymentStatus: "unpaid" });
+    await db.delete(schema.jobCheckpoints);
+    await checkpointAgo(3_600_000);
+    expect(await checkout(debit)).toMatchObject({ status: "complete", paymentStatus: "unpaid" });
 
     const report = await reconcile();
 
     expect(report.ok).toBe(true);
     expect(report.events.seen).toBe(0);
     expect(report.checkouts).toEqual({ checked: 3, corrected: 3, fulfilled: 2, notFound: 0, failed: 0 });
-    expect(checkout(debit)).toMatchObject({ status: "complete", paymentStatus: "paid" });
-    expect(checkout(paid)).toMatchObject({ status: "complete", paymentStatus: "paid" });
-    expect(checkout(abandoned)).toMatchObject({ status: "expired", fulfilledAt: null });
+    expect(await checkout(debit)).toMatchObject({ status: "complete", paymentStatus: "paid" });
+    expect(await checkout(paid)).toMatchObject({ status: "complete", paymentStatus: "paid" });
+    expect(await checkout(abandoned)).toMatchObject({ status: "expired", fulfilledAt: null });
     expect(fulfilled.sort()).toEqual([debit, paid].sort());
-    expect(checkout(processing)).toMatchObject({ status: "complete", paymentStatus: "unpaid" });
+    expect(await checkout(processing)).toMatchObject({ status: "complete", paymentStatus: "unpaid" });
     expect(await emu.requestsTo("GET", `/v1/checkout/sessions/${processing}`)).toHaveLength(0);
 
     // Nothing is stale any more; Stripe's expiry event (sent when it expired the
@@ -246,14 +246,14 @@ describe("a run that dies half way", () => {
     await expect(failed).rejects.toThrow(/Stripe could not be reached \(listing events, page 2\)/);
     const error = (await failed.catch((e: unknown) => e)) as ReconcileError;
     expect(error.report.events.seen).toBe(2);
-    expect(getCheckpoint()).toBeNull();
-    expect(db.select().from(schema.jobLocks).all()).toEqual([]);
+    expect(await getCheckpoint()).toBeNull();
+    expect(await db.select().from(schema.jobLocks)).toEqual([]);
 
     await emu.clearFaults();
     const report = await reconcile({ pageSize: 2 });
     expect(report.events).toEqual({ seen: 5, new: 5, applied: 5, fulfilled: 5, failed: 0 });
     expect(fulfilled.sort()).toEqual([...ids].sort());
-    expect(getCheckpoint()).not.toBeNull();
+    expect(await getCheckpoint()).not.toBeNull();
   });
 
   it("when Stripe stops answering while checkouts are checked: what was applied stays, and the next run completes", async () => {
@@ -264,7 +264,7 @@ describe("a run that dies half way", () => {
       await emu.pay(id);
       return id;
     });
-    checkpointAgo(3_600_000);
+    await checkpointAgo(3_600_000);
     const today = [await buy("ceramic-pour-over", shopper, 1), await buy("gift-card", shopper)];
     for (const id of today) await emu.pay(id);
     await emu.fault({ method: "GET", pathPrefix: "/v1/checkout/sessions", hang: true });
@@ -273,15 +273,15 @@ describe("a run that dies half way", () => {
     await expect(failed).rejects.toThrow(/Stripe could not be reached \(retrieving checkout cs_/);
     // Today's events were applied and are kept; the stale checkout is not known yet.
     expect(fulfilled.sort()).toEqual([...today].sort());
-    expect(checkout(stale)).toMatchObject({ status: "open", fulfilledAt: null });
-    expect(db.select().from(schema.jobLocks).all()).toEqual([]);
+    expect(await checkout(stale)).toMatchObject({ status: "open", fulfilledAt: null });
+    expect(await db.select().from(schema.jobLocks)).toEqual([]);
 
     await emu.clearFaults();
     const report = await reconcile();
     expect(report.ok).toBe(true);
     expect(report.events).toMatchObject({ seen: 2, new: 0 });
     expect(report.checkouts).toMatchObject({ checked: 1, corrected: 1, fulfilled: 1 });
-    expect(checkout(stale)).toMatchObject({ status: "complete", paymentStatus: "paid" });
+    expect(await checkout(stale)).toMatchObject({ status: "complete", paymentStatus: "paid" });
     expect(fulfilled.sort()).toEqual([...today, stale].sort());
   });
 
@@ -306,15 +306,15 @@ describe("a run that dies half way", () => {
     stop();
     expect(report.ok).toBe(false);
     expect(report.events).toEqual({ seen: 3, new: 2, applied: 2, fulfilled: 2, failed: 1 });
-    expect(checkout(broken)).toMatchObject({ status: "open", fulfilledAt: null });
-    expect(getCheckpoint()).toBeNull();
+    expect(await checkout(broken)).toMatchObject({ status: "open", fulfilledAt: null });
+    expect(await getCheckpoint()).toBeNull();
 
     const next = await reconcile();
     expect(next.ok).toBe(true);
     expect(next.events).toEqual({ seen: 3, new: 1, applied: 1, fulfilled: 1, failed: 0 });
-    expect(checkout(broken)).toMatchObject({ status: "complete", paymentStatus: "paid" });
+    expect(await checkout(broken)).toMatchObject({ status: "complete", paymentStatus: "paid" });
     expect(fulfilled.sort()).toEqual([...ids].sort());
-    expect(getCheckpoint()).not.toBeNull();
+    expect(await getCheckpoint()).not.toBeNull();
   });
 });
 
@@ -326,16 +326,16 @@ describe("--dry-run", () => {
       await emu.pay(id);
       return id;
     });
-    checkpointAgo(3_600_000);
+    await checkpointAgo(3_600_000);
     const today = await buy("ceramic-pour-over", shopper, 2);
     await emu.pay(today);
-    const before = snapshot();
+    const before = await snapshot();
 
     const dry = await reconcile({ dryRun: true });
     expect(dry.dryRun).toBe(true);
     expect(dry.events).toMatchObject({ seen: 1, new: 1 });
     expect(dry.checkouts).toMatchObject({ checked: 1, corrected: 1 });
-    expect(snapshot()).toEqual(before);
+    expect(await snapshot()).toEqual(before);
     expect(fulfilled).toEqual([]);
 
     const real = await reconcile();
@@ -360,7 +360,7 @@ describe("never twice at once", () => {
       /^Another reconcile run holds the lock: [^:]+:\d+:[0-9a-f]{6}, until \d{4}-\d\d-\d\dT[\d:.]+Z/,
     );
     expect(fulfilled).toEqual([id]);
-    expect(db.select().from(schema.jobLocks).all()).toEqual([]);
+    expect(await db.select().from(schema.jobLocks)).toEqual([]);
   });
 
   it("a run that may wait runs after the first one, and finds nothing left to do", async () => {
@@ -378,18 +378,16 @@ describe("never twice at once", () => {
     const shopper = await newShopper();
     const id = await buy("ceramic-pour-over", shopper, 1);
     await emu.pay(id);
-    expect(tryAcquire(RECONCILE_JOB, "other-host:4242:beef01", 60_000)).toEqual({ acquired: true });
+    expect(await tryAcquire(RECONCILE_JOB, "other-host:4242:beef01", 60_000)).toEqual({ acquired: true });
 
     await expect(reconcile()).rejects.toThrow(/Another reconcile run holds the lock: other-host:4242:beef01, until /);
-    expect(recordedEvents()).toEqual([]);
+    expect(await recordedEvents()).toEqual([]);
     expect(await eventRequests()).toHaveLength(0);
 
     // That process died: once its lease has run out, the next run takes over.
-    db.update(schema.jobLocks)
-      .set({ expiresAt: Date.now() - 1 })
-      .run();
+    await db.update(schema.jobLocks).set({ expiresAt: Date.now() - 1 });
     const report = await reconcile();
     expect(report.events).toMatchObject({ new: 1, fulfilled: 1 });
-    expect(db.select().from(schema.jobLocks).all()).toEqual([]);
+    expect(await db.select().from(schema.jobLocks)).toEqual([]);
   });
 });

@@ -3,7 +3,7 @@ import type Stripe from "stripe";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import { applyCheckoutSession, getCheckout, processStripeEvent } from "~/lib/checkout.server";
-import { db, schema } from "~/lib/db.server";
+import { db, schema } from "../support/db";
 import { onFulfill, type FulfillmentHook } from "~/lib/fulfillment.server";
 
 import {
@@ -29,18 +29,19 @@ let warnings: string[];
 const count: FulfillmentHook = (_tx, checkout) =>
   void fulfilled.set(checkout.id, (fulfilled.get(checkout.id) ?? 0) + 1);
 
-beforeEach(() => {
+beforeEach(async () => {
   fulfilled.clear();
   unhook = onFulfill(count);
   warnings = [];
   vi.spyOn(console, "warn").mockImplementation((...args: unknown[]) => void warnings.push(args.join(" ")));
   vi.spyOn(console, "info").mockImplementation(() => {});
 });
-afterEach(() => unhook());
+afterEach(async () => unhook());
 
-const row = (id: string) => getCheckout(id)!;
-const eventRow = (id: string) => db.select().from(schema.stripeEvents).where(eq(schema.stripeEvents.id, id)).get();
-const shopper = (id: string) => db.select().from(schema.shoppers).where(eq(schema.shoppers.id, id)).get()!;
+const row = async (id: string) => (await getCheckout(id))!;
+const eventRow = async (id: string) =>
+  (await db.select().from(schema.stripeEvents).where(eq(schema.stripeEvents.id, id)))[0];
+const shopper = async (id: string) => (await db.select().from(schema.shoppers).where(eq(schema.shoppers.id, id)))[0]!;
 
 function webhook(type: string, object: object, created?: number) {
   const event = stripeEvent(type, object, created === undefined ? {} : { created });
@@ -51,109 +52,118 @@ const completed = (checkout: StoredCheckout, state: "paid" | "unpaid" | "no_paym
   webhook(CHECKOUT_EVENT.completed, sessionFor(checkout, state)).result;
 
 describe("the success page and the webhook, interleaved", () => {
-  it("completed by webhook, then retrieved by the success page: one fulfillment", () => {
-    const checkout = storeCheckout(db);
-    expect(completed(checkout)).toMatchObject({
+  it("completed by webhook, then retrieved by the success page: one fulfillment", async () => {
+    const checkout = await storeCheckout(db);
+    expect(await completed(checkout)).toMatchObject({
       duplicate: false,
       checkoutId: checkout.id,
       changed: true,
       fulfilled: true,
       flag: null,
     });
-    expect(applyCheckoutSession(sessionFor(checkout, "paid"))).toEqual({
+    expect(await applyCheckoutSession(sessionFor(checkout, "paid"))).toEqual({
       duplicate: false,
       checkoutId: checkout.id,
       changed: false,
       fulfilled: false,
       flag: null,
     });
-    expect(row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "paid" });
-    expect(row(checkout.id).fulfilledAt).toEqual(expect.any(Number));
+    expect(await row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "paid" });
+    expect((await row(checkout.id)).fulfilledAt).toEqual(expect.any(Number));
     expect(fulfilled.get(checkout.id)).toBe(1);
   });
 
-  it("retrieved paid before any webhook, then the webhook: one fulfillment, by the success page", () => {
-    const checkout = storeCheckout(db);
-    expect(applyCheckoutSession(sessionFor(checkout, "paid"))).toMatchObject({ fulfilled: true, changed: true });
-    const fulfilledAt = row(checkout.id).fulfilledAt;
-    expect(completed(checkout)).toMatchObject({ duplicate: false, fulfilled: false, changed: false });
-    expect(row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "paid", fulfilledAt });
+  it("retrieved paid before any webhook, then the webhook: one fulfillment, by the success page", async () => {
+    const checkout = await storeCheckout(db);
+    expect(await applyCheckoutSession(sessionFor(checkout, "paid"))).toMatchObject({ fulfilled: true, changed: true });
+    const fulfilledAt = (await row(checkout.id)).fulfilledAt;
+    expect(await completed(checkout)).toMatchObject({ duplicate: false, fulfilled: false, changed: false });
+    expect(await row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "paid", fulfilledAt });
     expect(fulfilled.get(checkout.id)).toBe(1);
   });
 
-  it("retrieved while still open changes nothing", () => {
-    const checkout = storeCheckout(db);
-    expect(applyCheckoutSession(sessionFor(checkout, "open"))).toMatchObject({ changed: false, fulfilled: false });
-    expect(row(checkout.id)).toMatchObject({ status: "open", paymentStatus: "unpaid", fulfilledAt: null });
+  it("retrieved while still open changes nothing", async () => {
+    const checkout = await storeCheckout(db);
+    expect(await applyCheckoutSession(sessionFor(checkout, "open"))).toMatchObject({
+      changed: false,
+      fulfilled: false,
+    });
+    expect(await row(checkout.id)).toMatchObject({ status: "open", paymentStatus: "unpaid", fulfilledAt: null });
   });
 
-  it("a delayed payment: retrieved complete and unpaid, then async success, then retrieved paid: one fulfillment", () => {
-    const checkout = storeCheckout(db);
-    expect(applyCheckoutSession(sessionFor(checkout, "unpaid"))).toMatchObject({ changed: true, fulfilled: false });
-    expect(row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "unpaid", fulfilledAt: null });
-    expect(webhook(CHECKOUT_EVENT.asyncSucceeded, sessionFor(checkout, "paid")).result).toMatchObject({
+  it("a delayed payment: retrieved complete and unpaid, then async success, then retrieved paid: one fulfillment", async () => {
+    const checkout = await storeCheckout(db);
+    expect(await applyCheckoutSession(sessionFor(checkout, "unpaid"))).toMatchObject({
+      changed: true,
+      fulfilled: false,
+    });
+    expect(await row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "unpaid", fulfilledAt: null });
+    expect(await webhook(CHECKOUT_EVENT.asyncSucceeded, sessionFor(checkout, "paid")).result).toMatchObject({
       fulfilled: true,
     });
-    expect(applyCheckoutSession(sessionFor(checkout, "paid"))).toMatchObject({ changed: false, fulfilled: false });
-    expect(row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "paid" });
+    expect(await applyCheckoutSession(sessionFor(checkout, "paid"))).toMatchObject({
+      changed: false,
+      fulfilled: false,
+    });
+    expect(await row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "paid" });
     expect(fulfilled.get(checkout.id)).toBe(1);
   });
 
-  it("async success before completed (and before the shopper's return): complete, paid, one fulfillment", () => {
-    const checkout = storeCheckout(db);
-    webhook(CHECKOUT_EVENT.asyncSucceeded, sessionFor(checkout, "paid"));
-    completed(checkout, "unpaid");
-    applyCheckoutSession(sessionFor(checkout, "unpaid"));
-    expect(row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "paid" });
+  it("async success before completed (and before the shopper's return): complete, paid, one fulfillment", async () => {
+    const checkout = await storeCheckout(db);
+    await webhook(CHECKOUT_EVENT.asyncSucceeded, sessionFor(checkout, "paid")).result;
+    await completed(checkout, "unpaid");
+    await applyCheckoutSession(sessionFor(checkout, "unpaid"));
+    expect(await row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "paid" });
     expect(fulfilled.get(checkout.id)).toBe(1);
   });
 
-  it("async failure, then the success page retrieves complete/unpaid: stays failed, never fulfilled", () => {
-    const checkout = storeCheckout(db);
-    completed(checkout, "unpaid");
-    webhook(CHECKOUT_EVENT.asyncFailed, sessionFor(checkout, "unpaid"));
-    applyCheckoutSession(sessionFor(checkout, "unpaid"));
-    expect(row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "failed", fulfilledAt: null });
+  it("async failure, then the success page retrieves complete/unpaid: stays failed, never fulfilled", async () => {
+    const checkout = await storeCheckout(db);
+    await completed(checkout, "unpaid");
+    await webhook(CHECKOUT_EVENT.asyncFailed, sessionFor(checkout, "unpaid")).result;
+    await applyCheckoutSession(sessionFor(checkout, "unpaid"));
+    expect(await row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "failed", fulfilledAt: null });
     expect(fulfilled.has(checkout.id)).toBe(false);
   });
 
-  it("expired retrieved or delivered after paid: stays complete and paid", () => {
-    const checkout = storeCheckout(db);
-    completed(checkout);
-    applyCheckoutSession(sessionFor(checkout, "expired"));
-    webhook(CHECKOUT_EVENT.expired, sessionFor(checkout, "expired"));
-    expect(row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "paid" });
+  it("expired retrieved or delivered after paid: stays complete and paid", async () => {
+    const checkout = await storeCheckout(db);
+    await completed(checkout);
+    await applyCheckoutSession(sessionFor(checkout, "expired"));
+    await webhook(CHECKOUT_EVENT.expired, sessionFor(checkout, "expired")).result;
+    expect(await row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "paid" });
     expect(fulfilled.get(checkout.id)).toBe(1);
   });
 
-  it("completed after expired (a stale event) does not reopen or pay an expired checkout", () => {
-    const checkout = storeCheckout(db);
-    webhook(CHECKOUT_EVENT.expired, sessionFor(checkout, "expired"));
-    completed(checkout);
-    applyCheckoutSession(sessionFor(checkout, "paid"));
-    expect(row(checkout.id)).toMatchObject({ status: "expired", paymentStatus: "unpaid", fulfilledAt: null });
+  it("completed after expired (a stale event) does not reopen or pay an expired checkout", async () => {
+    const checkout = await storeCheckout(db);
+    await webhook(CHECKOUT_EVENT.expired, sessionFor(checkout, "expired")).result;
+    await completed(checkout);
+    await applyCheckoutSession(sessionFor(checkout, "paid"));
+    expect(await row(checkout.id)).toMatchObject({ status: "expired", paymentStatus: "unpaid", fulfilledAt: null });
     expect(fulfilled.has(checkout.id)).toBe(false);
   });
 
-  it("a session the shop did not create: nothing stored for it, whoever asks", () => {
-    const before = db.select().from(schema.checkoutSessions).all().length;
-    const foreign = sessionFor(storeCheckout(db), "paid", {
+  it("a session the shop did not create: nothing stored for it, whoever asks", async () => {
+    const before = (await db.select().from(schema.checkoutSessions)).length;
+    const foreign = sessionFor(await storeCheckout(db), "paid", {
       id: "cs_test_paymentlink000001",
       payment_link: "plink_123",
     });
-    expect(applyCheckoutSession(foreign)).toEqual({
+    expect(await applyCheckoutSession(foreign)).toEqual({
       duplicate: false,
       checkoutId: null,
       changed: false,
       fulfilled: false,
       flag: null,
     });
-    expect(db.select().from(schema.checkoutSessions).all()).toHaveLength(before + 1);
-    expect(getCheckout("cs_test_paymentlink000001")).toBeUndefined();
+    expect(await db.select().from(schema.checkoutSessions)).toHaveLength(before + 1);
+    expect(await getCheckout("cs_test_paymentlink000001")).toBeUndefined();
   });
 
-  it("a hook that throws rolls the success page's apply back; the next call fulfills once", () => {
-    const checkout = storeCheckout(db);
+  it("a hook that throws rolls the success page's apply back; the next call fulfills once", async () => {
+    const checkout = await storeCheckout(db);
     // The failing hook runs first, as a shop's would before the test's counter.
     unhook();
     const failOnce = onFulfill(() => {
@@ -161,67 +171,65 @@ describe("the success page and the webhook, interleaved", () => {
       throw new Error("mail outbox unavailable");
     });
     unhook = onFulfill(count);
-    expect(() => applyCheckoutSession(sessionFor(checkout, "paid"))).toThrow("mail outbox unavailable");
-    expect(row(checkout.id)).toMatchObject({
+    await expect(applyCheckoutSession(sessionFor(checkout, "paid"))).rejects.toThrow("mail outbox unavailable");
+    expect(await row(checkout.id)).toMatchObject({
       status: "open",
       paymentStatus: "unpaid",
       fulfilledAt: null,
       stripeCustomerId: null,
     });
-    expect(applyCheckoutSession(sessionFor(checkout, "paid"))).toMatchObject({ fulfilled: true });
+    expect(await applyCheckoutSession(sessionFor(checkout, "paid"))).toMatchObject({ fulfilled: true });
     expect(fulfilled.get(checkout.id)).toBe(1);
   });
 });
 
 describe("events", () => {
-  it("records each event once, with its raw payload; a repeat is a duplicate and changes nothing", () => {
-    const checkout = storeCheckout(db);
+  it("records each event once, with its raw payload; a repeat is a duplicate and changes nothing", async () => {
+    const checkout = await storeCheckout(db);
     const event = stripeEvent(CHECKOUT_EVENT.completed, sessionFor(checkout, "paid"));
     const payload = JSON.stringify(event, null, 2);
-    expect(processStripeEvent(event, { payload })).toMatchObject({ duplicate: false, fulfilled: true });
-    expect(processStripeEvent(event, { payload })).toEqual({
+    expect(await processStripeEvent(event, { payload })).toMatchObject({ duplicate: false, fulfilled: true });
+    expect(await processStripeEvent(event, { payload })).toEqual({
       duplicate: true,
       checkoutId: null,
       changed: false,
       fulfilled: false,
       flag: null,
     });
-    expect(eventRow(event.id)).toMatchObject({
+    expect(await eventRow(event.id)).toMatchObject({
       type: "checkout.session.completed",
       created: event.created,
       livemode: false,
       payload,
       source: "webhook",
-      processedAt: expect.any(Number),
-      error: null,
     });
     expect(fulfilled.get(checkout.id)).toBe(1);
   });
 
   it.each(["invoice.paid", "charge.refunded", "constructor", "__proto__", "toString"])(
     "records an event of type %s and changes nothing",
-    (type) => {
-      const checkout = storeCheckout(db);
+    async (type) => {
+      const checkout = await storeCheckout(db);
       const { event, result } = webhook(type, sessionFor(checkout, "paid"));
-      expect(result).toMatchObject({ duplicate: false, changed: false, fulfilled: false });
-      expect(eventRow(event.id)).toMatchObject({ type });
-      expect(row(checkout.id)).toMatchObject({ status: "open", paymentStatus: "unpaid", fulfilledAt: null });
+      expect(await result).toMatchObject({ duplicate: false, changed: false, fulfilled: false });
+      expect(await eventRow(event.id)).toMatchObject({ type });
+      expect(await row(checkout.id)).toMatchObject({ status: "open", paymentStatus: "unpaid", fulfilledAt: null });
     },
   );
 
-  it("a checkout that needs no payment is fulfilled when it completes", () => {
-    const checkout = storeCheckout(db, { amountTotal: 0 });
-    completed(checkout, "no_payment_required");
-    expect(row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "no_payment_required" });
+  it("a checkout that needs no payment is fulfilled when it completes", async () => {
+    const checkout = await storeCheckout(db, { amountTotal: 0 });
+    await completed(checkout, "no_payment_required");
+    expect(await row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "no_payment_required" });
     expect(fulfilled.get(checkout.id)).toBe(1);
   });
 
-  it("nothing undoes paid: a late async failure leaves it paid", () => {
-    const checkout = storeCheckout(db);
-    completed(checkout, "unpaid");
-    webhook(CHECKOUT_EVENT.asyncSucceeded, sessionFor(checkout, "paid"));
-    webhook(CHECKOUT_EVENT.asyncFailed, sessionFor(checkout, "unpaid"));
-    expect(row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "paid" });
+  it("nothing undoes paid: a late async failure leaves it paid", async () => {
+    const checkout = await storeCheckout(db);
+    await completed(checkout, "unpaid");
+    await webhook(CHECKOUT_EVENT.asyncSucceeded, sessionFor(checkout, "paid")).result;
+    await webhook(CHECKOUT_EVENT.asyncFailed, sessionFor(checkout, "unpaid")).result;
+    expect(await row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "paid" });
     expect(fulfilled.get(checkout.id)).toBe(1);
   });
 });
@@ -233,32 +241,37 @@ describe("what the shop did not ask for is recorded, not fulfilled", () => {
     ["livemode", { livemode: true }, "livemode_mismatch"],
     ["mode", { mode: "subscription" }, "mode_mismatch"],
     ["shopper", { client_reference_id: "someone-else" }, "shopper_mismatch"],
-  ] as const)("a completed session whose %s differs", (_what, overrides, flag) => {
-    const checkout = storeCheckout(db);
+  ] as const)("a completed session whose %s differs", async (_what, overrides, flag) => {
+    const checkout = await storeCheckout(db);
     const { event, result } = webhook(CHECKOUT_EVENT.completed, sessionFor(checkout, "paid", overrides));
-    expect(result).toMatchObject({ checkoutId: checkout.id, fulfilled: false, flag });
-    expect(eventRow(event.id)).toBeDefined();
-    expect(row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "paid", flag, fulfilledAt: null });
+    expect(await result).toMatchObject({ checkoutId: checkout.id, fulfilled: false, flag });
+    expect(await eventRow(event.id)).toBeDefined();
+    expect(await row(checkout.id)).toMatchObject({
+      status: "complete",
+      paymentStatus: "paid",
+      flag,
+      fulfilledAt: null,
+    });
     expect(warnings).toContainEqual(
       expect.stringContaining(`${flag} session=${checkout.id} shopper=${checkout.shopperId}`),
     );
     // The flag stays: a later, matching event does not fulfill it either.
-    webhook(CHECKOUT_EVENT.asyncSucceeded, sessionFor(checkout, "paid"));
-    expect(row(checkout.id).fulfilledAt).toBeNull();
-    expect(shopper(checkout.shopperId).stripeCustomerId).toBeNull();
+    await webhook(CHECKOUT_EVENT.asyncSucceeded, sessionFor(checkout, "paid")).result;
+    expect((await row(checkout.id)).fulfilledAt).toBeNull();
+    expect((await shopper(checkout.shopperId)).stripeCustomerId).toBeNull();
     expect(fulfilled.has(checkout.id)).toBe(false);
   });
 
-  it("a payment link's session: event recorded, no checkout, a warning with its ids", () => {
-    const session = sessionFor(storeCheckout(db), "paid", {
+  it("a payment link's session: event recorded, no checkout, a warning with its ids", async () => {
+    const session = sessionFor(await storeCheckout(db), "paid", {
       id: "cs_test_fromapaymentlink01",
       payment_link: "plink_1Abc",
       client_reference_id: null,
     });
     const { event, result } = webhook(CHECKOUT_EVENT.completed, session);
-    expect(result).toMatchObject({ checkoutId: null, fulfilled: false });
-    expect(eventRow(event.id)).toBeDefined();
-    expect(getCheckout(session.id)).toBeUndefined();
+    expect(await result).toMatchObject({ checkoutId: null, fulfilled: false });
+    expect(await eventRow(event.id)).toBeDefined();
+    expect(await getCheckout(session.id)).toBeUndefined();
     expect(warnings).toContainEqual(
       expect.stringMatching(/session=cs_test_fromapaymentlink01 .*payment_link=plink_1Abc/),
     );
@@ -266,24 +279,27 @@ describe("what the shop did not ask for is recorded, not fulfilled", () => {
 });
 
 describe("the shopper's Stripe customer", () => {
-  it("is stored on first completion and not replaced by a later one", () => {
-    const first = storeCheckout(db);
-    completed(first);
+  it("is stored on first completion and not replaced by a later one", async () => {
+    const first = await storeCheckout(db);
+    await completed(first);
     const customer = `cus_${first.shopperId.slice(0, 14)}`;
-    expect(shopper(first.shopperId).stripeCustomerId).toBe(customer);
-    expect(row(first.id).stripeCustomerId).toBe(customer);
+    expect((await shopper(first.shopperId)).stripeCustomerId).toBe(customer);
+    expect((await row(first.id)).stripeCustomerId).toBe(customer);
 
-    const second = storeCheckout(db, { shopperId: first.shopperId, slug: "gift-card" });
-    webhook(CHECKOUT_EVENT.completed, sessionFor(second, "paid", { customer: "cus_anotherone" }));
-    expect(shopper(first.shopperId).stripeCustomerId).toBe(customer);
+    const second = await storeCheckout(db, { shopperId: first.shopperId, slug: "gift-card" });
+    await webhook(CHECKOUT_EVENT.completed, sessionFor(second, "paid", { customer: "cus_anotherone" })).result;
+    expect((await shopper(first.shopperId)).stripeCustomerId).toBe(customer);
   });
 
-  it("is not given to a second shopper when Stripe reports one already taken", () => {
-    const first = storeCheckout(db);
-    completed(first);
-    const other = storeCheckout(db);
-    webhook(CHECKOUT_EVENT.completed, sessionFor(other, "paid", { customer: `cus_${first.shopperId.slice(0, 14)}` }));
-    expect(shopper(other.shopperId).stripeCustomerId).toBeNull();
+  it("is not given to a second shopper when Stripe reports one already taken", async () => {
+    const first = await storeCheckout(db);
+    await completed(first);
+    const other = await storeCheckout(db);
+    await webhook(
+      CHECKOUT_EVENT.completed,
+      sessionFor(other, "paid", { customer: `cus_${first.shopperId.slice(0, 14)}` }),
+    ).result;
+    expect((await shopper(other.shopperId)).stripeCustomerId).toBeNull();
     expect(fulfilled.get(other.id)).toBe(1);
   });
 });
@@ -297,10 +313,10 @@ describe("subscriptions", () => {
     created: number,
   ) => webhook(type, subscriptionObject({ id: subscriptionOf(checkout), status }), created);
 
-  it("completion activates it; updates keep its status; older news is ignored; deleted is final", () => {
-    const checkout = storeCheckout(db, { slug: "coffee-club" });
-    completed(checkout);
-    expect(row(checkout.id)).toMatchObject({
+  it("completion activates it; updates keep its status; older news is ignored; deleted is final", async () => {
+    const checkout = await storeCheckout(db, { slug: "coffee-club" });
+    await completed(checkout);
+    expect(await row(checkout.id)).toMatchObject({
       mode: "subscription",
       status: "complete",
       paymentStatus: "paid",
@@ -311,42 +327,42 @@ describe("subscriptions", () => {
 
     const t = nowSeconds();
     subscriptionEvent(checkout, "customer.subscription.updated", "past_due", t + 10);
-    expect(row(checkout.id).subscriptionStatus).toBe("past_due");
+    expect((await row(checkout.id)).subscriptionStatus).toBe("past_due");
     subscriptionEvent(checkout, "customer.subscription.updated", "active", t + 5); // older: ignored
-    expect(row(checkout.id).subscriptionStatus).toBe("past_due");
+    expect((await row(checkout.id)).subscriptionStatus).toBe("past_due");
     subscriptionEvent(checkout, "customer.subscription.deleted", "canceled", t + 20);
     subscriptionEvent(checkout, "customer.subscription.updated", "active", t + 30);
-    expect(row(checkout.id)).toMatchObject({ subscriptionStatus: "canceled", paymentStatus: "paid" });
+    expect(await row(checkout.id)).toMatchObject({ subscriptionStatus: "canceled", paymentStatus: "paid" });
     expect(fulfilled.get(checkout.id)).toBe(1);
   });
 
-  it("subscription news that lands before the completion is applied when the completion links it", () => {
-    const canceled = storeCheckout(db, { slug: "coffee-club" });
-    const updated = storeCheckout(db, { slug: "coffee-club" });
+  it("subscription news that lands before the completion is applied when the completion links it", async () => {
+    const canceled = await storeCheckout(db, { slug: "coffee-club" });
+    const updated = await storeCheckout(db, { slug: "coffee-club" });
     const t = nowSeconds();
     subscriptionEvent(canceled, "customer.subscription.updated", "active", t - 5);
     subscriptionEvent(canceled, "customer.subscription.deleted", "canceled", t);
     subscriptionEvent(updated, "customer.subscription.updated", "past_due", t);
-    completed(canceled);
-    completed(updated);
-    expect(row(canceled.id)).toMatchObject({
+    await completed(canceled);
+    await completed(updated);
+    expect(await row(canceled.id)).toMatchObject({
       status: "complete",
       paymentStatus: "paid",
       subscriptionStatus: "canceled",
     });
-    expect(row(updated.id)).toMatchObject({
+    expect(await row(updated.id)).toMatchObject({
       status: "complete",
       paymentStatus: "paid",
       subscriptionStatus: "past_due",
     });
   });
 
-  it("news about a subscription no checkout knows is recorded and changes nothing", () => {
+  it("news about a subscription no checkout knows is recorded and changes nothing", async () => {
     const { event, result } = webhook(
       "customer.subscription.updated",
       subscriptionObject({ id: "sub_unknown", status: "active" }),
     );
-    expect(result).toMatchObject({ checkoutId: null, changed: false });
-    expect(eventRow(event.id)).toBeDefined();
+    expect(await result).toMatchObject({ checkoutId: null, changed: false });
+    expect(await eventRow(event.id)).toBeDefined();
   });
 });

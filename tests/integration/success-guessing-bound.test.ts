@@ -1,50 +1,57 @@
 import { describe, expect, it } from "vitest";
 
-import { clientKey, slidingWindowLimiter } from "~/lib/rate-limit.server";
+import { databaseLimiter } from "~/lib/limiter.server";
+import { clientKey } from "~/lib/rate-limit.server";
 
-/** The guessing bound's window and key, with a clock the test moves (no waiting). */
+/** The database limiter behind the guessing bound, with a clock the test moves (no waiting). */
 
 function limiterAt(start = 1_000_000) {
   let now = start;
-  const limiter = slidingWindowLimiter({ limit: 3, windowMs: 60_000, maxKeys: 2, now: () => now });
+  const limiter = databaseLimiter({
+    name: `test_${Math.random().toString(36).slice(2)}`,
+    points: 3,
+    windowMs: 60_000,
+    now: () => now,
+  });
   return { limiter, advance: (ms: number) => (now += ms) };
 }
 
-describe("slidingWindowLimiter", () => {
-  it("blocks a key after `limit` failures in the window, for as long as the oldest one stays in it", () => {
+describe("databaseLimiter", () => {
+  it("blocks a key once it used its points in the window, until the window ends", async () => {
     const { limiter, advance } = limiterAt();
-    limiter.fail("a");
+    await limiter.consume("a");
     advance(10_000);
-    limiter.fail("a");
+    await limiter.consume("a");
     advance(10_000);
-    expect(limiter.blockedFor("a")).toBeNull();
-    limiter.fail("a");
-    // The first failure leaves the window 40 s from now.
-    expect(limiter.blockedFor("a")).toBe(40);
+    expect(await limiter.blockedFor("a")).toBeNull();
+    expect((await limiter.consume("a")).blockedFor).toBe(40);
+    // The window began with the first point, 20 s ago: 40 s to go.
+    expect(await limiter.blockedFor("a")).toBe(40);
     advance(39_000);
-    expect(limiter.blockedFor("a")).toBe(1);
+    expect(await limiter.blockedFor("a")).toBe(1);
     advance(1_000);
-    expect(limiter.blockedFor("a")).toBeNull(); // it slid out: one more try is allowed
-    limiter.fail("a");
-    expect(limiter.blockedFor("a")).toBe(10);
+    expect(await limiter.blockedFor("a")).toBeNull(); // a new window: one more try is allowed
+    expect(await limiter.consume("a")).toEqual({ used: 1, blockedFor: null });
   });
 
-  it("keeps keys apart, and forgets the longest-idle key past maxKeys", () => {
-    const { limiter, advance } = limiterAt();
-    for (let i = 0; i < 3; i++) limiter.fail("a");
-    expect(limiter.blockedFor("a")).not.toBeNull();
-    expect(limiter.blockedFor("b")).toBeNull();
-    advance(1);
-    limiter.fail("b");
-    limiter.fail("c"); // a third key: "a", idle longest, is forgotten
-    expect(limiter.blockedFor("a")).toBeNull();
-  });
-
-  it("reset() forgets everything", () => {
+  it("keeps keys and limiters apart", async () => {
     const { limiter } = limiterAt();
-    for (let i = 0; i < 3; i++) limiter.fail("a");
-    limiter.reset();
-    expect(limiter.blockedFor("a")).toBeNull();
+    const other = limiterAt().limiter;
+    for (let i = 0; i < 3; i++) await limiter.consume("a");
+    expect(await limiter.blockedFor("a")).not.toBeNull();
+    expect(await limiter.blockedFor("b")).toBeNull();
+    expect(await other.blockedFor("a")).toBeNull();
+  });
+
+  it("reset() forgets a key, or all of them", async () => {
+    const { limiter } = limiterAt();
+    for (let i = 0; i < 3; i++) await limiter.consume("a");
+    for (let i = 0; i < 3; i++) await limiter.consume("b");
+    await limiter.reset("a");
+    expect(await limiter.blockedFor("a")).toBeNull();
+    expect(await limiter.blockedFor("b")).not.toBeNull();
+    await limiter.reset();
+    expect(await limiter.blockedFor("b")).toBeNull();
   });
 });
 

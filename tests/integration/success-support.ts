@@ -8,7 +8,7 @@ import { eq } from "drizzle-orm";
 import type Stripe from "stripe";
 
 import { processStripeEvent } from "~/lib/checkout.server";
-import { db, schema } from "~/lib/db.server";
+import { db, schema } from "../support/db";
 import { action as buyAction, loader as productLoader } from "~/routes/products.$slug";
 
 import { emulatorControl } from "../support/emulator";
@@ -38,7 +38,7 @@ export async function buy(slug: string, cookie: string, quantity?: number) {
     buyAction({ request: formRequest(`/products/${slug}`, fields, { cookie }), params: { slug }, context: {} }),
   );
   if (response.status !== 303) throw new Error(`Buy answered ${response.status}: ${await response.text()}`);
-  const row = db.select().from(schema.checkoutSessions).where(eq(schema.checkoutSessions.formToken, token)).get();
+  const row = (await db.select().from(schema.checkoutSessions).where(eq(schema.checkoutSessions.formToken, token)))[0];
   if (!row) throw new Error("Buy stored no checkout");
   return row.id;
 }
@@ -57,15 +57,15 @@ export async function eventFor(sessionId: string, type: string): Promise<Stripe.
 /** Applies the session's event exactly as the webhook route would. */
 export async function deliverWebhook(sessionId: string, type = "checkout.session.completed") {
   const event = await eventFor(sessionId, type);
-  return processStripeEvent(event, { payload: JSON.stringify(event), source: "webhook" });
+  return await processStripeEvent(event, { payload: JSON.stringify(event), source: "webhook" });
 }
 
 /** Every GET of one Checkout Session the app made (the success page's "ask Stripe"). */
 export const retrievals = async (sessionId?: string) =>
   (await emu.requestsTo("GET", "/v1/checkout/sessions/")).filter((r) => !sessionId || r.path.endsWith(`/${sessionId}`));
 
-export function checkoutRow(id: string) {
-  return db.select().from(schema.checkoutSessions).where(eq(schema.checkoutSessions.id, id)).get()!;
+export async function checkoutRow(id: string) {
+  return (await db.select().from(schema.checkoutSessions).where(eq(schema.checkoutSessions.id, id)))[0]!;
 }
 
 /** A cookie for the same shopper signed with `secrets` (e.g. only the previous one). */
@@ -101,8 +101,8 @@ export function tamper(cookie: string) {
   return `${name}=${encodeURIComponent(flipped)}`;
 }
 
-export function resetData() {
-  db.delete(schema.stripeEvents).run();
-  db.delete(schema.checkoutSessions).run();
-  db.delete(schema.shoppers).run();
+export async function resetData() {
+  await db.delete(schema.stripeEvents);
+  await db.delete(schema.checkoutSessions);
+  await db.delete(schema.shoppers);
 }

@@ -54,7 +54,7 @@ let stopCounting: () => void = () => {};
 beforeEach(async () => {
   await emu.reset();
   await emu.clearFaults();
-  resetData();
+  await resetData();
   orderLookups.reset();
   fulfilled = [];
   stopCounting = onFulfill((_tx, checkout) => {
@@ -62,7 +62,7 @@ beforeEach(async () => {
   });
 });
 
-afterEach(() => stopCounting());
+afterEach(async () => stopCounting());
 
 describe("this shopper's own checkout", () => {
   it("paid (the webhook already landed): shows the order and asks Stripe nothing", async () => {
@@ -99,8 +99,8 @@ describe("this shopper's own checkout", () => {
     expect(view.state).toBe("paid");
     expect(view.order).toMatchObject({ productName: "Linen Work Apron", amount: "€49.00", email: "grace@example.com" });
     expect(await retrievals(id)).toHaveLength(1);
-    expect(checkoutRow(id)).toMatchObject({ status: "complete", paymentStatus: "paid" });
-    expect(checkoutRow(id).fulfilledAt).not.toBeNull();
+    expect(await checkoutRow(id)).toMatchObject({ status: "complete", paymentStatus: "paid" });
+    expect((await checkoutRow(id)).fulfilledAt).not.toBeNull();
     expect(fulfilled).toEqual([id]);
 
     // Reloading shows the stored state: no second question, no second fulfillment.
@@ -142,7 +142,7 @@ describe("this shopper's own checkout", () => {
     expect(await viewOf(response)).toMatchObject({ state: "processing", refreshSeconds: 3 });
     expect(await retrievals(id)).toHaveLength(1);
     expect(warn).toHaveBeenCalledWith(expect.stringMatching(new RegExp(`Stripe did not answer.*session=${id}`)));
-    expect(checkoutRow(id)).toMatchObject({ status: "open", paymentStatus: "unpaid", fulfilledAt: null });
+    expect(await checkoutRow(id)).toMatchObject({ status: "open", paymentStatus: "unpaid", fulfilledAt: null });
 
     // Once Stripe answers again, the next refresh shows the truth.
     await emu.clearFaults();
@@ -170,7 +170,7 @@ describe("this shopper's own checkout", () => {
     const view = await viewOf(await successPage(id, cookie));
     expect(view).toMatchObject({ state: "waiting_for_bank", refreshSeconds: 10 });
     expect(view.order.email).toBe("bank@example.com");
-    expect(checkoutRow(id)).toMatchObject({ status: "complete", paymentStatus: "unpaid", fulfilledAt: null });
+    expect(await checkoutRow(id)).toMatchObject({ status: "complete", paymentStatus: "unpaid", fulfilledAt: null });
     expect(fulfilled).toEqual([]);
 
     // The bank pays: the next load sees it (Stripe says paid) and fulfills once.
@@ -208,7 +208,7 @@ describe("this shopper's own checkout", () => {
       refreshSeconds: null,
       order: { productSlug: "gift-card", productName: "Digital Gift Card" },
     });
-    expect(checkoutRow(id).status).toBe("expired");
+    expect((await checkoutRow(id)).status).toBe("expired");
     expect(meta({ data: view } as Parameters<typeof meta>[0])).not.toContainEqual(
       expect.objectContaining({ httpEquiv: "refresh" }),
     );
@@ -273,7 +273,7 @@ describe("an id that is not this shopper's: the same 404 every time, with nothin
     expect(new Set(bodies).size).toBe(1);
     // No look-up reached Stripe, and nothing about the order changed.
     expect(await emu.requests()).toHaveLength(0);
-    expect(checkoutRow(id)).toMatchObject({ status: "complete", paymentStatus: "paid" });
+    expect(await checkoutRow(id)).toMatchObject({ status: "complete", paymentStatus: "paid" });
     // The owner still sees it.
     expect((await viewOf(await successPage(id, owner))).state).toBe("paid");
   });
@@ -285,7 +285,7 @@ describe("an id that is not this shopper's: the same 404 every time, with nothin
     const stranger = await newShopper();
     await expectNotFound(await successPage(id, stranger));
     expect(await retrievals(id)).toHaveLength(0);
-    expect(checkoutRow(id)).toMatchObject({ status: "open", fulfilledAt: null });
+    expect(await checkoutRow(id)).toMatchObject({ status: "open", fulfilledAt: null });
     expect(fulfilled).toEqual([]);
   });
 
@@ -409,7 +409,7 @@ describe("fulfilled once, however the news arrives", () => {
     expect(webhook).not.toBeNull();
     expect((await retrievals(id)).length).toBeGreaterThan(0);
     expect(fulfilled).toEqual([id]);
-    expect(checkoutRow(id).fulfilledAt).not.toBeNull();
+    expect((await checkoutRow(id)).fulfilledAt).not.toBeNull();
   });
 });
 

@@ -24,7 +24,7 @@ export default function setup(project: TestProject) {
   const baseDatabase = path.join(tmpRoot, "base.db");
   const sqlite = new Database(baseDatabase);
   sqlite.pragma("journal_mode = WAL");
-  migrate(drizzle(sqlite), { migrationsFolder: path.resolve("db/migrations") });
+  migrate(drizzle(sqlite), { migrationsFolder: path.resolve("db/migrations/sqlite") });
   // Fold the WAL into the file so that a plain copy carries everything.
   sqlite.pragma("wal_checkpoint(TRUNCATE)");
   sqlite.close();

@@ -1,12 +1,13 @@
+import type { Db } from "~/lib/db.server";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 
 import { eq } from "drizzle-orm";
-import type { BetterSQLite3Database } from "drizzle-orm/better-sqlite3";
 import Stripe from "stripe";
 
-import * as schema from "../../db/schema";
+import type * as sqliteSchema from "../../db/schema/sqlite";
+import { schema } from "~/lib/db.server";
 import { WEBHOOK_SECRET } from "./test-env";
 
 /**
@@ -96,14 +97,14 @@ export function signed(event: object, options: Parameters<typeof sign>[1] = {}) 
 /* Checkouts as the Buy action stores them                                    */
 /* -------------------------------------------------------------------------- */
 
-type DB = BetterSQLite3Database<typeof schema>;
-export type StoredCheckout = typeof schema.checkoutSessions.$inferSelect;
+type DB = Db;
+export type StoredCheckout = typeof sqliteSchema.checkoutSessions.$inferSelect;
 
 /**
  * Inserts a shopper and an open checkout for `slug` the way createCheckout
  * does (amount and currency from the catalog), and returns the row.
  */
-export function storeCheckout(
+export async function storeCheckout(
   db: DB,
   {
     slug = "ceramic-pour-over",
@@ -111,12 +112,12 @@ export function storeCheckout(
     shopperId = random(16),
     amountTotal,
   }: { slug?: string; quantity?: number; shopperId?: string; amountTotal?: number } = {},
-): StoredCheckout {
-  const product = db.select().from(schema.products).where(eq(schema.products.slug, slug)).get();
+): Promise<StoredCheckout> {
+  const product = (await db.select().from(schema.products).where(eq(schema.products.slug, slug)))[0];
   if (!product) throw new Error(`no product ${slug} in the test database`);
-  db.insert(schema.shoppers).values({ id: shopperId }).onConflictDoNothing().run();
+  await db.insert(schema.shoppers).values({ id: shopperId }).onConflictDoNothing();
   const id = `cs_test_${random()}`;
-  return db
+  const [stored] = await db
     .insert(schema.checkoutSessions)
     .values({
       id,
@@ -131,8 +132,8 @@ export function storeCheckout(
       url: `https://checkout.stripe.com/c/pay/${id}`,
       formToken: random(12),
     })
-    .returning()
-    .get();
+    .returning();
+  return stored!;
 }
 
 /**

@@ -1,7 +1,9 @@
 import { sql } from "drizzle-orm";
-import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
-// Tables only: no connection here (app/lib/db.server.ts opens it).
+// The SQLite tables. db/schema/pg.ts holds the same tables for PostgreSQL
+// (tests/unit/schema-drift.test.ts keeps the two alike); row types are in
+// db/schema/types.ts. Tables only: no connection here (app/lib/db.server.ts).
 // Times are unix milliseconds unless the column says otherwise.
 
 const now = sql`(cast(unixepoch('subsec') * 1000 as integer))`;
@@ -92,8 +94,6 @@ export const stripeEvents = sqliteTable(
     // Where the event came from: webhook, reconcile.
     source: text("source").notNull().default("webhook"),
     receivedAt: integer("received_at").notNull().default(now),
-    processedAt: integer("processed_at"),
-    error: text("error"),
   },
   (t) => [index("stripe_events_created_idx").on(t.created), index("stripe_events_object_idx").on(t.objectId)],
 );
@@ -114,7 +114,15 @@ export const jobCheckpoints = sqliteTable("job_checkpoints", {
   updatedAt: integer("updated_at").notNull().default(now),
 });
 
-export type Product = typeof products.$inferSelect;
-export type Shopper = typeof shoppers.$inferSelect;
-export type CheckoutSession = typeof checkoutSessions.$inferSelect;
-export type StripeEvent = typeof stripeEvents.$inferSelect;
+// Named limiters (app/lib/limiter.server.ts): how many points `key` used in
+// the window that began at `window_start`. One row per name and key.
+export const rateLimits = sqliteTable(
+  "rate_limits",
+  {
+    name: text("name").notNull(),
+    key: text("key").notNull(),
+    windowStart: integer("window_start").notNull(),
+    points: integer("points").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.name, t.key] }), index("rate_limits_window_idx").on(t.windowStart)],
+);

@@ -1,0 +1,30 @@
+/**
+ * The one registry of the Stripe event types this shop acts on: the object
+ * each carries and its effect. The webhook's shape check, the state machine,
+ * reconcile's event list and the README's `stripe listen --events` line all
+ * come from here (tests/unit/event-registry.test.ts compares the README).
+ * Every other type is stored and otherwise ignored.
+ */
+export const HANDLED_EVENTS = {
+  "checkout.session.completed": { object: "checkout.session", effect: "completed" },
+  "checkout.session.async_payment_succeeded": { object: "checkout.session", effect: "async_succeeded" },
+  "checkout.session.async_payment_failed": { object: "checkout.session", effect: "async_failed" },
+  "checkout.session.expired": { object: "checkout.session", effect: "expired" },
+  "customer.subscription.updated": { object: "subscription", effect: "subscription" },
+  "customer.subscription.deleted": { object: "subscription", effect: "subscription" },
+} as const;
+
+export type HandledEventType = keyof typeof HANDLED_EVENTS;
+export type EventEffect = (typeof HANDLED_EVENTS)[HandledEventType]["effect"];
+export type SessionEffect = Exclude<EventEffect, "subscription">;
+
+export const HANDLED_EVENT_TYPES = Object.keys(HANDLED_EVENTS) as HandledEventType[];
+
+export const SUBSCRIPTION_EVENT_TYPES = HANDLED_EVENT_TYPES.filter(
+  (type) => HANDLED_EVENTS[type].object === "subscription",
+);
+
+/** The registry's entry for a type, or null ("constructor" must not find Object's prototype). */
+export function handledEvent(type: string): (typeof HANDLED_EVENTS)[HandledEventType] | null {
+  return Object.hasOwn(HANDLED_EVENTS, type) ? HANDLED_EVENTS[type as HandledEventType] : null;
+}

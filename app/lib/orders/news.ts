@@ -1,0 +1,53 @@
+import type Stripe from "stripe";
+
+import { handledEvent } from "./events";
+import { type News, sessionFacts, subscriptionNews } from "./transition";
+
+export type ApplyResult = {
+  /** The event had been recorded before: nothing was done. */
+  duplicate: boolean;
+  /** The checkout's id, when the event or session concerns one this shop created. */
+  checkoutId: string | null;
+  changed: boolean;
+  /** This call fulfilled the checkout. */
+  fulfilled: boolean;
+  flag: string | null;
+};
+
+export type EventSource = "webhook" | "reconcile" | "success_page";
+
+export const nothing = (checkoutId: string | null = null): ApplyResult => ({
+  duplicate: false,
+  checkoutId,
+  changed: false,
+  fulfilled: false,
+  flag: null,
+});
+
+/** What an event tells the state machine, or null (a type it does not act on, or an object it cannot read). */
+export function newsOf(event: Pick<Stripe.Event, "type" | "created" | "data">): News | null {
+  const handled = handledEvent(event.type);
+  if (!handled) return null;
+  const object: unknown = event.data?.object;
+  if (handled.effect === "subscription") return subscriptionNews(object, event.created);
+  const session = sessionFacts(object);
+  return session ? { kind: "session", effect: handled.effect, session } : null;
+}
+
+/** The id of the event's data.object (cs_..., sub_...), when it is a string. */
+export function objectIdOf(event: Pick<Stripe.Event, "data">): string | null {
+  const id = (event.data?.object as { id?: unknown } | undefined)?.id;
+  return typeof id === "string" ? id : null;
+}
+
+export function warnForeign(news: News) {
+  if (news.kind !== "session") return;
+  const { effect, session } = news;
+  // A payment link, another app on the same account, or a session from before
+  // this database: the event is recorded, nothing is fulfilled.
+  if (effect === "completed" || effect === "async_succeeded") {
+    console.warn(
+      `checkout not created by this shop, not fulfilled session=${session.id} client_reference_id=${session.clientReferenceId ?? "-"} payment_link=${session.paymentLinkId ?? "-"}`,
+    );
+  }
+}

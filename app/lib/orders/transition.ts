@@ -1,0 +1,191 @@
+import type { CheckoutSession } from "../../../db/schema/types";
+import type { SessionEffect } from "./events";
+
+/**
+ * The state machine's rule, with no I/O: the stored order and one piece of
+ * news in, what to write out. Each dialect's store (sqlite-store.server.ts,
+ * pg-store.server.ts) reads and locks the row, calls this, and writes the
+ * result in the same transaction; reconcile's dry run calls it to say what
+ * would move.
+ *
+ * Rules: open -> complete | expired; unpaid -> paid | no_payment_required |
+ * failed; nothing moves back, nothing undoes paid. Fulfillment happens once,
+ * when a checkout first becomes paid (or needs no payment) and nothing about
+ * it looks wrong.
+ */
+
+/** What a Checkout Session says, read defensively: a field of an odd shape is null. */
+export type SessionFacts = {
+  id: string;
+  status: string | null;
+  paymentStatus: string | null;
+  livemode: boolean | null;
+  mode: string | null;
+  clientReferenceId: string | null;
+  currency: string | null;
+  amountTotal: number | null;
+  customerId: string | null;
+  subscriptionId: string | null;
+  paymentIntentId: string | null;
+  paymentLinkId: string | null;
+  email: string | null;
+};
+
+export type SessionNews = { kind: "session"; effect: SessionEffect | "retrieved"; session: SessionFacts };
+export type SubscriptionNews = { kind: "subscription"; subscriptionId: string; status: string; created: number };
+export type News = SessionNews | SubscriptionNews;
+
+export type Decision = {
+  /** Columns to change (empty: nothing changes); the store adds updated_at. */
+  update: Partial<CheckoutSession>;
+  /** Mark fulfilled (the store's `UPDATE ... WHERE fulfilled_at IS NULL` decides who wins). */
+  fulfill: boolean;
+  /** A flag this news raised (the order will not be fulfilled). */
+  raisedFlag: string | null;
+  /** Remember this Stripe customer for the shopper, unless another shopper has it. */
+  linkCustomer: string | null;
+  /** A subscription newly linked: its events stored earlier must be applied now. */
+  linkedSubscription: string | null;
+};
+
+export type Context = { livemode: boolean };
+
+const NOTHING: Decision = {
+  update: {},
+  fulfill: false,
+  raisedFlag: null,
+  linkCustomer: null,
+  linkedSubscription: null,
+};
+
+const str = (value: unknown) => (typeof value === "string" && value !== "" ? value : null);
+const int = (value: unknown) => (typeof value === "number" && Number.isSafeInteger(value) ? value : null);
+/** An expandable field: an id string, or an object carrying one; anything else is null. */
+const idOf = (value: unknown) =>
+  typeof value === "string"
+    ? str(value)
+    : typeof value === "object" && value !== null
+      ? str((value as { id?: unknown }).id)
+      : null;
+
+/** A Checkout Session object as facts; null when it has no id (nothing to look up). */
+export function sessionFacts(object: unknown): SessionFacts | null {
+  if (typeof object !== "object" || object === null) return null;
+  const s = object as Record<string, unknown>;
+  const id = str(s.id);
+  if (!id) return null;
+  const details = s.customer_details;
+  return {
+    id,
+    status: str(s.status),
+    paymentStatus: str(s.payment_status),
+    livemode: typeof s.livemode === "boolean" ? s.livemode : null,
+    mode: str(s.mode),
+    clientReferenceId: str(s.client_reference_id),
+    currency: str(s.currency),
+    amountTotal: int(s.amount_total),
+    customerId: idOf(s.customer),
+    subscriptionId: idOf(s.subscription),
+    paymentIntentId: idOf(s.payment_intent),
+    paymentLinkId: idOf(s.payment_link),
+    email: typeof details === "object" && details !== null ? str((details as { email?: unknown }).email) : null,
+  };
+}
+
+/** A Subscription object as news; null when its id or status is not a string. */
+export function subscriptionNews(object: unknown, created: number): SubscriptionNews | null {
+  if (typeof object !== "object" || object === null) return null;
+  const subscriptionId = str((object as { id?: unknown }).id);
+  const status = str((object as { status?: unknown }).status);
+  return subscriptionId && status ? { kind: "subscription", subscriptionId, status, created } : null;
+}
+
+type Status = CheckoutSession["status"];
+type PaymentStatus = CheckoutSession["paymentStatus"];
+
+function nextStatus(current: Status, incoming: string | null): Status {
+  if (current !== "open") return current; // complete and expired are final
+  if (incoming === "complete") return "complete";
+  if (incoming === "expired") return "expired";
+  return current;
+}
+
+function nextPaymentStatus(current: PaymentStatus, incoming: PaymentStatus): PaymentStatus {
+  if (current !== "unpaid") return current; // paid, failed, no_payment_required are final
+  return incoming;
+}
+
+/** Why a completed session must not be fulfilled, or null when all is as the shop asked. */
+function mismatch(row: CheckoutSession, session: SessionFacts, context: Context): string | null {
+  if (session.livemode !== context.livemode) return "livemode_mismatch";
+  if (session.mode !== row.mode) return "mode_mismatch";
+  if (session.clientReferenceId !== row.shopperId) return "shopper_mismatch";
+  // A completed session always carries both; without them nothing says what was paid.
+  if (session.currency === null) return "currency_missing";
+  if (session.currency !== row.currency) return "currency_mismatch";
+  if (session.amountTotal === null) return "amount_missing";
+  if (session.amountTotal !== row.amountTotal) return "amount_mismatch";
+  return null;
+}
+
+export function transition(row: CheckoutSession, news: News, context: Context): Decision {
+  return news.kind === "session" ? sessionTransition(row, news, context) : subscriptionTransition(row, news);
+}
+
+function sessionTransition(row: CheckoutSession, { effect, session }: SessionNews, context: Context): Decision {
+  const incomingPayment: PaymentStatus =
+    effect === "async_failed"
+      ? "failed"
+      : effect === "async_succeeded"
+        ? "paid"
+        : session.paymentStatus === "paid"
+          ? "paid"
+          : session.paymentStatus === "no_payment_required"
+            ? "no_payment_required"
+            : "unpaid";
+  // async_* events only happen to completed sessions.
+  const incomingStatus = effect === "async_failed" || effect === "async_succeeded" ? "complete" : session.status;
+
+  const status = nextStatus(row.status, incomingStatus);
+  const paymentStatus =
+    status === "expired" ? row.paymentStatus : nextPaymentStatus(row.paymentStatus, incomingPayment);
+
+  let flag = row.flag;
+  if (status === "complete" && !flag) flag = mismatch(row, session, context);
+
+  const update: Partial<CheckoutSession> = {};
+  if (status !== row.status) update.status = status;
+  if (paymentStatus !== row.paymentStatus) update.paymentStatus = paymentStatus;
+  if (flag !== row.flag) update.flag = flag;
+  if (!row.customerEmail && session.email) update.customerEmail = session.email;
+  if (!row.stripeCustomerId && session.customerId) update.stripeCustomerId = session.customerId;
+  if (!row.stripeSubscriptionId && session.subscriptionId) update.stripeSubscriptionId = session.subscriptionId;
+  if (!row.paymentIntentId && session.paymentIntentId) update.paymentIntentId = session.paymentIntentId;
+  const payable = paymentStatus === "paid" || paymentStatus === "no_payment_required";
+  if (session.subscriptionId && !row.subscriptionStatus && payable) update.subscriptionStatus = "active";
+
+  return {
+    update,
+    fulfill: status === "complete" && payable && !flag && row.fulfilledAt == null,
+    raisedFlag: flag && flag !== row.flag ? flag : null,
+    linkCustomer: session.customerId && !flag ? session.customerId : null,
+    linkedSubscription: update.stripeSubscriptionId ?? null,
+  };
+}
+
+function subscriptionTransition(row: CheckoutSession, news: SubscriptionNews): Decision {
+  // News after the end, or older than what is stored: nothing to do.
+  if (row.subscriptionStatus === "canceled") return NOTHING;
+  if (row.subscriptionEventAt != null && news.created < row.subscriptionEventAt) return NOTHING;
+  if (row.subscriptionStatus === news.status && row.subscriptionEventAt === news.created) return NOTHING;
+  return { ...NOTHING, update: { subscriptionStatus: news.status, subscriptionEventAt: news.created } };
+}
+
+/** The row as the store leaves it after a decision (fulfilled_at set at `now` when it wins). */
+export function applyDecision(row: CheckoutSession, decision: Decision, now: number): CheckoutSession {
+  const next = { ...row, ...decision.update };
+  if (decision.fulfill && next.fulfilledAt == null) next.fulfilledAt = now;
+  return next;
+}
+
+export const changes = (decision: Decision) => Object.keys(decision.update).length > 0;

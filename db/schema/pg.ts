@@ -1,0 +1,130 @@
+import { sql } from "drizzle-orm";
+import { bigint, boolean, index, integer, pgTable, primaryKey, serial, text } from "drizzle-orm/pg-core";
+
+// The PostgreSQL tables: the same names, columns and keys as db/schema/sqlite.ts
+// (tests/unit/schema-drift.test.ts keeps the two alike), so that one set of
+// queries and row types (db/schema/types.ts) serves both. Times are unix
+// milliseconds in a bigint read as a JS number, as in SQLite, not timestamptz:
+// the code compares and stores numbers, never dates.
+
+const now = sql`(floor(extract(epoch from clock_timestamp()) * 1000))::bigint`;
+const ms = (name: string) => bigint(name, { mode: "number" });
+
+export const products = pgTable("products", {
+  id: serial("id").primaryKey(),
+  slug: text("slug").notNull().unique(),
+  name: text("name").notNull(),
+  description: text("description").notNull().default(""),
+  stripeProductId: text("stripe_product_id"),
+  stripePriceId: text("stripe_price_id").notNull().unique(),
+  mode: text("mode", { enum: ["payment", "subscription"] }).notNull(),
+  unitAmount: integer("unit_amount").notNull(),
+  currency: text("currency").notNull(),
+  recurringInterval: text("recurring_interval"),
+  maxQuantity: integer("max_quantity").notNull().default(1),
+  active: boolean("active").notNull().default(true),
+  createdAt: ms("created_at").notNull().default(now),
+  updatedAt: ms("updated_at").notNull().default(now),
+});
+
+export const shoppers = pgTable("shoppers", {
+  // The random value the signed cookie session carries.
+  id: text("id").primaryKey(),
+  stripeCustomerId: text("stripe_customer_id").unique(),
+  createdAt: ms("created_at").notNull().default(now),
+  updatedAt: ms("updated_at").notNull().default(now),
+});
+
+export const checkoutSessions = pgTable(
+  "checkout_sessions",
+  {
+    // Stripe's id, cs_test_... or cs_live_...
+    id: text("id").primaryKey(),
+    shopperId: text("shopper_id")
+      .notNull()
+      .references(() => shoppers.id),
+    productId: integer("product_id")
+      .notNull()
+      .references(() => products.id),
+    quantity: integer("quantity").notNull(),
+    mode: text("mode", { enum: ["payment", "subscription"] }).notNull(),
+    status: text("status", { enum: ["open", "complete", "expired"] })
+      .notNull()
+      .default("open"),
+    paymentStatus: text("payment_status", {
+      enum: ["unpaid", "paid", "no_payment_required", "failed"],
+    })
+      .notNull()
+      .default("unpaid"),
+    amountTotal: integer("amount_total"),
+    currency: text("currency"),
+    url: text("url"),
+    // The Buy form's one-time token: a double submit finds this row.
+    formToken: text("form_token").notNull().unique(),
+    customerEmail: text("customer_email"),
+    stripeCustomerId: text("stripe_customer_id"),
+    stripeSubscriptionId: text("stripe_subscription_id"),
+    subscriptionStatus: text("subscription_status"),
+    // `created` (unix seconds) of the newest subscription event applied.
+    subscriptionEventAt: ms("subscription_event_at"),
+    paymentIntentId: text("payment_intent_id"),
+    expiresAt: ms("expires_at"),
+    // Why a completed session was not fulfilled (amount, currency, mode mismatch...).
+    flag: text("flag"),
+    fulfilledAt: ms("fulfilled_at"),
+    createdAt: ms("created_at").notNull().default(now),
+    updatedAt: ms("updated_at").notNull().default(now),
+  },
+  (t) => [
+    index("checkout_sessions_shopper_created_idx").on(t.shopperId, t.createdAt),
+    index("checkout_sessions_subscription_idx").on(t.stripeSubscriptionId),
+    index("checkout_sessions_status_idx").on(t.status, t.paymentStatus),
+  ],
+);
+
+export const stripeEvents = pgTable(
+  "stripe_events",
+  {
+    id: text("id").primaryKey(),
+    type: text("type").notNull(),
+    // Stripe's `created`, unix seconds.
+    created: ms("created").notNull(),
+    livemode: boolean("livemode").notNull(),
+    payload: text("payload").notNull(),
+    // The id of the event's data.object (cs_..., sub_...): finds an object's events without parsing payloads.
+    objectId: text("object_id"),
+    // Where the event came from: webhook, reconcile.
+    source: text("source").notNull().default("webhook"),
+    receivedAt: ms("received_at").notNull().default(now),
+  },
+  (t) => [index("stripe_events_created_idx").on(t.created), index("stripe_events_object_idx").on(t.objectId)],
+);
+
+// Leases that keep a job (the reconcile run) from running twice at once.
+export const jobLocks = pgTable("job_locks", {
+  name: text("name").primaryKey(),
+  holder: text("holder").notNull(),
+  acquiredAt: ms("acquired_at").notNull(),
+  expiresAt: ms("expires_at").notNull(),
+});
+
+// How far a job got. For the reconcile run: the newest event `created` (unix
+// seconds) up to which a run that completed has listed and applied every event.
+export const jobCheckpoints = pgTable("job_checkpoints", {
+  name: text("name").primaryKey(),
+  checkpoint: ms("checkpoint").notNull(),
+  updatedAt: ms("updated_at").notNull().default(now),
+});
+
+// Named limiters (app/lib/limiter.server.ts): how many points `key` used in
+// the window that began at `window_start`. One row per name and key.
+export const rateLimits = pgTable(
+  "rate_limits",
+  {
+    name: text("name").notNull(),
+    key: text("key").notNull(),
+    windowStart: ms("window_start").notNull(),
+    points: integer("points").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.name, t.key] }), index("rate_limits_window_idx").on(t.windowStart)],
+);
