@@ -100,12 +100,14 @@ export async function startBuiltServer({
   env?: Record<string, string>;
   appDir?: string;
   port?: number;
-}): Promise<Proc & { databasePath: string }> {
+}): Promise<Proc & { databasePath: string; databaseUrl?: string }> {
   if (!existsSync(path.join(appDir, "build/server/index.js"))) {
     throw new Error("No build: run `npx remix vite:build` (npm test does) before the built-server tests.");
   }
   const port = chosenPort ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
+  // On the PostgreSQL run each server gets a fresh database, as it gets a fresh file on SQLite.
+  const databaseUrl = env.DATABASE_URL ?? (process.env.TEST_PG_TEMPLATE ? await postgresDatabase() : undefined);
   const child = spawn(process.execPath, [path.join(appDir, "server.js")], {
     cwd: root,
     env: {
@@ -115,6 +117,7 @@ export async function startBuiltServer({
       APP_ORIGIN: url,
       PORT: String(port),
       DATABASE_PATH: databasePath,
+      ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
       STRIPE_API_BASE: stripeApiBase,
       ...env,
     } as NodeJS.ProcessEnv,
@@ -122,7 +125,13 @@ export async function startBuiltServer({
   });
   const output = collect(child);
   await waitFor(async () => (await fetch(`${url}/healthz`)).ok, "the built server", output, child);
-  return { url, port, child, output, databasePath, stop: stopper(child) };
+  return { url, port, child, output, databasePath, databaseUrl, stop: stopper(child) };
+}
+
+/** A new database copied from the PostgreSQL run's template (dropped with it at the end of the run). */
+async function postgresDatabase() {
+  const { createDatabaseFromTemplate } = await import("./pg-databases");
+  return createDatabaseFromTemplate();
 }
 
 /**
