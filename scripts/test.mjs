@@ -94,9 +94,7 @@ function vitestRun(selected, file) {
 
 const main = vitestRun(projects, resultsFile);
 const runs = [main];
-const perDatabase = [
-  `integration on SQLite: ${main.integration.passed} passed, ${main.integration.failed} failed`,
-];
+const perDatabase = [`integration on SQLite: ${main.integration.passed} passed, ${main.integration.failed} failed`];
 if (pgUrl) {
   const pg = vitestRun(["integration-pg"], path.join(cacheDir, "vitest-results-pg.json"));
   runs.push(pg);

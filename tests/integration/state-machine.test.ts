@@ -184,6 +184,28 @@ describe("the success page and the webhook, interleaved", () => {
 });
 
 describe("events", () => {
+  it("an odd shape in a signed event (an object where an id belongs, a string amount) is stored and flagged, never thrown", async () => {
+    const checkout = await storeCheckout(db);
+    const odd = {
+      ...sessionFor(checkout, "paid"),
+      customer: { unexpected: true },
+      payment_intent: 42,
+      amount_total: "2500",
+    } as unknown as Stripe.Checkout.Session;
+    const { event, result } = webhook(CHECKOUT_EVENT.completed, odd);
+    expect(await result).toMatchObject({ duplicate: false, fulfilled: false, flag: "amount_missing" });
+    expect(await eventRow(event.id)).toMatchObject({ type: CHECKOUT_EVENT.completed });
+    expect(await row(checkout.id)).toMatchObject({
+      status: "complete",
+      paymentStatus: "paid",
+      flag: "amount_missing",
+      stripeCustomerId: null,
+      paymentIntentId: null,
+      fulfilledAt: null,
+    });
+    expect(fulfilled.get(checkout.id)).toBeUndefined();
+  });
+
   it("records each event once, with its raw payload; a repeat is a duplicate and changes nothing", async () => {
     const checkout = await storeCheckout(db);
     const event = stripeEvent(CHECKOUT_EVENT.completed, sessionFor(checkout, "paid"));
