@@ -32,6 +32,17 @@ export default defineConfig({
         },
       },
       {
+        // The same integration tests on PostgreSQL (npm test runs it when TEST_DATABASE_URL is set).
+        extends: true,
+        test: {
+          name: "integration-pg",
+          include: ["tests/integration/**/*.test.ts"],
+          environment: "node",
+          globalSetup: ["tests/support/global-setup.ts", "tests/support/global-setup-pg.ts"],
+          setupFiles: ["tests/support/setup.ts", "tests/support/setup-pg.ts", "tests/support/setup-emulator.ts"],
+        },
+      },
+      {
         extends: true,
         test: {
           name: "emulator",

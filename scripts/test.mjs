@@ -46,33 +46,70 @@ step("Lint and format check (biome check)", [path.join(root, "node_modules/@biom
 step("Build (remix vite:build)", [path.join(root, "node_modules/@remix-run/dev/dist/cli.js"), "vite:build"], {
   stdio: ["ignore", "ignore", "inherit"],
 });
-console.log(`\n> Tests: vitest projects ${projects.join(", ")}`);
+// The integration tests run a second time on PostgreSQL when a server is named.
+const pgUrl = process.env.TEST_DATABASE_URL;
+const pgNotice = pgUrl
+  ? null
+  : "The PostgreSQL tests (integration-pg) did not run: TEST_DATABASE_URL is not set. " +
+    "Point it at a PostgreSQL 15 server, e.g. TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm test.";
+if (pgNotice) console.warn(`\n${pgNotice}\n`);
 
-const vitest = run([
-  path.join(root, "node_modules/vitest/vitest.mjs"),
-  "run",
-  ...projects.flatMap((p) => ["--project", p]),
-  "--reporter=default",
-  "--reporter=json",
-  `--outputFile.json=${resultsFile}`,
-  ...process.argv.slice(2),
-]);
-
-let passed = 0;
-let failed = 0;
-let skipped = 0;
-if (existsSync(resultsFile)) {
-  const results = JSON.parse(readFileSync(resultsFile, "utf8"));
-  passed = results.numPassedTests;
-  failed = results.numFailedTests;
-  skipped = results.numPendingTests + results.numTodoTests;
-  // A file that failed to load has no failed test but is a failure all the same.
-  if (vitest.status !== 0 && failed === 0) failed = Math.max(1, results.numFailedTestSuites);
-} else if (vitest.status !== 0) {
-  failed = 1;
+/** One vitest run of some projects, read back from its JSON report. */
+function vitestRun(selected, file) {
+  rmSync(file, { force: true });
+  console.log(`\n> Tests: vitest projects ${selected.join(", ")}`);
+  const result = run([
+    path.join(root, "node_modules/vitest/vitest.mjs"),
+    "run",
+    ...selected.flatMap((p) => ["--project", p]),
+    "--passWithNoTests",
+    "--reporter=default",
+    "--reporter=json",
+    `--outputFile.json=${file}`,
+    ...process.argv.slice(2),
+  ]);
+  const counts = { passed: 0, failed: 0, skipped: 0, integration: { passed: 0, failed: 0 } };
+  if (existsSync(file)) {
+    const results = JSON.parse(readFileSync(file, "utf8"));
+    counts.passed = results.numPassedTests;
+    counts.failed = results.numFailedTests;
+    counts.skipped = results.numPendingTests + results.numTodoTests;
+    for (const suite of results.testResults) {
+      if (!suite.name.includes(`${path.sep}tests${path.sep}integration${path.sep}`)) continue;
+      for (const test of suite.assertionResults) {
+        if (test.status === "passed") counts.integration.passed++;
+        else if (test.status === "failed") counts.integration.failed++;
+      }
+      // A file that failed to load has no failed test but is a failure all the same.
+      if (suite.status === "failed" && suite.assertionResults.every((t) => t.status !== "failed")) {
+        counts.integration.failed++;
+      }
+    }
+    if (result.status !== 0 && counts.failed === 0) counts.failed = Math.max(1, results.numFailedTestSuites);
+  } else if (result.status !== 0) {
+    counts.failed = 1;
+  }
+  return { ...counts, status: result.status };
 }
+
+const main = vitestRun(projects, resultsFile);
+const runs = [main];
+const perDatabase = [`integration on SQLite: ${main.integration.passed} passed, ${main.integration.failed} failed`];
+if (pgUrl) {
+  const pg = vitestRun(["integration-pg"], path.join(cacheDir, "vitest-results-pg.json"));
+  runs.push(pg);
+  perDatabase.push(`integration on PostgreSQL: ${pg.integration.passed} passed, ${pg.integration.failed} failed`);
+} else {
+  perDatabase.push("integration on PostgreSQL: not run (TEST_DATABASE_URL is not set)");
+}
+
+const passed = runs.reduce((n, r) => n + r.passed, 0);
+const failed = runs.reduce((n, r) => n + r.failed, 0);
+const skipped = runs.reduce((n, r) => n + r.skipped, 0);
 const line = `${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`;
 writeFileSync(summaryFile, `${line}\n`);
 if (skippingBrowsers) console.warn(`\n${skipNotice}`);
+if (pgNotice) console.warn(`\n${pgNotice}`);
+console.log(`\n${perDatabase.join("\n")}`);
 console.log(`\n${line}`);
-process.exit(failed > 0 || vitest.status !== 0 || passed === 0 ? 1 : 0);
+process.exit(failed > 0 || runs.some((r) => r.status !== 0) || passed === 0 ? 1 : 0);

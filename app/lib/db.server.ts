@@ -11,6 +11,7 @@ import pg from "pg";
 import * as pgSchema from "../../db/schema/pg";
 import * as sqliteSchema from "../../db/schema/sqlite";
 import { config } from "./config.server";
+import { describeDatabaseError } from "./db-errors.server";
 
 /**
  * The one database of this process: SQLite (better-sqlite3) when DATABASE_URL
@@ -226,7 +227,6 @@ export type DatabaseCheck =
  * that is rolled back), so that a read-only or full database fails too.
  */
 export async function checkDatabase(h: DatabaseHandle = handle): Promise<DatabaseCheck> {
-  const { describeDatabaseError } = await import("./db-errors.server");
   let part: "read" | "write" = "read";
   try {
     if (h.dialect === "sqlite") {

@@ -1,10 +1,10 @@
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 
-import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { emulatorControl } from "../support/emulator";
+import { serverQuery, testDialect } from "../support/db";
 import { BUILT_SERVER_ENV, startBuiltServer, tempDatabase, type Proc } from "../support/server";
 
 /** The `npm start` path, driven with plain HTTP as a browser without JavaScript would. */
@@ -29,7 +29,7 @@ describe("the built server", () => {
   it("answers /healthz with JSON while the database answers", async () => {
     const response = await fetch(`${server.url}/healthz`);
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ status: "ok", database: "ok", dialect: "sqlite" });
+    expect(await response.json()).toEqual({ status: "ok", database: "ok", dialect: testDialect });
   });
 
   it("serves the catalog", async () => {
@@ -74,9 +74,7 @@ describe("the built server", () => {
     expect(hostedHtml).toContain("Ceramic Pour-Over Dripper");
     expect(hostedHtml).toContain("$64.00");
 
-    const db = new Database(server.databasePath, { readonly: true });
-    const row = db.prepare("SELECT quantity, status, amount_total, currency FROM checkout_sessions").get();
-    db.close();
+    const [row] = await serverQuery(server, "SELECT quantity, status, amount_total, currency FROM checkout_sessions");
     expect(row).toEqual({ quantity: 2, status: "open", amount_total: 6400, currency: "usd" });
   });
 
@@ -94,14 +92,11 @@ describe("the built server", () => {
     const html = await post.text();
     expect(html).toContain("You can buy at most 3 of these at once.");
     expect(html).toContain("Linen Work Apron");
-    const db = new Database(server.databasePath, { readonly: true });
-    const n = db
-      .prepare(
-        "SELECT count(*) AS n FROM checkout_sessions WHERE product_id = (SELECT id FROM products WHERE slug = 'linen-apron')",
-      )
-      .get();
-    db.close();
-    expect(n).toEqual({ n: 0 });
+    const rows = await serverQuery(
+      server,
+      "SELECT id FROM checkout_sessions WHERE product_id = (SELECT id FROM products WHERE slug = 'linen-apron')",
+    );
+    expect(rows).toEqual([]);
   });
 
   it("answers an unknown product with a 404 page", async () => {

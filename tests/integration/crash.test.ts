@@ -1,4 +1,6 @@
 import Database from "better-sqlite3";
+
+import { serverQuery, testDialect } from "../support/db";
 import Stripe from "stripe";
 import { afterAll, describe, expect, it } from "vitest";
 
@@ -15,19 +17,26 @@ import { WEBHOOK_SECRET } from "../support/test-env";
 const emu = emulatorControl();
 const EVENTS = 300;
 const SHOPPER = "CRASHTESTSHOPPER000000";
-let server: (Proc & { databasePath: string }) | undefined;
+let server: (Proc & { databasePath: string; databaseUrl?: string }) | undefined;
 afterAll(() => server?.stop("SIGKILL"));
 
-function seed(databasePath: string) {
-  const db = new Database(databasePath);
-  db.prepare("INSERT INTO shoppers (id) VALUES (?)").run(SHOPPER);
-  const product = db.prepare("SELECT id FROM products WHERE slug = 'ceramic-pour-over'").get() as { id: number };
-  const insert = db.prepare(
-    "INSERT INTO checkout_sessions (id, shopper_id, product_id, quantity, mode, amount_total, currency, form_token) VALUES (?, ?, ?, 1, 'payment', 3200, 'usd', ?)",
+async function seed(target: { databasePath: string; databaseUrl?: string }) {
+  await serverQuery(target, "INSERT INTO shoppers (id) VALUES (?)", [SHOPPER]);
+  const [product] = await serverQuery<{ id: number }>(
+    target,
+    "SELECT id FROM products WHERE slug = 'ceramic-pour-over'",
   );
-  for (let i = 0; i < EVENTS; i++)
-    insert.run(sessionId(i), SHOPPER, product.id, `crash-token-${String(i).padStart(6, "0")}`);
-  db.close();
+  const values = Array.from({ length: EVENTS }, (_, i) => [
+    sessionId(i),
+    SHOPPER,
+    product!.id,
+    `crash-token-${String(i).padStart(6, "0")}`,
+  ]);
+  await serverQuery(
+    target,
+    `INSERT INTO checkout_sessions (id, shopper_id, product_id, quantity, mode, amount_total, currency, form_token) VALUES ${values.map(() => "(?, ?, ?, 1, 'payment', 3200, 'usd', ?)").join(", ")}`,
+    values.flat(),
+  );
 }
 
 const sessionId = (i: number) => `cs_test_crash${String(i).padStart(6, "0")}`;
@@ -80,8 +89,11 @@ describe("SIGKILL while webhooks are delivered", () => {
     // A first start migrates and seeds the catalog; then the checkouts go in.
     server = await startBuiltServer({ stripeApiBase: emu.url, databasePath });
     await server.stop();
-    seed(databasePath);
-    server = await startBuiltServer({ stripeApiBase: emu.url, databasePath });
+    // The same database on every restart: the file, or the PostgreSQL database the first start got.
+    const target = { databasePath, databaseUrl: server.databaseUrl };
+    const env: Record<string, string> = target.databaseUrl ? { DATABASE_URL: target.databaseUrl } : {};
+    await seed(target);
+    server = await startBuiltServer({ stripeApiBase: emu.url, databasePath, env });
 
     const events = Array.from({ length: EVENTS }, (_, i) => signedEvent(i));
     const acknowledged = new Set<string>();
@@ -108,24 +120,25 @@ describe("SIGKILL while webhooks are delivered", () => {
     expect(acknowledged.size).toBeGreaterThan(0);
     expect(acknowledged.size).toBeLessThan(EVENTS);
 
-    const db = new Database(databasePath);
-    expect(db.pragma("integrity_check", { simple: true })).toBe("ok");
-    const stored = new Set((db.prepare("SELECT id FROM stripe_events").all() as { id: string }[]).map((r) => r.id));
-    db.close();
+    if (testDialect === "sqlite") {
+      const db = new Database(databasePath);
+      expect(db.pragma("integrity_check", { simple: true })).toBe("ok");
+      db.close();
+    }
+    const stored = new Set(
+      (await serverQuery<{ id: string }>(target, "SELECT id FROM stripe_events")).map((r) => r.id),
+    );
     for (const id of acknowledged) expect(stored.has(id), `${id} was answered 2xx but is not stored`).toBe(true);
 
     // Stripe redelivers what was not acknowledged: all of it now succeeds.
-    server = await startBuiltServer({ stripeApiBase: emu.url, databasePath });
+    server = await startBuiltServer({ stripeApiBase: emu.url, databasePath, env });
     const unanswered = events.filter((e) => !acknowledged.has(e.id));
     for (const event of unanswered) expect(await deliver(server.url, event)).toBe(200);
 
-    const after = new Database(databasePath, { readonly: true });
-    const counts = after
-      .prepare(
-        "SELECT (SELECT count(*) FROM stripe_events) AS events, (SELECT count(*) FROM checkout_sessions WHERE fulfilled_at IS NOT NULL AND payment_status = 'paid') AS fulfilled",
-      )
-      .get();
-    after.close();
+    const [counts] = await serverQuery<{ events: number; fulfilled: number }>(
+      target,
+      "SELECT (SELECT count(*) FROM stripe_events) AS events, (SELECT count(*) FROM checkout_sessions WHERE fulfilled_at IS NOT NULL AND payment_status = 'paid') AS fulfilled",
+    );
     expect(counts).toEqual({ events: EVENTS, fulfilled: EVENTS });
   });
 });

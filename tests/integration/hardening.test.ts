@@ -3,7 +3,7 @@ import net from "node:net";
 import path from "node:path";
 
 import { createCookie } from "@remix-run/node";
-import Database from "better-sqlite3";
+import { serverQuery, testDialect } from "../support/db";
 import Stripe from "stripe";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 
@@ -25,14 +25,7 @@ beforeAll(async () => {
 afterAll(() => server?.stop());
 beforeEach(() => emu.reset());
 
-const readDb = <T>(sql: string, ...params: unknown[]) => {
-  const db = new Database(server.databasePath, { readonly: true });
-  try {
-    return db.prepare(sql).all(...params) as T[];
-  } finally {
-    db.close();
-  }
-};
+const readDb = <T>(sql: string, ...params: unknown[]) => serverQuery<T>(server, sql, params);
 
 async function openProduct(slug = "ceramic-pour-over", cookie?: string) {
   const response = await fetch(`${server.url}/products/${slug}`, { headers: cookie ? { Cookie: cookie } : {} });
@@ -102,7 +95,7 @@ describe("cross-site form posts", () => {
     });
     expect(response.status).toBe(403);
     expect(await response.text()).toContain("sent from another site");
-    expect(readDb("SELECT id FROM checkout_sessions WHERE form_token = ?", token)).toHaveLength(0);
+    expect(await readDb("SELECT id FROM checkout_sessions WHERE form_token = ?", token)).toHaveLength(0);
     expect(await emu.requestsTo("POST", "/v1/checkout/sessions")).toHaveLength(0);
   });
 
@@ -113,7 +106,7 @@ describe("cross-site form posts", () => {
       Origin: "https://evil.example",
     });
     expect(response.status).toBe(403);
-    expect(readDb("SELECT id FROM checkout_sessions WHERE form_token = ?", token)).toHaveLength(0);
+    expect(await readDb("SELECT id FROM checkout_sessions WHERE form_token = ?", token)).toHaveLength(0);
     expect(await emu.requestsTo("POST", "/v1/checkout/sessions")).toHaveLength(0);
   });
 
@@ -134,7 +127,7 @@ describe("cross-site form posts", () => {
       Origin: server.url,
     });
     expect(response.status).toBe(303);
-    expect(readDb("SELECT id FROM checkout_sessions WHERE form_token = ?", token)).toHaveLength(1);
+    expect(await readDb("SELECT id FROM checkout_sessions WHERE form_token = ?", token)).toHaveLength(1);
   });
 });
 
@@ -184,7 +177,7 @@ describe("cookies", () => {
     expect(page.response.status).toBe(200);
     expect(page.response.headers.get("set-cookie")).toBeTruthy();
     expect(response.status).toBe(303);
-    expect(readDb("SELECT id FROM checkout_sessions WHERE shopper_id = ?", shopperId)).toHaveLength(0);
+    expect(await readDb("SELECT id FROM checkout_sessions WHERE shopper_id = ?", shopperId)).toHaveLength(0);
   });
 
   it("accepts a cookie signed with the previous secret and re-signs it with the newest", async () => {
@@ -202,7 +195,7 @@ describe("cookies", () => {
       },
     );
     expect(response.status).toBe(303);
-    expect(readDb("SELECT id FROM checkout_sessions WHERE shopper_id = ?", shopperId)).toHaveLength(1);
+    expect(await readDb("SELECT id FROM checkout_sessions WHERE shopper_id = ?", shopperId)).toHaveLength(1);
   });
 
   it("treats a cookie older than the server-side age limit as no cookie", async () => {
@@ -221,12 +214,16 @@ describe("limits", () => {
     ["/checkout/success?session_id=cs_test_x", 17 * 1024],
     ["/stripe/webhook", 1024 * 1024 + 1],
   ])("POST %s with an oversized body: 413", async (pathname, size) => {
-    const before = [readDb("SELECT id FROM checkout_sessions").length, readDb("SELECT id FROM stripe_events").length];
+    const before = [
+      (await readDb("SELECT id FROM checkout_sessions")).length,
+      (await readDb("SELECT id FROM stripe_events")).length,
+    ];
     const response = await post(pathname, `q=${"x".repeat(size)}`, { "Sec-Fetch-Site": "same-origin" });
     expect(response.status).toBe(413);
-    expect([readDb("SELECT id FROM checkout_sessions").length, readDb("SELECT id FROM stripe_events").length]).toEqual(
-      before,
-    );
+    expect([
+      (await readDb("SELECT id FROM checkout_sessions")).length,
+      (await readDb("SELECT id FROM stripe_events")).length,
+    ]).toEqual(before);
     expect(await emu.requestsTo("POST", "/v1/checkout/sessions")).toHaveLength(0);
   });
 
@@ -294,14 +291,21 @@ describe("the client bundle", () => {
 });
 
 describe("unexpected errors", () => {
-  let broken: Proc & { databasePath: string };
+  let broken: Proc & { databasePath: string; databaseUrl?: string };
 
   beforeAll(async () => {
     broken = await startBuiltServer({ stripeApiBase: emu.url, databasePath: tempDatabase() });
     // Break the database under the running server: its queries now fail.
-    const db = new Database(broken.databasePath);
-    db.exec("PRAGMA foreign_keys = OFF; DROP TABLE checkout_sessions; DROP TABLE products; DROP TABLE stripe_events;");
-    db.close();
+    await serverQuery(
+      broken,
+      testDialect === "sqlite"
+        ? "DROP TABLE checkout_sessions"
+        : "DROP TABLE checkout_sessions, products, stripe_events CASCADE",
+    );
+    if (testDialect === "sqlite") {
+      await serverQuery(broken, "DROP TABLE products");
+      await serverQuery(broken, "DROP TABLE stripe_events");
+    }
   });
   afterAll(() => broken?.stop());
 

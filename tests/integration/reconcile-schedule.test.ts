@@ -1,4 +1,4 @@
-import Database from "better-sqlite3";
+import { serverQuery } from "../support/db";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
 import { startReconcileSchedule } from "~/lib/reconcile.server";
@@ -50,21 +50,15 @@ describe("reconcile on a schedule", () => {
     expect(server!.output.join("\n")).toContain("reconcile scheduled every 0.02 min");
     expect(server!.output.join("\n")).toMatch(reported);
 
-    const db = new Database(server!.databasePath, { readonly: true });
-    try {
-      expect(
-        db.prepare("SELECT status, payment_status, fulfilled_at FROM checkout_sessions WHERE id = ?").get(id),
-      ).toMatchObject({
-        status: "complete",
-        payment_status: "paid",
-        fulfilled_at: expect.any(Number),
-      });
-      expect(db.prepare("SELECT type, source FROM stripe_events").all()).toEqual([
-        { type: "checkout.session.completed", source: "reconcile" },
-      ]);
-    } finally {
-      db.close();
-    }
+    const [row] = await serverQuery(
+      server!,
+      "SELECT status, payment_status, fulfilled_at FROM checkout_sessions WHERE id = ?",
+      [id],
+    );
+    expect(row).toMatchObject({ status: "complete", payment_status: "paid", fulfilled_at: expect.any(Number) });
+    expect(await serverQuery(server!, "SELECT type, source FROM stripe_events")).toEqual([
+      { type: "checkout.session.completed", source: "reconcile" },
+    ]);
   });
 
   it("is off by default (RECONCILE_INTERVAL_MINUTES unset, as in this test process)", () => {

@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { HANDLED_EVENT_TYPES } from "~/lib/checkout.server";
 import { db, schema } from "../support/db";
 import { onFulfill } from "~/lib/fulfillment.server";
-import { tryAcquire } from "~/lib/locks.server";
+import { currentHolder, tryAcquire } from "~/lib/locks.server";
 import { getCheckpoint, LockHeldError, reconcile, ReconcileError, RECONCILE_JOB } from "~/lib/reconcile.server";
 
 import { expectConsoleError } from "../support/console";
@@ -368,7 +368,13 @@ describe("never twice at once", () => {
     const id = await buy("ceramic-pour-over", shopper, 1);
     await emu.pay(id);
 
-    const [first, second] = await Promise.all([reconcile(), reconcile({ waitForLockMs: 10_000 })]);
+    // The second starts once the first holds the lease (on PostgreSQL two starts race for it).
+    let settled = false;
+    const running = reconcile().finally(() => {
+      settled = true;
+    });
+    await expect.poll(async () => settled || (await currentHolder(RECONCILE_JOB)) !== undefined).toBe(true);
+    const [first, second] = await Promise.all([running, reconcile({ waitForLockMs: 10_000 })]);
     expect(first.events).toMatchObject({ new: 1, fulfilled: 1 });
     expect(second.events).toMatchObject({ seen: 1, new: 0, fulfilled: 0 });
     expect(fulfilled).toEqual([id]);

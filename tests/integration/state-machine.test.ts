@@ -184,6 +184,28 @@ describe("the success page and the webhook, interleaved", () => {
 });
 
 describe("events", () => {
+  it("an odd shape in a signed event (an object where an id belongs, a string amount) is stored and flagged, never thrown", async () => {
+    const checkout = await storeCheckout(db);
+    const odd = {
+      ...sessionFor(checkout, "paid"),
+      customer: { unexpected: true },
+      payment_intent: 42,
+      amount_total: "2500",
+    } as unknown as Stripe.Checkout.Session;
+    const { event, result } = webhook(CHECKOUT_EVENT.completed, odd);
+    expect(await result).toMatchObject({ duplicate: false, fulfilled: false, flag: "amount_missing" });
+    expect(await eventRow(event.id)).toMatchObject({ type: CHECKOUT_EVENT.completed });
+    expect(await row(checkout.id)).toMatchObject({
+      status: "complete",
+      paymentStatus: "paid",
+      flag: "amount_missing",
+      stripeCustomerId: null,
+      paymentIntentId: null,
+      fulfilledAt: null,
+    });
+    expect(fulfilled.get(checkout.id)).toBeUndefined();
+  });
+
   it("records each event once, with its raw payload; a repeat is a duplicate and changes nothing", async () => {
     const checkout = await storeCheckout(db);
     const event = stripeEvent(CHECKOUT_EVENT.completed, sessionFor(checkout, "paid"));
@@ -311,7 +333,7 @@ describe("subscriptions", () => {
     type: "customer.subscription.updated" | "customer.subscription.deleted",
     status: Stripe.Subscription.Status,
     created: number,
-  ) => webhook(type, subscriptionObject({ id: subscriptionOf(checkout), status }), created);
+  ) => webhook(type, subscriptionObject({ id: subscriptionOf(checkout), status }), created).result;
 
   it("completion activates it; updates keep its status; older news is ignored; deleted is final", async () => {
     const checkout = await storeCheckout(db, { slug: "coffee-club" });
@@ -326,12 +348,12 @@ describe("subscriptions", () => {
     expect(fulfilled.get(checkout.id)).toBe(1);
 
     const t = nowSeconds();
-    subscriptionEvent(checkout, "customer.subscription.updated", "past_due", t + 10);
+    await subscriptionEvent(checkout, "customer.subscription.updated", "past_due", t + 10);
     expect((await row(checkout.id)).subscriptionStatus).toBe("past_due");
-    subscriptionEvent(checkout, "customer.subscription.updated", "active", t + 5); // older: ignored
+    await subscriptionEvent(checkout, "customer.subscription.updated", "active", t + 5); // older: ignored
     expect((await row(checkout.id)).subscriptionStatus).toBe("past_due");
-    subscriptionEvent(checkout, "customer.subscription.deleted", "canceled", t + 20);
-    subscriptionEvent(checkout, "customer.subscription.updated", "active", t + 30);
+    await subscriptionEvent(checkout, "customer.subscription.deleted", "canceled", t + 20);
+    await subscriptionEvent(checkout, "customer.subscription.updated", "active", t + 30);
     expect(await row(checkout.id)).toMatchObject({ subscriptionStatus: "canceled", paymentStatus: "paid" });
     expect(fulfilled.get(checkout.id)).toBe(1);
   });
@@ -340,9 +362,9 @@ describe("subscriptions", () => {
     const canceled = await storeCheckout(db, { slug: "coffee-club" });
     const updated = await storeCheckout(db, { slug: "coffee-club" });
     const t = nowSeconds();
-    subscriptionEvent(canceled, "customer.subscription.updated", "active", t - 5);
-    subscriptionEvent(canceled, "customer.subscription.deleted", "canceled", t);
-    subscriptionEvent(updated, "customer.subscription.updated", "past_due", t);
+    await subscriptionEvent(canceled, "customer.subscription.updated", "active", t - 5);
+    await subscriptionEvent(canceled, "customer.subscription.deleted", "canceled", t);
+    await subscriptionEvent(updated, "customer.subscription.updated", "past_due", t);
     await completed(canceled);
     await completed(updated);
     expect(await row(canceled.id)).toMatchObject({

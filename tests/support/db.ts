@@ -94,3 +94,40 @@ export async function openServerDb(server: { databasePath: string; databaseUrl?:
     },
   };
 }
+
+/**
+ * Plain SQL (`?` placeholders) on a built server's database, over a
+ * connection of this test's own that is closed again: a file on SQLite, the
+ * server's own database on PostgreSQL.
+ */
+export async function serverQuery<T = Record<string, unknown>>(
+  server: { databasePath: string; databaseUrl?: string },
+  text: string,
+  params: unknown[] = [],
+): Promise<T[]> {
+  if (server.databaseUrl) {
+    const client = new pg.Client({ connectionString: server.databaseUrl });
+    await client.connect();
+    try {
+      let n = 0;
+      return (
+        await client.query(
+          text.replace(/\?/g, () => `$${++n}`),
+          params,
+        )
+      ).rows as T[];
+    } finally {
+      await client.end();
+    }
+  }
+  const sqlite = new Database(server.databasePath);
+  sqlite.pragma("busy_timeout = 5000");
+  try {
+    const statement = sqlite.prepare(text);
+    if (statement.reader) return statement.all(...params) as T[];
+    statement.run(...params);
+    return [];
+  } finally {
+    sqlite.close();
+  }
+}

@@ -71,19 +71,31 @@ export async function startBuiltServer({
   port?: number;
   nodeArgs?: string[];
   keepLines?: number;
-}): Promise<Proc & { databasePath: string }> {
+}): Promise<Proc & { databasePath: string; databaseUrl?: string }> {
   if (!existsSync(path.join(appDir, "build/server/index.js"))) {
     throw new Error("No build: run `npx remix vite:build` (npm test does) before the built-server tests.");
   }
   const port = chosenPort ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
+  // On the PostgreSQL run each server gets a fresh database, as it gets a fresh file on SQLite.
+  const databaseUrl = env.DATABASE_URL ?? (process.env.TEST_PG_TEMPLATE ? await postgresDatabase() : undefined);
   const proc = spawnNode("the built server", [...nodeArgs, path.join(appDir, "server.js")], {
-    env: { ...builtServerEnv({ url, databasePath, stripeApiBase }), ...env },
+    env: {
+      ...builtServerEnv({ url, databasePath, stripeApiBase }),
+      ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+      ...env,
+    },
     keepLines,
   });
   Object.assign(proc, { url, port });
   await waitForHealth(proc);
-  return Object.assign(proc, { databasePath });
+  return Object.assign(proc, { databasePath, databaseUrl });
+}
+
+/** A new database copied from the PostgreSQL run's template (dropped with it at the end of the run). */
+async function postgresDatabase() {
+  const { createDatabaseFromTemplate } = await import("./pg-databases");
+  return createDatabaseFromTemplate();
 }
 
 /** Starts the Stripe emulator as its own process (stripe-emulator/main.ts). */

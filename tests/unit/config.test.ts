@@ -79,4 +79,17 @@ describe("configuration", () => {
   it("treats blank values as unset", () => {
     expect(errorOf({ ...production, SESSION_SECRET: "  " })).toContain("SESSION_SECRET is required in production");
   });
+
+  it("selects PostgreSQL with DATABASE_URL and sizes its pool; SQLite when unset", () => {
+    expect(parseConfig({})).toMatchObject({ databaseUrl: undefined, databasePoolMax: 10, databaseBusyTimeoutMs: 250 });
+    expect(
+      parseConfig({ DATABASE_URL: "postgres://shop@db.internal:5432/shop", DATABASE_POOL_MAX: "25" }),
+    ).toMatchObject({ databaseUrl: "postgres://shop@db.internal:5432/shop", databasePoolMax: 25 });
+  });
+
+  it("names DATABASE_URL and DATABASE_POOL_MAX when they are wrong", () => {
+    expect(errorOf({ DATABASE_URL: "mysql://shop@db/shop" })).toContain("DATABASE_URL must be a postgres:// URL");
+    expect(errorOf({ DATABASE_POOL_MAX: "0" })).toContain("DATABASE_POOL_MAX must be at least 1");
+    expect(errorOf({ DATABASE_POOL_MAX: "many" })).toContain("DATABASE_POOL_MAX must be a number");
+  });
 });
