@@ -40,7 +40,16 @@ function devStripe(): Plugin {
         console.error(error instanceof Error && error.name === "ConfigError" ? error.message : error);
         process.exit(1);
       }
-      if (!config.stripe.emulated || process.env.VITEST) return;
+      if (process.env.VITEST) return;
+      // db/catalog.json is checked before anything starts: its mistakes named, not a 500 on every page.
+      try {
+        const { readCatalog } = await import("./app/lib/catalog-file.server");
+        readCatalog();
+      } catch (error: unknown) {
+        console.error(`\n  ${error instanceof Error ? error.message : String(error)}\n`);
+        process.exit(1);
+      }
+      if (!config.stripe.emulated) return;
 
       const { EMULATOR_DEFAULTS } = await import("./app/lib/config.server");
       const { startEmulator } = await import("./stripe-emulator/server");

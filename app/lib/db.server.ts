@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { count } from "drizzle-orm";
@@ -6,27 +6,13 @@ import { drizzle, type BetterSQLite3Database } from "drizzle-orm/better-sqlite3"
 import { migrate } from "drizzle-orm/better-sqlite3/migrator";
 
 import * as schema from "../../db/schema";
+import { applyCatalogFile, type CatalogEntry, describeCatalogChanges, readCatalog } from "./catalog-file.server";
 import { config } from "./config.server";
 
 export type DB = BetterSQLite3Database<typeof schema>;
 
-export type CatalogEntry = {
-  slug: string;
-  name: string;
-  description: string;
-  stripeProductId?: string;
-  stripePriceId: string;
-  mode: "payment" | "subscription";
-  unitAmount: number;
-  currency: string;
-  recurringInterval?: string;
-  maxQuantity: number;
-  active: boolean;
-};
-
 const root = process.cwd();
 export const MIGRATIONS_FOLDER = path.join(root, "db", "migrations");
-export const CATALOG_PATH = path.join(root, "db", "catalog.json");
 
 /**
  * The connection's pragmas. Only journal_mode=WAL persists in the file;
@@ -40,9 +26,8 @@ export function applyPragmas(sqlite: Database.Database, busyTimeoutMs: number) {
   sqlite.pragma("foreign_keys = ON");
 }
 
-export function readCatalog(file = CATALOG_PATH): CatalogEntry[] {
-  return (JSON.parse(readFileSync(file, "utf8")) as { products: CatalogEntry[] }).products;
-}
+// The file's schema and its validation live in catalog-file.server.ts.
+export { CATALOG_PATH, type CatalogEntry, readCatalog } from "./catalog-file.server";
 
 /** Opens (creating if needed) a database, migrates it and seeds an empty catalog. */
 export function openDatabase(
@@ -87,10 +72,21 @@ export function seedCatalog(db: DB, entries: CatalogEntry[] = readCatalog()) {
 }
 
 // One connection per process, kept across dev-server module reloads.
-const globalForDb = globalThis as unknown as { __shopDb?: ReturnType<typeof openDatabase> };
+const globalForDb = globalThis as unknown as {
+  __shopDb?: ReturnType<typeof openDatabase>;
+  __shopCatalogApplied?: boolean;
+};
 const opened = (globalForDb.__shopDb ??= openDatabase(config.databasePath, {
   busyTimeoutMs: config.databaseBusyTimeoutMs,
 }));
+
+// In development db/catalog.json is the catalog: products added or changed there since the
+// database was made arrive at start (docs/decisions/071-catalog-file-in-development.md).
+if (config.nodeEnv === "development" && !globalForDb.__shopCatalogApplied) {
+  globalForDb.__shopCatalogApplied = true;
+  const line = describeCatalogChanges(applyCatalogFile(opened.db));
+  if (line) console.info(line);
+}
 
 export const db: DB = opened.db;
 export const sqlite: Database.Database = opened.sqlite;
