@@ -21,7 +21,7 @@ const { checkoutSessions, products, shoppers } = schema;
 /** What Stripe puts in `{CHECKOUT_SESSION_ID}`. */
 export const SESSION_ID = /^cs_(test|live)_[A-Za-z0-9]{1,255}$/;
 
-type OwnCheckout = { checkout: CheckoutSession; product: Pick<Product, "name" | "slug"> };
+type OwnCheckout = { checkout: CheckoutSession; product: Pick<Product, "name" | "slug" | "recurringInterval"> };
 
 /** Whether the database knows this shopper (has a checkout of theirs). */
 export function isKnownShopper(shopperId: string) {
@@ -31,7 +31,10 @@ export function isKnownShopper(shopperId: string) {
 /** The checkout with this id if it belongs to this shopper, else undefined. */
 export function findOwnCheckout(shopperId: string, checkoutId: string): OwnCheckout | undefined {
   const found = db
-    .select({ checkout: checkoutSessions, product: { name: products.name, slug: products.slug } })
+    .select({
+      checkout: checkoutSessions,
+      product: { name: products.name, slug: products.slug, recurringInterval: products.recurringInterval },
+    })
     .from(checkoutSessions)
     .innerJoin(products, eq(products.id, checkoutSessions.productId))
     .where(and(eq(checkoutSessions.id, checkoutId), eq(checkoutSessions.shopperId, shopperId)))
@@ -99,6 +102,7 @@ export function successView({ checkout, product }: OwnCheckout): SuccessView {
       quantity: checkout.quantity,
       amount: amountOf(checkout),
       email: checkout.customerEmail,
+      interval: product.recurringInterval,
     },
   };
 }
@@ -132,7 +136,7 @@ export function stateInWords(checkout: CheckoutSession): string {
     case "waiting_for_bank":
       return "Waiting for your bank";
     case "processing":
-      return "Awaiting payment";
+      return "Checkout not completed";
     case "paid":
       if (checkout.mode === "subscription" && checkout.subscriptionStatus) {
         return `Paid: ${SUBSCRIPTION_WORDS[checkout.subscriptionStatus] ?? `subscription ${checkout.subscriptionStatus}`}`;
