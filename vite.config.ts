@@ -6,7 +6,7 @@ import tsconfigPaths from "vite-tsconfig-paths";
 
 declare module "@remix-run/node" {
   interface Future {
-    v3_singleFetch: false;
+    v3_singleFetch: true;
   }
 }
 
@@ -113,14 +113,26 @@ function devStripe(): Plugin {
 
 export default defineConfig({
   server: { port: 5173, strictPort: true },
+  build: {
+    rollupOptions: {
+      // Resource routes (healthz, stripe.webhook) have no browser code: their client chunk is empty by design.
+      onwarn(warning, warn) {
+        if (warning.code === "EMPTY_BUNDLE") return;
+        warn(warning);
+      },
+    },
+  },
   plugins: [
     devStripe(),
     remix({
+      // Every Remix v3 flag on: no warnings, and a later move to React Router 7 is mostly renames.
       future: {
         v3_fetcherPersist: true,
         v3_relativeSplatPath: true,
         v3_throwAbortReason: true,
         v3_lazyRouteDiscovery: true,
+        v3_singleFetch: true,
+        v3_routeConfig: true,
       },
     }),
     tsconfigPaths(),

@@ -111,8 +111,8 @@ describe("the success page, served without JavaScript", () => {
     expectPrivate(malformed.response);
     expect(malformed.html).toContain("That is not a valid order link.");
 
-    // Remix's data requests get the loader's own headers.
-    const data = await get(`/checkout/success?session_id=${id}&_data=routes%2Fcheckout.success`);
+    // Remix's data requests (single fetch: <path>.data) get the loader's own headers.
+    const data = await get(`/checkout/success.data?session_id=${id}&_routes=routes%2Fcheckout.success`);
     expect(data.response.status).toBe(404);
     expectPrivate(data.response);
   });
