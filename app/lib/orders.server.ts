@@ -102,7 +102,7 @@ export function successView({ checkout, product }: OwnCheckout): SuccessView {
       quantity: checkout.quantity,
       amount: amountOf(checkout),
       email: checkout.customerEmail,
-      interval: product.recurringInterval,
+      interval: product.recurringInterval ?? undefined,
     },
   };
 }
