@@ -150,9 +150,16 @@ const server = http.createServer(
   app,
 );
 
-server.listen(config.port, () => {
-  const { port } = server.address();
-  console.log(`shop listening on http://localhost:${port}`);
+// HOST unset: every interface, which is what the log line then says.
+server.listen(config.port, config.host, () => {
+  const { address, port } = server.address();
+  const everywhere = address === "::" || address === "0.0.0.0";
+  const shown = address.includes(":") ? `[${address}]` : address;
+  console.log(
+    everywhere
+      ? `shop listening on all interfaces (${shown}), port ${port}: http://localhost:${port}`
+      : `shop listening on http://${shown}:${port}`,
+  );
   build.entry.module.startReconcileSchedule?.();
 });
 

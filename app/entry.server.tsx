@@ -14,7 +14,8 @@ export { config };
 export { startReconcileSchedule } from "./lib/reconcile.server";
 export { createRequestGuard } from "./lib/request-guard.server";
 
-const ABORT_DELAY = 5_000;
+// Single fetch: how long Remix waits for pending promises; rendering is abandoned a second later.
+export const streamTimeout = 5_000;
 
 const requestIds = new WeakMap<Request, string>();
 
@@ -46,7 +47,7 @@ export default function handleRequest(
     let status = responseStatusCode;
     const { pipe, abort } = renderToPipeableStream(
       <RequestInfoProvider value={{ nonce, requestId }}>
-        <RemixServer context={remixContext} url={request.url} abortDelay={ABORT_DELAY} nonce={nonce} />
+        <RemixServer context={remixContext} url={request.url} nonce={nonce} />
       </RequestInfoProvider>,
       {
         nonce,
@@ -70,7 +71,7 @@ export default function handleRequest(
         },
       },
     );
-    setTimeout(abort, ABORT_DELAY);
+    setTimeout(abort, streamTimeout + 1_000);
   });
 }
 

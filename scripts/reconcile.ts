@@ -1,7 +1,9 @@
 // `npm run stripe:reconcile`: replays the Stripe events the webhook missed and
 // asks Stripe about checkouts that should have moved on (app/lib/reconcile.server.ts).
 // The report goes to stdout; progress and log lines go to stderr.
-import { format, parseArgs } from "node:util";
+import { format } from "node:util";
+
+import { exit, loadApp, parseOptions, whenStripeIsDown, whichStripe } from "./lib/cli";
 
 const USAGE = `Usage: npm run stripe:reconcile -- [options]
 
@@ -42,33 +44,15 @@ function parseWhen(text: string, nowMs = Date.now()): number | null {
   return Number.isNaN(ms) ? null : Math.floor(ms / 1000);
 }
 
-function exit(code: number, message?: string): never {
-  if (message) process.stderr.write(`${message}\n`);
-  process.exit(code);
-}
-
-let values;
-try {
-  ({ values } = parseArgs({
-    allowPositionals: false,
-    strict: true,
-    options: {
-      since: { type: "string" },
-      "dry-run": { type: "boolean" },
-      wait: { type: "boolean" },
-      "wait-timeout": { type: "string" },
-      overlap: { type: "string" },
-      "unpaid-after": { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  }));
-} catch (error: unknown) {
-  exit(2, `${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
-}
-if (values.help) {
-  process.stdout.write(`${USAGE}\n`);
-  process.exit(0);
-}
+const values = parseOptions(USAGE, {
+  since: { type: "string" },
+  "dry-run": { type: "boolean" },
+  wait: { type: "boolean" },
+  "wait-timeout": { type: "string" },
+  overlap: { type: "string" },
+  "unpaid-after": { type: "string" },
+  help: { type: "boolean", short: "h" },
+});
 
 function bad(message: string): never {
   exit(2, `${message}\n\nRun with --help for the options.`);
@@ -100,14 +84,9 @@ const dryRun = values["dry-run"] ?? false;
 // The state machine's log lines ("fulfilled ...") go to stderr with the progress.
 console.log = console.info = (...args: unknown[]) => void process.stderr.write(`${format(...args)}\n`);
 
-let app: typeof import("~/lib/reconcile.server");
-try {
-  app = await import("~/lib/reconcile.server");
-} catch (error: unknown) {
-  // A bad environment (DATABASE_PATH, STRIPE_SECRET_KEY...) is a bad argument too.
-  if (error instanceof Error && error.name === "ConfigError") exit(2, error.message);
-  exit(1, `reconcile could not start: ${error instanceof Error ? error.message : String(error)}`);
-}
+const app = await loadApp("reconcile", () => import("~/lib/reconcile.server"));
+const { config } = await import("~/lib/config.server");
+process.stderr.write(`reconcile: asking ${whichStripe(config)}${dryRun ? " (dry run: nothing is written)" : ""}\n`);
 
 const PHASES = { listing: "listing events", applying: "applying events", checkouts: "checking checkouts" } as const;
 let lastProgress = Date.now();
@@ -135,9 +114,10 @@ try {
     );
     code = 3;
   } else if (error instanceof app.ReconcileError) {
-    print(app.formatReport(error.report));
+    // A dry run's summary would read as what Stripe holds; after a failure it is not.
+    if (!dryRun) print(app.formatReport(error.report));
     process.stderr.write(
-      `reconcile failed: ${error.message}\nWhat was applied stays applied; run again when Stripe answers and it picks up the rest.\n`,
+      `reconcile failed: ${error.message}\n${dryRun ? "Nothing was written." : "What was applied stays applied; run again when Stripe answers and it picks up the rest."}\n${whenStripeIsDown(config)}\n`,
     );
     code = 1;
   } else {

@@ -1,7 +1,9 @@
 // `npm run stripe:sync-catalog`: brings the `products` table in line with the
 // active prices and products in Stripe (app/lib/catalog-sync.server.ts).
 // The changes and counts go to stdout; log lines go to stderr.
-import { format, parseArgs } from "node:util";
+import { format } from "node:util";
+
+import { loadApp, parseOptions, whenStripeIsDown, whichStripe } from "./lib/cli";
 
 const USAGE = `Usage: npm run stripe:sync-catalog -- [--dry-run]
 
@@ -16,35 +18,13 @@ Options:
 
 Exit codes: 0 done, 1 Stripe could not be reached, 2 bad arguments or configuration.`;
 
-function exit(code: number, message?: string): never {
-  if (message) process.stderr.write(`${message}\n`);
-  process.exit(code);
-}
-
-let values;
-try {
-  ({ values } = parseArgs({
-    allowPositionals: false,
-    strict: true,
-    options: { "dry-run": { type: "boolean" }, help: { type: "boolean", short: "h" } },
-  }));
-} catch (error: unknown) {
-  exit(2, `${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
-}
-if (values.help) {
-  process.stdout.write(`${USAGE}\n`);
-  process.exit(0);
-}
+const values = parseOptions(USAGE, { "dry-run": { type: "boolean" }, help: { type: "boolean", short: "h" } });
 
 console.log = console.info = (...args: unknown[]) => void process.stderr.write(`${format(...args)}\n`);
 
-let app: typeof import("~/lib/catalog-sync.server");
-try {
-  app = await import("~/lib/catalog-sync.server");
-} catch (error: unknown) {
-  if (error instanceof Error && error.name === "ConfigError") exit(2, error.message);
-  exit(1, `sync-catalog could not start: ${error instanceof Error ? error.message : String(error)}`);
-}
+const app = await loadApp("sync-catalog", () => import("~/lib/catalog-sync.server"));
+const { config } = await import("~/lib/config.server");
+process.stderr.write(`sync-catalog: reading prices from ${whichStripe(config)}\n`);
 
 let code = 0;
 try {
@@ -52,7 +32,7 @@ try {
   process.stdout.write(`${app.formatSyncReport(report).join("\n")}\n`);
 } catch (error: unknown) {
   process.stderr.write(
-    `sync-catalog failed: ${error instanceof Error ? error.message : String(error)}\nNothing was changed.\n`,
+    `sync-catalog failed: ${error instanceof Error ? error.message : String(error)}\nNothing was changed. ${whenStripeIsDown(config)}\n`,
   );
   code = 1;
 }

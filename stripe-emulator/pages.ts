@@ -133,7 +133,21 @@ export function closedPage(record: SessionRecord, successUrl: string | null): Pa
   else if (record.asyncState === "failed") heading = "This checkout session is complete, but its payment failed";
   else heading = "This checkout session is complete: the payment is processing";
   const next = successUrl ? `<p><a id="continue" href="${escapeHtml(successUrl)}">Continue</a></p>` : "";
-  return { status: 200, html: document(PAGE_TITLE, `<h1 id="status">${heading}</h1>\n${summary(record)}\n${next}`) };
+  // What the bank would do days later, at the press of a button (the control API's async_succeed / async_fail).
+  const bank =
+    record.asyncState === "pending"
+      ? `<form method="post" action="/c/pay/${escapeHtml(s.id)}">
+<p>Emulator only: decide what the bank does with this debit.</p>
+<div class="buttons">
+<button id="debit-succeed" type="submit" name="action" value="async_succeed">Make the debit succeed</button>
+<button id="debit-fail" type="submit" name="action" value="async_fail">Make the debit fail</button>
+</div>
+</form>`
+      : "";
+  return {
+    status: 200,
+    html: document(PAGE_TITLE, `<h1 id="status">${heading}</h1>\n${summary(record)}\n${bank}\n${next}`),
+  };
 }
 
 export function notFoundPage(what: string): Page {
@@ -143,18 +157,33 @@ export function notFoundPage(what: string): Page {
   };
 }
 
-export function portalPage(portal: PortalSession, email: string | null, subscriptions: readonly Subscription[]): Page {
+const ENDED = new Set(["canceled", "incomplete_expired"]);
+
+export function portalPage(
+  portal: PortalSession,
+  email: string | null,
+  subscriptions: readonly Subscription[],
+  notice: string | null = null,
+): Page {
   const rows = subscriptions
-    .map(
-      (s) =>
-        `<li><span class="id">${escapeHtml(s.id)}</span>: <span class="status">${escapeHtml(s.status)}</span></li>`,
-    )
+    .map((s) => {
+      const id = escapeHtml(s.id);
+      const ending = s.cancel_at_period_end ? ' <span class="ending">(cancels at the end of the period)</span>' : "";
+      // Stripe's portal cancels at the period's end by default, or at once where so configured: both are offered.
+      const form = ENDED.has(s.status)
+        ? ""
+        : `\n<form method="post" action="/p/session/${escapeHtml(portal.id)}">
+<input type="hidden" name="subscription" value="${id}">
+${s.cancel_at_period_end ? "" : `<button type="submit" name="action" value="cancel_at_period_end">Cancel at the end of the period</button>\n`}<button type="submit" name="action" value="cancel_now">Cancel now</button>
+</form>`;
+      return `<li id="${id}"><span class="id">${id}</span>: <span class="status">${escapeHtml(s.status)}</span>${ending}${form}</li>`;
+    })
     .join("\n");
   const back = portal.return_url
     ? `<p><a id="return" href="${escapeHtml(portal.return_url)}">Return to the shop</a></p>`
     : "<p>No return URL was given.</p>";
   const body = `<h1>Billing portal</h1>
-<p id="customer">Customer ${escapeHtml(portal.customer)}${email ? ` (${escapeHtml(email)})` : ""}</p>
+${notice ? `<p id="notice" role="status">${escapeHtml(notice)}</p>\n` : ""}<p id="customer">Customer ${escapeHtml(portal.customer)}${email ? ` (${escapeHtml(email)})` : ""}</p>
 <h2>Subscriptions</h2>
 ${rows ? `<ul id="subscriptions">\n${rows}\n</ul>` : "<p>No subscriptions.</p>"}
 ${back}`;

@@ -301,7 +301,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   function handleCheckoutPage(req: http.IncomingMessage, res: http.ServerResponse, id: string, rawBody: string) {
     const record = state.getSession(id);
     if (!record) return sendPage(res, notFoundPage(`No such checkout session: ${id}`));
-    if (record.session.status !== "open") return sendPage(res, closedPage(record, successUrl(record)));
+    if (record.session.status !== "open") {
+      if (req.method === "POST" && record.asyncState === "pending") {
+        const action = parseForm(rawBody).action;
+        if (action === "async_succeed") state.asyncSucceed(record, null);
+        else if (action === "async_fail") state.asyncFail(record, null);
+      }
+      return sendPage(res, closedPage(record, successUrl(record)));
+    }
     if (req.method === "GET" || req.method === "HEAD")
       return sendPage(res, checkoutPage(record, state.defaultEmail(record)));
     if (req.method !== "POST") return sendPage(res, { ...notFoundPage("Use GET or POST."), status: 405 });
@@ -327,12 +334,36 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     send(res, 303, "", { Location: target, "Cache-Control": "no-store" });
   }
 
-  function handlePortalPage(res: http.ServerResponse, id: string) {
+  function handlePortalPage(req: http.IncomingMessage, res: http.ServerResponse, id: string, rawBody: string) {
     const portal = state.portalSessions.get(id);
     if (!portal) return sendPage(res, { ...notFoundPage(`No such billing portal session: ${id}`) });
     const customer = state.customers.get(portal.customer);
-    const subscriptions = state.subscriptions.all().filter((s) => s.customer === portal.customer);
-    sendPage(res, portalPage(portal, customer?.email ?? null, subscriptions));
+    const own = () => state.subscriptions.all().filter((s) => s.customer === portal.customer);
+    if (req.method === "POST") {
+      const form = parseForm(rawBody);
+      const subscription = own().find((s) => s.id === form.subscription);
+      const action = form.action;
+      let notice: string;
+      let status = 200;
+      if (!subscription || (action !== "cancel_now" && action !== "cancel_at_period_end")) {
+        notice = "Choose a subscription of this customer and how to cancel it.";
+        status = 400;
+      } else if (subscription.status === "canceled" || subscription.status === "incomplete_expired") {
+        notice = `Subscription ${subscription.id} has already ended.`;
+        status = 400;
+      } else if (action === "cancel_now") {
+        // customer.subscription.deleted, as Stripe sends for an immediate cancel.
+        state.cancelSubscription(subscription, null);
+        notice = `Subscription ${subscription.id} is canceled.`;
+      } else {
+        // customer.subscription.updated with cancel_at_period_end, Stripe's portal default.
+        state.updateSubscription(subscription, { cancelAtPeriodEnd: true }, null);
+        notice = `Subscription ${subscription.id} cancels at the end of the period.`;
+      }
+      const page = portalPage(portal, customer?.email ?? null, own(), notice);
+      return sendPage(res, { ...page, status });
+    }
+    sendPage(res, portalPage(portal, customer?.email ?? null, own()));
   }
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse) {
@@ -371,8 +402,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const pay = /^\/c\/pay\/([^/]+)\/?$/.exec(path);
     if (pay) return handleCheckoutPage(req, res, decodeURIComponent(pay[1]!), rawBody);
     const portal = /^\/p\/session\/([^/]+)\/?$/.exec(path);
-    if (portal && (req.method === "GET" || req.method === "HEAD"))
-      return handlePortalPage(res, decodeURIComponent(portal[1]!));
+    if (portal && (req.method === "GET" || req.method === "HEAD" || req.method === "POST"))
+      return handlePortalPage(req, res, decodeURIComponent(portal[1]!), rawBody);
     if (path === "/" || path === "/_emulator") {
       return sendJson(res, 200, {
         name: "stripe-emulator",

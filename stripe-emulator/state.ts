@@ -764,6 +764,10 @@ export class EmulatorState {
     if (changes.cancelAtPeriodEnd !== undefined && changes.cancelAtPeriodEnd !== subscription.cancel_at_period_end) {
       previous.cancel_at_period_end = subscription.cancel_at_period_end;
       subscription.cancel_at_period_end = changes.cancelAtPeriodEnd;
+      // Stripe also sets cancel_at to the end of the current period (clears it when undone).
+      const items = subscription.items as { data?: Array<{ current_period_end?: number }> } | undefined;
+      previous.cancel_at = subscription.cancel_at ?? null;
+      subscription.cancel_at = changes.cancelAtPeriodEnd ? (items?.data?.[0]?.current_period_end ?? null) : null;
     }
     if (changes.metadata !== undefined) {
       previous.metadata = subscription.metadata;

@@ -55,13 +55,13 @@ export function OrderList({
         <tbody>
           {orders.map((order) => (
             <tr key={order.id}>
-              <td>
+              <td data-label="Date">
                 <time dateTime={order.dateTime}>{order.date}</time>
               </td>
-              <td>{order.productName}</td>
-              <td>{order.quantity}</td>
-              <td>{order.amount ?? "-"}</td>
-              <td>{order.state}</td>
+              <td data-label="Product">{order.productName}</td>
+              <td data-label="Quantity">{order.quantity}</td>
+              <td data-label="Amount">{order.amount ?? "-"}</td>
+              <td data-label="State">{order.state}</td>
               <td>
                 {order.canManage ? (
                   <ManageSubscriptionForm

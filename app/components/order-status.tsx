@@ -19,6 +19,8 @@ export type SuccessView = {
     quantity: number;
     amount: string | null;
     email: string | null;
+    /** A subscription's billing interval ("month"), when known. */
+    interval?: string | null;
   };
 };
 
@@ -51,7 +53,7 @@ function Summary({ order }: { order: SuccessView["order"] }) {
           <dt>Amount</dt>
           <dd>
             {order.amount}
-            {order.mode === "subscription" ? " per period" : null}
+            {order.mode === "subscription" ? ` per ${order.interval ?? "period"}` : null}
           </dd>
         </>
       ) : null}
@@ -126,7 +128,7 @@ function WaitingForBank({ view }: { view: SuccessView }) {
     <Section title="We are waiting for your bank.">
       <Summary order={view.order} />
       <p role="status">
-        We are waiting for your bank. We will email you when the payment clears
+        We will email you when the payment clears
         {view.order.email ? ` (to ${view.order.email})` : ""}. This can take a few days; you can close this page.
       </p>
     </Section>
@@ -136,7 +138,7 @@ function WaitingForBank({ view }: { view: SuccessView }) {
 function Failed({ view }: { view: SuccessView }) {
   return (
     <Section title="The payment failed.">
-      <p>The payment failed. You were not charged.</p>
+      <p>You were not charged.</p>
       <p>
         <Link to={`/products/${view.order.productSlug}`}>Try again: {view.order.productName}</Link>
       </p>
@@ -147,7 +149,7 @@ function Failed({ view }: { view: SuccessView }) {
 function Expired({ view }: { view: SuccessView }) {
   return (
     <Section title="This checkout expired.">
-      <p>This checkout expired. You were not charged.</p>
+      <p>You were not charged.</p>
       <p>
         <Link to={`/products/${view.order.productSlug}`}>Back to {view.order.productName}</Link>
       </p>

@@ -197,7 +197,10 @@ export function planCatalog(prices: Stripe.Price[], rows: Product[]): Omit<SyncR
       let slug = want.slug;
       for (let n = 2; !available(slug); n++) slug = `${want.slug}-${n}`;
       claim(slug, "new");
-      arriving.push({ kind: "add", priceId, slug, fields: fieldsOf(want, slug, want.maxQuantity ?? 1) });
+      // A new price of a product already sold keeps that product's limit (Stripe has no field for it).
+      const sibling = rows.find((r) => r.stripeProductId === want.product.id);
+      const maxQuantity = want.maxQuantity ?? sibling?.maxQuantity ?? 1;
+      arriving.push({ kind: "add", priceId, slug, fields: fieldsOf(want, slug, maxQuantity) });
     }
   }
 

@@ -99,6 +99,10 @@ const schema = z.object({
     .min(0, { error: "PORT must be between 0 and 65535" })
     .max(65535, { error: "PORT must be between 0 and 65535" })
     .default(3000),
+  HOST: z
+    .string()
+    .regex(/^[A-Za-z0-9.:-]+$/, { error: "HOST must be an address or host name to listen on, such as 127.0.0.1 or ::" })
+    .optional(),
   HTTP_HEADERS_TIMEOUT_MS: z.coerce
     .number({ error: "HTTP_HEADERS_TIMEOUT_MS must be a number of milliseconds" })
     .int({ error: "HTTP_HEADERS_TIMEOUT_MS must be a whole number" })
@@ -170,6 +174,8 @@ export function parseConfig(env: Record<string, string | undefined>) {
     databasePath: e.DATABASE_PATH,
     databaseBusyTimeoutMs: e.DATABASE_BUSY_TIMEOUT_MS,
     port: e.PORT,
+    // Unset: every interface (Node's default for listen()).
+    host: e.HOST,
     http: {
       // Slow clients are cut off: headers must arrive within the first, the whole request within the second.
       headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
@@ -184,7 +190,18 @@ function loadConfig(): Config {
   if (process.env.NODE_ENV !== "production" && !process.env.VITEST && existsSync(".env")) {
     process.loadEnvFile(".env");
   }
-  return parseConfig(process.env);
+  try {
+    return parseConfig(process.env);
+  } catch (error: unknown) {
+    // A filled-in .env next to `npm start` is the usual reason a variable seems set and is not.
+    if (error instanceof ConfigError && process.env.NODE_ENV === "production" && existsSync(".env")) {
+      error.message +=
+        "\n\nA .env file is here, but it is not read in production (NODE_ENV=production)." +
+        "\nPass the variables in the environment: your platform's settings, or for a local try" +
+        "\n  NODE_ENV=production node --env-file=.env ./server.js";
+    }
+    throw error;
+  }
 }
 
 export const config: Config = loadConfig();

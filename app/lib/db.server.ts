@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { count, sql } from "drizzle-orm";
@@ -10,6 +10,7 @@ import pg from "pg";
 
 import * as pgSchema from "../../db/schema/pg";
 import * as sqliteSchema from "../../db/schema/sqlite";
+import { applyCatalogFile, type CatalogEntry, describeCatalogChanges, readCatalog } from "./catalog-file.server";
 import { config } from "./config.server";
 import { describeDatabaseError } from "./db-errors.server";
 
@@ -41,26 +42,11 @@ export type DatabaseHandle =
 
 export type Dialect = DatabaseHandle["dialect"];
 
-export type CatalogEntry = {
-  slug: string;
-  name: string;
-  description: string;
-  stripeProductId?: string;
-  stripePriceId: string;
-  mode: "payment" | "subscription";
-  unitAmount: number;
-  currency: string;
-  recurringInterval?: string;
-  maxQuantity: number;
-  active: boolean;
-};
-
 const root = process.cwd();
 export const MIGRATIONS_FOLDERS = {
   sqlite: path.join(root, "db", "migrations", "sqlite"),
   postgres: path.join(root, "db", "migrations", "pg"),
 } as const;
-export const CATALOG_PATH = path.join(root, "db", "catalog.json");
 
 /**
  * The connection's pragmas. Only journal_mode=WAL persists in the file;
@@ -74,9 +60,8 @@ export function applyPragmas(sqlite: Database.Database, busyTimeoutMs: number) {
   sqlite.pragma("foreign_keys = ON");
 }
 
-export function readCatalog(file = CATALOG_PATH): CatalogEntry[] {
-  return (JSON.parse(readFileSync(file, "utf8")) as { products: CatalogEntry[] }).products;
-}
+// The file's schema and its validation live in catalog-file.server.ts.
+export { CATALOG_PATH, type CatalogEntry, readCatalog } from "./catalog-file.server";
 
 const productRow = (entry: CatalogEntry) => ({
   slug: entry.slug,
@@ -193,13 +178,21 @@ export function describeDatabase(h: DatabaseHandle = handle) {
 }
 
 // One database per process, kept across dev-server module reloads.
-const globalForDb = globalThis as unknown as { __shopDb?: Promise<DatabaseHandle> };
+const globalForDb = globalThis as unknown as { __shopDb?: Promise<DatabaseHandle>; __shopCatalogApplied?: boolean };
 export const handle: DatabaseHandle = await (globalForDb.__shopDb ??= openConfigured());
 
 export const db: Db = handle.db;
 /** The tables, for the dialect `db` runs on (typed as PostgreSQL's, the same names and columns). */
 export const schema: Schema = (handle.dialect === "sqlite" ? sqliteSchema : pgSchema) as unknown as Schema;
 export const dialect: Dialect = handle.dialect;
+
+// In development db/catalog.json is the catalog: products added or changed there since the
+// database was made arrive at start (docs/decisions/071-catalog-file-in-development.md).
+if (config.nodeEnv === "development" && !globalForDb.__shopCatalogApplied) {
+  globalForDb.__shopCatalogApplied = true;
+  const line = describeCatalogChanges(await applyCatalogFile(db, schema));
+  if (line) console.info(line);
+}
 
 /**
  * The few SQL expressions the dialects spell differently, in one place.

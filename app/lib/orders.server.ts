@@ -22,7 +22,7 @@ const { checkoutSessions, products, shoppers } = schema;
 /** What Stripe puts in `{CHECKOUT_SESSION_ID}`. */
 export const SESSION_ID = /^cs_(test|live)_[A-Za-z0-9]{1,255}$/;
 
-type OwnCheckout = { checkout: CheckoutSession; product: Pick<Product, "name" | "slug"> };
+type OwnCheckout = { checkout: CheckoutSession; product: Pick<Product, "name" | "slug" | "recurringInterval"> };
 
 /** Whether the database knows this shopper (has a checkout of theirs). */
 export async function isKnownShopper(shopperId: string) {
@@ -33,7 +33,10 @@ export async function isKnownShopper(shopperId: string) {
 /** The checkout with this id if it belongs to this shopper, else undefined. */
 export async function findOwnCheckout(shopperId: string, checkoutId: string): Promise<OwnCheckout | undefined> {
   const [found] = await db
-    .select({ checkout: checkoutSessions, product: { name: products.name, slug: products.slug } })
+    .select({
+      checkout: checkoutSessions,
+      product: { name: products.name, slug: products.slug, recurringInterval: products.recurringInterval },
+    })
     .from(checkoutSessions)
     .innerJoin(products, eq(products.id, checkoutSessions.productId))
     .where(and(eq(checkoutSessions.id, checkoutId), eq(checkoutSessions.shopperId, shopperId)))
@@ -101,6 +104,7 @@ export function successView({ checkout, product }: OwnCheckout): SuccessView {
       quantity: checkout.quantity,
       amount: amountOf(checkout),
       email: checkout.customerEmail,
+      interval: product.recurringInterval ?? undefined,
     },
   };
 }
@@ -134,7 +138,7 @@ export function stateInWords(checkout: CheckoutSession): string {
     case "waiting_for_bank":
       return "Waiting for your bank";
     case "processing":
-      return "Awaiting payment";
+      return "Checkout not completed";
     case "paid":
       if (checkout.mode === "subscription" && checkout.subscriptionStatus) {
         return `Paid: ${SUBSCRIPTION_WORDS[checkout.subscriptionStatus] ?? `subscription ${checkout.subscriptionStatus}`}`;

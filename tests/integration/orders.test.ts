@@ -125,7 +125,7 @@ describe("GET /orders", () => {
         productName: "Linen Work Apron",
         quantity: 2,
         amount: "€98.00",
-        state: "Awaiting payment",
+        state: "Checkout not completed",
         date: "Jan 10, 2025",
         dateTime: "2025-01-10T00:00:00.000Z",
         canManage: false,

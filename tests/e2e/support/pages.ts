@@ -52,11 +52,11 @@ export async function visibleNow(locator: Locator) {
 const sessionIdOf = (url: string) =>
   new URL(url).searchParams.get("session_id") ?? new URL(url).pathname.split("/").pop()!;
 
-function hostedPageUrl(shop: Shop) {
+export function hostedPageUrl(shop: Shop) {
   return new RegExp(`^${escapeRegExp(shop.emulator.url)}/c/pay/cs_test_[A-Za-z0-9]+$`);
 }
 
-function successPageUrl(shop: Shop) {
+export function successPageUrl(shop: Shop) {
   return new RegExp(`^${escapeRegExp(shop.url)}/checkout/success\\?session_id=cs_test_[A-Za-z0-9]+$`);
 }
 
