@@ -98,10 +98,14 @@ server.listen(config.port, () => {
   console.log(`shop listening on http://localhost:${port}`);
   build.entry.module.startReconcileSchedule?.();
 });
+// The job worker, unless WORKER=off (app/lib/jobs/start.server.ts).
+const stopJobs = build.entry.module.startJobs?.() ?? (async () => {});
 
 for (const signal of ["SIGTERM", "SIGINT"]) {
   process.on(signal, () => {
-    server.close(() => process.exit(0));
+    // Running jobs finish or are released before the process ends.
+    const jobsStopped = stopJobs().catch(() => {});
+    server.close(() => void jobsStopped.then(() => process.exit(0)));
     server.closeIdleConnections();
     setTimeout(() => process.exit(0), 5_000).unref();
   });

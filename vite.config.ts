@@ -58,10 +58,27 @@ function devStripe(): Plugin {
   };
 }
 
+/** `npm run dev` runs the job worker too, unless WORKER=off (app/lib/jobs/start.server.ts). */
+function devJobs(): Plugin {
+  return {
+    name: "shop:dev-jobs",
+    apply: "serve",
+    configureServer(server) {
+      if (!server.config.configFile || process.env.VITEST) return;
+      server.httpServer?.once("listening", async () => {
+        const { startJobs } = await server.ssrLoadModule("/app/lib/jobs/start.server.ts");
+        const stop = (startJobs as () => () => Promise<void>)();
+        server.httpServer?.once("close", () => void stop());
+      });
+    },
+  };
+}
+
 export default defineConfig({
   server: { port: 5173, strictPort: true },
   plugins: [
     devStripe(),
+    devJobs(),
     remix({
       future: {
         v3_fetcherPersist: true,

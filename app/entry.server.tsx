@@ -11,6 +11,7 @@ import { RequestInfoProvider } from "./components/request-info";
 import { applyDocumentHeaders, newNonce, newRequestId } from "./lib/security.server";
 
 export { config };
+export { startJobs } from "./lib/jobs/start.server";
 export { startReconcileSchedule } from "./lib/reconcile.server";
 export { bodyLimitFor } from "./lib/limits";
 export { CROSS_SITE_MESSAGE, isSameOrigin } from "./lib/security.server";
