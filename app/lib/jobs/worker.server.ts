@@ -75,7 +75,8 @@ export function createWorker(options: WorkerOptions): Worker {
     const maxAttempts = handler.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
     if (job.attempts > maxAttempts) {
       // Its worker died on the last attempt (a lease ran out): give up instead of trying forever.
-      await store.fail(job.id, owner, job.lastError ?? "the lease ran out on the last attempt", null, now());
+      const error = `gave up: the worker of attempt ${job.attempts - 1} stopped before it finished (its lease ran out)`;
+      await store.fail(job.id, owner, error, null, now());
       log.error(`job dead id=${job.id} kind=${job.kind} key=${job.key} attempts=${job.attempts - 1}`);
       return;
     }
