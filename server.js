@@ -162,6 +162,8 @@ server.listen(config.port, config.host, () => {
   );
   build.entry.module.startReconcileSchedule?.();
 });
+// The job worker, unless WORKER=off (app/lib/jobs/start.server.ts).
+const stopJobs = build.entry.module.startJobs?.() ?? (async () => {});
 
 // Requests Node cannot parse get a short answer of the shop's own.
 const CLIENT_ERRORS = {
@@ -193,7 +195,9 @@ for (const signal of ["SIGTERM", "SIGINT"]) {
     if (drainStarted) return;
     drainStarted = true;
     draining = true;
-    server.close(() => process.exit(0));
+    // Running jobs finish or are released before the process ends.
+    const jobsStopped = stopJobs().catch(() => {});
+    server.close(() => void jobsStopped.then(() => process.exit(0)));
     for (const res of inFlight) {
       if (!res.headersSent) res.setHeader("Connection", "close");
       else res.once("finish", () => setImmediate(() => server.closeIdleConnections()));

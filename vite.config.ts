@@ -111,6 +111,22 @@ function devStripe(): Plugin {
   };
 }
 
+/** `npm run dev` runs the job worker too, unless WORKER=off (app/lib/jobs/start.server.ts). */
+function devJobs(): Plugin {
+  return {
+    name: "shop:dev-jobs",
+    apply: "serve",
+    configureServer(server) {
+      if (!server.config.configFile || process.env.VITEST) return;
+      server.httpServer?.once("listening", async () => {
+        const { startJobs } = await server.ssrLoadModule("/app/lib/jobs/start.server.ts");
+        const stop = (startJobs as () => () => Promise<void>)();
+        server.httpServer?.once("close", () => void stop());
+      });
+    },
+  };
+}
+
 export default defineConfig(({ isSsrBuild }) => ({
   server: { port: 5173, strictPort: true },
   build: {
@@ -126,6 +142,7 @@ export default defineConfig(({ isSsrBuild }) => ({
   },
   plugins: [
     devStripe(),
+    devJobs(),
     remix({
       // Every Remix v3 flag on: no warnings, and a later move to React Router 7 is mostly renames.
       future: {

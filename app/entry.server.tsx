@@ -11,6 +11,7 @@ import { RequestInfoProvider } from "./components/request-info";
 import { applyDocumentHeaders, newNonce, newRequestId } from "./lib/security.server";
 
 export { config };
+export { startJobs } from "./lib/jobs/start.server";
 export { startReconcileSchedule } from "./lib/reconcile.server";
 export { createRequestGuard } from "./lib/request-guard.server";
 

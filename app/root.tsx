@@ -18,7 +18,12 @@ export const links: LinksFunction = () => [
 export const meta: MetaFunction = () => [{ title: "Field & Kiln" }];
 
 export async function loader(_: LoaderFunctionArgs) {
-  return json({ simulated: config.stripe.simulated, emulated: config.stripe.emulated });
+  return json({
+    simulated: config.stripe.simulated,
+    emulated: config.stripe.emulated,
+    // Development without MAIL_URL: mail is written to files and shown at /dev/mail.
+    mailPage: !config.production && !config.mail.url,
+  });
 }
 
 export function Layout({ children }: { children: ReactNode }) {
@@ -33,7 +38,7 @@ export function Layout({ children }: { children: ReactNode }) {
         <Links />
       </head>
       <body>
-        {data?.simulated ? <SimulatedPaymentsBanner emulated={data.emulated} /> : null}
+        {data?.simulated ? <SimulatedPaymentsBanner emulated={data.emulated} mailPage={data.mailPage} /> : null}
         <header className="site-header">
           <Link to="/" className="brand">
             Field &amp; Kiln

@@ -117,6 +117,19 @@ const schema = z.object({
     .number({ error: "RECONCILE_INTERVAL_MINUTES must be a number" })
     .min(0, { error: "RECONCILE_INTERVAL_MINUTES must not be negative" })
     .default(0),
+  WORKER: z.enum(["on", "off"], { error: "WORKER must be on or off" }).default("on"),
+  MAIL_URL: z
+    .url({
+      protocol: /^smtps?$/,
+      error: "MAIL_URL must be an smtp:// or smtps:// URL such as smtp://user:pass@mail.example.com:587",
+    })
+    .optional(),
+  MAIL_FROM: z
+    .string()
+    .regex(/^([^<>]*<)?[^\s@<>]+@[^\s@<>]+>?$/, {
+      error: "MAIL_FROM must be an address, optionally with a name: Field & Kiln <orders@example.com>",
+    })
+    .optional(),
 });
 
 export type Config = ReturnType<typeof parseConfig>;
@@ -145,6 +158,12 @@ export function parseConfig(env: Record<string, string | undefined>) {
     if (e.STRIPE_SECRET_KEY?.includes("emulator") && !e.STRIPE_API_BASE) {
       throw new ConfigError(
         "Invalid configuration:\n  STRIPE_SECRET_KEY is the emulator's key; production needs a real key (or an explicit STRIPE_API_BASE)",
+      );
+    }
+    // The worker sends order confirmations: without a mail server they would pile up unsent.
+    if (e.WORKER === "on" && e.MAIL_URL === undefined) {
+      throw new ConfigError(
+        "Invalid configuration:\n  MAIL_URL is required in production: the job worker sends order confirmation mail (smtp://...); set WORKER=off for a process that runs no worker",
       );
     }
   }
@@ -182,6 +201,12 @@ export function parseConfig(env: Record<string, string | undefined>) {
       requestTimeoutMs: Math.max(e.HTTP_REQUEST_TIMEOUT_MS, e.HTTP_HEADERS_TIMEOUT_MS),
     },
     reconcileIntervalMinutes: e.RECONCILE_INTERVAL_MINUTES,
+    worker: e.WORKER === "on",
+    mail: {
+      // Unset outside production: mail is written to data/mail/ and shown at /dev/mail.
+      url: e.MAIL_URL,
+      from: e.MAIL_FROM ?? `Field & Kiln <orders@${new URL(e.APP_ORIGIN ?? "http://localhost").hostname}>`,
+    },
   };
 }
 

@@ -128,3 +128,26 @@ export const rateLimits = pgTable(
   },
   (t) => [primaryKey({ columns: [t.name, t.key] }), index("rate_limits_window_idx").on(t.windowStart)],
 );
+
+// Work after payment (docs/decisions/100-jobs-after-payment.md): as in db/schema/sqlite.ts.
+export const jobs = pgTable(
+  "jobs",
+  {
+    id: serial("id").primaryKey(),
+    key: text("key").notNull().unique(),
+    kind: text("kind").notNull(),
+    // JSON text, as on SQLite, so both stores hand handlers the same string.
+    payload: text("payload").notNull(),
+    state: text("state", { enum: ["pending", "running", "done", "dead"] })
+      .notNull()
+      .default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    runAfter: ms("run_after").notNull(),
+    lastError: text("last_error"),
+    leaseOwner: text("lease_owner"),
+    leaseExpiresAt: ms("lease_expires_at"),
+    createdAt: ms("created_at").notNull(),
+    updatedAt: ms("updated_at").notNull(),
+  },
+  (t) => [index("jobs_state_run_after_idx").on(t.state, t.runAfter)],
+);

@@ -126,3 +126,28 @@ export const rateLimits = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.name, t.key] }), index("rate_limits_window_idx").on(t.windowStart)],
 );
+
+// Work after payment (docs/decisions/100-jobs.md). `key` makes a second
+// enqueue a no-op; a running job's lease lets another worker take it over
+// once it runs out. The PostgreSQL twin is db/schema/jobs.pg.ts.
+export const jobs = sqliteTable(
+  "jobs",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    key: text("key").notNull().unique(),
+    kind: text("kind").notNull(),
+    // JSON text.
+    payload: text("payload").notNull(),
+    state: text("state", { enum: ["pending", "running", "done", "dead"] })
+      .notNull()
+      .default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    runAfter: integer("run_after").notNull(),
+    lastError: text("last_error"),
+    leaseOwner: text("lease_owner"),
+    leaseExpiresAt: integer("lease_expires_at"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("jobs_state_run_after_idx").on(t.state, t.runAfter)],
+);

@@ -27,6 +27,8 @@ export const BUILT_SERVER_ENV = {
   STRIPE_WEBHOOK_SECRET: `${WEBHOOK_SECRET},${PREVIOUS_WEBHOOK_SECRET}`,
   SESSION_SECRET: `${SESSION_SECRET},${PREVIOUS_SESSION_SECRET}`,
   STRIPE_TIMEOUT_MS: "1500",
+  // No job worker (it would need MAIL_URL in production); tests/integration/jobs-mail.test.ts runs one.
+  WORKER: "off",
 };
 
 /** The environment of the built app answering at `url`. */

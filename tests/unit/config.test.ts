@@ -8,6 +8,7 @@ const production = {
   STRIPE_WEBHOOK_SECRET: "whsec_new, whsec_old",
   SESSION_SECRET: `${"n".repeat(32)},${"o".repeat(32)}`,
   APP_ORIGIN: "https://shop.example.com",
+  MAIL_URL: "smtp://mailer:secret@mail.example.com:587",
 };
 
 function errorOf(env: Record<string, string | undefined>) {
