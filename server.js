@@ -195,6 +195,7 @@ for (const signal of ["SIGTERM", "SIGINT"]) {
     if (drainStarted) return;
     drainStarted = true;
     draining = true;
+    console.log(`shutdown: ${signal}, draining ${inFlight.size} request(s) in flight`);
     // Running jobs finish or are released before the process ends.
     const jobsStopped = stopJobs().catch(() => {});
     server.close(() => void jobsStopped.then(() => process.exit(0)));

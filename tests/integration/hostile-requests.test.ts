@@ -1,11 +1,11 @@
 import { randomBytes } from "node:crypto";
 
-import Database from "better-sqlite3";
 import Stripe from "stripe";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 
 import { emulatorControl } from "../support/emulator";
 import { rawRequest, requestText } from "../support/raw-http";
+import { serverQuery } from "../support/db";
 import { startBuiltServer, type Proc } from "../support/server";
 import { WEBHOOK_SECRET } from "../support/test-env";
 
@@ -17,7 +17,7 @@ import { WEBHOOK_SECRET } from "../support/test-env";
  */
 
 const emu = emulatorControl();
-let server: Proc & { databasePath: string };
+let server: Proc & { databasePath: string; databaseUrl?: string };
 const PRODUCT = "/products/ceramic-pour-over";
 
 beforeAll(async () => {
@@ -30,14 +30,7 @@ beforeEach(async () => {
 });
 
 const creates = () => emu.requestsTo("POST", "/v1/checkout/sessions");
-const readDb = <T>(sql: string, ...params: unknown[]) => {
-  const db = new Database(server.databasePath, { readonly: true });
-  try {
-    return db.prepare(sql).all(...params) as T[];
-  } finally {
-    db.close();
-  }
-};
+const readDb = <T>(sql: string, ...params: unknown[]) => serverQuery<T>(server, sql, params);
 
 async function openProduct(cookie?: string | null) {
   const response = await fetch(`${server.url}${PRODUCT}`, { headers: cookie ? { Cookie: cookie } : {} });
@@ -214,7 +207,7 @@ describe("one view of the URL", () => {
       });
       expect(response.status).toBe(200);
     }
-    expect(readDb("SELECT id FROM stripe_events WHERE id = ?", id)).toHaveLength(1);
+    expect(await readDb("SELECT id FROM stripe_events WHERE id = ?", id)).toHaveLength(1);
   });
 });
 
@@ -296,13 +289,15 @@ describe("Stripe", () => {
     const sessionId = /cs_test_\w+/.exec(bought.headers.get("location")!)![0];
     await emu.pay(sessionId);
     // The shopper's stored customer (a tiny read helper: HTTP does not show it).
-    const linked = () =>
-      readDb<{ customer: string | null }>(
-        "SELECT s.stripe_customer_id AS customer FROM shoppers s JOIN checkout_sessions c ON c.shopper_id = s.id WHERE c.id = ?",
-        sessionId,
+    const linked = async () =>
+      (
+        await readDb<{ customer: string | null }>(
+          "SELECT s.stripe_customer_id AS customer FROM shoppers s JOIN checkout_sessions c ON c.shopper_id = s.id WHERE c.id = ?",
+          sessionId,
+        )
       )[0]?.customer ?? null;
     await expect.poll(linked, { timeout: 10_000 }).toMatch(/^cus_/);
-    const stale = linked()!;
+    const stale = (await linked())!;
 
     // Stripe forgets it (keys switched, customer deleted): the emulator starts afresh.
     await emu.reset();
@@ -312,7 +307,7 @@ describe("Stripe", () => {
     const tries = await creates();
     expect(tries.map((t) => t.params.customer ?? null)).toEqual([stale, null]);
     expect(tries[1]!.params.customer_creation).toBe("always");
-    expect(linked()).toBeNull();
+    expect(await linked()).toBeNull();
     expect(server.output.some((line) => line.includes("checkout customer missing at Stripe"))).toBe(true);
 
     // The next Buy asks Stripe once, with no stale customer.
