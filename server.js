@@ -150,9 +150,10 @@ const server = http.createServer(
   app,
 );
 
-server.listen(config.port, () => {
-  const { port } = server.address();
-  console.log(`shop listening on http://localhost:${port}`);
+server.listen(config.port, config.host, () => {
+  const { address, family, port } = server.address();
+  const shown = family === "IPv6" ? `[${address}]` : address;
+  console.log(`shop listening on http://${shown}:${port}`);
   build.entry.module.startReconcileSchedule?.();
 });
 

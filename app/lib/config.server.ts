@@ -99,6 +99,12 @@ const schema = z.object({
     .min(0, { error: "PORT must be between 0 and 65535" })
     .max(65535, { error: "PORT must be between 0 and 65535" })
     .default(3000),
+  // Where `npm start` listens: an address or name (127.0.0.1 behind a local proxy); unset is all interfaces.
+  HOST: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9.:_-]+$/, { error: "HOST must be an address or a host name, e.g. 127.0.0.1 or ::" })
+    .optional(),
   HTTP_HEADERS_TIMEOUT_MS: z.coerce
     .number({ error: "HTTP_HEADERS_TIMEOUT_MS must be a number of milliseconds" })
     .int({ error: "HTTP_HEADERS_TIMEOUT_MS must be a whole number" })
@@ -170,6 +176,7 @@ export function parseConfig(env: Record<string, string | undefined>) {
     databasePath: e.DATABASE_PATH,
     databaseBusyTimeoutMs: e.DATABASE_BUSY_TIMEOUT_MS,
     port: e.PORT,
+    host: e.HOST,
     http: {
       // Slow clients are cut off: headers must arrive within the first, the whole request within the second.
       headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
