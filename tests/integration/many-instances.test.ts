@@ -380,7 +380,7 @@ describe.skipIf(unavailable !== null)(title, () => {
       }
     }
     expect([...fulfilledLines.values()].filter((n) => n > 1)).toEqual([]);
-  }, 300_000);
+  }, 420_000);
 
   it("counts failed success-page look-ups across the instances: the eleventh gets 429 wherever it lands", async () => {
     // The killed instance back: three again.
