@@ -37,6 +37,14 @@ export default defineConfig({
         test: {
           name: "integration-pg",
           include: ["tests/integration/**/*.test.ts"],
+          // These make their own PostgreSQL databases (several instances, a server that goes away, the copy)
+          // or run each dialect themselves (the job stores and workers): once, in `integration`, is enough.
+          exclude: [
+            "tests/integration/many-instances.test.ts",
+            "tests/integration/database-goes-away.test.ts",
+            "tests/integration/copy-sqlite-to-pg.test.ts",
+            "tests/integration/jobs-{store,worker,processes,mail,cli}.test.ts",
+          ],
           environment: "node",
           globalSetup: ["tests/support/global-setup.ts", "tests/support/global-setup-pg.ts"],
           setupFiles: ["tests/support/setup.ts", "tests/support/setup-pg.ts", "tests/support/setup-emulator.ts"],

@@ -7,6 +7,7 @@ import { gzipSync } from "node:zlib";
 
 import Database from "better-sqlite3";
 
+import { createTestDatabase, postgresUnavailable, type TestDatabase } from "../tests/support/pg-database";
 import { BUILT_SERVER_ENV, builtServerEnv } from "../tests/support/server";
 import { WEBHOOK_SECRET } from "../tests/support/test-env";
 import { shopperCookie } from "./lib/cookie";
@@ -28,6 +29,7 @@ import {
   rssKiB,
   startActionServer,
   startApp,
+  startBaselinePgWebhookServer,
   startBaselineWebhookServer,
   startEmulator,
   type Server,
@@ -39,11 +41,13 @@ import {
  * process, prints a table and writes bench/results.json.
  *
  *   BENCH_QUICK=1      small sizes, for developing the benchmark (about three minutes)
- *   BENCH_ONLY=a,b     only these scenarios: webhook, duplicate, memory, buy, pages, success
+ *   BENCH_ONLY=a,b     only these scenarios: webhook, duplicate, memory, buy, pages, success, postgres
  *   BENCH_OUT=file     where to write the results (default bench/results.json;
  *                      bench/results-*.json is ignored by git, for scratch runs)
  *   BENCH_PROFILE=1    start the app and the baseline with --cpu-prof (.cache/bench/profiles)
  *   BENCH_FRESH=1      rebuild the cached 1,000,000-row fixture
+ *   TEST_DATABASE_URL  the PostgreSQL server of the PostgreSQL pass (default postgres://postgres@127.0.0.1:5432/postgres);
+ *                      each scenario gets a fresh database of its own, dropped afterwards
  *   BENCH_APP_DIR=dir  measure the server.js and build/ in dir instead of building
  *                      (an A/B comparison: a `git worktree` of another commit, built)
  */
@@ -1223,6 +1227,265 @@ function runInProcessLoader(ctx: Context, databasePath: string, url: string, coo
 
 /* -------------------------------------------------------------------------- */
 
+/* -------------------------------------------------------------------------- */
+/* PostgreSQL: webhook ingest, Buy and the success loader with DATABASE_URL   */
+/* -------------------------------------------------------------------------- */
+
+const PG_POOL_MAX = 10;
+
+/** A fresh PostgreSQL database holding a SQLite fixture's rows (npm run db:copy-to-postgres), analyzed. */
+async function postgresFrom(file: string, prefix: string): Promise<TestDatabase> {
+  const database = await createTestDatabase(prefix, { migrated: false });
+  const t0 = Date.now();
+  execFileSync(process.execPath, ["--import", "tsx", path.join(root, "scripts/copy-sqlite-to-pg.ts")], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NODE_ENV: "production",
+      DATABASE_PATH: file,
+      DATABASE_URL: database.url,
+    },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  const pool = new (await import("pg")).default.Pool({ connectionString: database.url, max: 1 });
+  await pool.query("ANALYZE");
+  await pool.end();
+  log(`  copied ${path.basename(file)} into PostgreSQL ${database.name} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  return database;
+}
+
+const startPgApp = (ctx: Context, database: TestDatabase) =>
+  startApp({
+    appDir: ctx.appDir,
+    databasePath: path.join(ctx.tmp, "unused-on-postgres.db"),
+    stripeApiBase: ctx.emulator.url,
+    cpuProfDir: PROFILE_DIR,
+    env: { DATABASE_URL: database.url, DATABASE_POOL_MAX: String(PG_POOL_MAX) },
+  });
+
+async function postgresScenarios(ctx: Context) {
+  const reason = await postgresUnavailable();
+  if (reason) {
+    log(`PostgreSQL pass DID NOT RUN: ${reason}`);
+    results.postgres = { ran: false, reason };
+    rows.push({
+      scenario: "P PostgreSQL",
+      figure: "did not run",
+      app: reason,
+      baseline: "",
+      ratio: "",
+      target: "",
+      met: "",
+    });
+    return;
+  }
+  const out: Record<string, unknown> = { ran: true, poolMax: PG_POOL_MAX };
+  results.postgres = out;
+  const databases: TestDatabase[] = [];
+  try {
+    // P1: webhook ingest, the app on PostgreSQL beside the bare pg baseline.
+    const { rounds, webhookWarmup, webhookEvents } = SIZES;
+    const perRound = webhookWarmup + webhookEvents;
+    log(
+      `scenario P1: webhook ingest on PostgreSQL, ${rounds} rounds of ${webhookEvents} events (+${webhookWarmup} warm-up), 32 connections, pool ${PG_POOL_MAX}`,
+    );
+    const fixture = path.join(ctx.tmp, "pg-webhooks.db");
+    copyDatabase(ctx.baseDb, fixture);
+    seedCheckouts(fixture, { count: rounds * perRound, kind: "open" });
+    const appDb = await postgresFrom(fixture, "bench_pg_webhook");
+    databases.push(appDb);
+    const baseDb = await createTestDatabase("bench_pg_baseline", { migrated: false });
+    databases.push(baseDb);
+    const app = await startPgApp(ctx, appDb);
+    const baseline = await startBaselinePgWebhookServer({ databaseUrl: baseDb.url, poolMax: PG_POOL_MAX });
+    const perRoundResults: { app: Summary; baseline: Summary }[] = [];
+    try {
+      for (let r = 0; r < rounds; r++) {
+        const spec = {
+          kind: "webhook" as const,
+          connections: 32,
+          warmup: webhookWarmup,
+          amount: webhookEvents,
+          from: r * perRound,
+          secret: WEBHOOK_SECRET,
+        };
+        const order = r % 2 === 0 ? (["app", "baseline"] as const) : (["baseline", "app"] as const);
+        const got: Partial<Record<"app" | "baseline", LoadResult>> = {};
+        for (const side of order) {
+          got[side] = await runLoad({
+            ...spec,
+            url: side === "app" ? app.url : baseline.url,
+            salt: side === "baseline" ? `pb${r}` : "",
+          });
+        }
+        const a = got.app!.measured;
+        const b = got.baseline!.measured;
+        perRoundResults.push({ app: a, baseline: b });
+        log(
+          `  round ${r + 1}: app ${perSecond(a.rps)} p99 ${ms(a.latency.p99)}; pg baseline ${perSecond(b.rps)} p99 ${ms(b.latency.p99)}; ratio ${(a.rps / b.rps).toFixed(2)}`,
+        );
+      }
+    } finally {
+      await app.stop();
+      await baseline.stop();
+    }
+    const appRps = median(perRoundResults.map((x) => x.app.rps));
+    const baseRps = median(perRoundResults.map((x) => x.baseline.rps));
+    const appP99 = median(perRoundResults.map((x) => x.app.latency.p99));
+    const baseP99 = median(perRoundResults.map((x) => x.baseline.latency.p99));
+    const all2xx = perRoundResults.every((x) => only2xx(x.app) && only2xx(x.baseline));
+    const ratio = appRps / baseRps;
+    out.webhook = {
+      rounds: perRoundResults.map((x) => ({
+        app: brief(x.app),
+        baseline: brief(x.baseline),
+        ratio: round(x.app.rps / x.baseline.rps),
+      })),
+      appPerSecond: round(appRps, 1),
+      baselinePerSecond: round(baseRps, 1),
+      ratio: round(ratio),
+      appP99Ms: round(appP99),
+      baselineP99Ms: round(baseP99),
+      sqliteAppPerSecond: ctx.webhookAppRps ? round(ctx.webhookAppRps, 1) : null,
+      checks: { all2xx },
+      target: { ratioAtLeast: TARGETS.webhookRatio, p99UnderMs: TARGETS.webhookP99Ms },
+      met: { ratio: ratio >= TARGETS.webhookRatio, p99: appP99 < TARGETS.webhookP99Ms },
+    };
+    rows.push(
+      {
+        scenario: "P1 webhook ingest, PostgreSQL (32 conn)",
+        figure: "events/s",
+        app: perSecond(appRps),
+        baseline: `${perSecond(baseRps)} (pg)`,
+        ratio: ratio.toFixed(2),
+        target: `>= ${TARGETS.webhookRatio}`,
+        met: yes(ratio >= TARGETS.webhookRatio),
+      },
+      {
+        scenario: "",
+        figure: "p99 latency",
+        app: ms(appP99),
+        baseline: ms(baseP99),
+        ratio: "",
+        target: `< ${TARGETS.webhookP99Ms} ms`,
+        met: yes(appP99 < TARGETS.webhookP99Ms),
+      },
+      {
+        scenario: "",
+        figure: "all 2xx",
+        app: all2xx ? "yes" : "NO",
+        baseline: "",
+        ratio: "",
+        target: "all",
+        met: yes(all2xx),
+      },
+    );
+
+    // P3: Buy with the app on PostgreSQL; its added time beside SQLite's (the same emulator and baseline).
+    log("scenario P3: Buy on PostgreSQL, 1 connection");
+    const shopDb = await postgresFrom(ctx.baseDb, "bench_pg_buy");
+    databases.push(shopDb);
+    const buyApp = await startPgApp(ctx, shopDb);
+    try {
+      const buyer = randomBytes(16).toString("base64url");
+      const result = await runLoad({
+        kind: "buy",
+        url: buyApp.url,
+        path: `/products/${PRODUCT_SLUG}`,
+        connections: 1,
+        warmup: SIZES.buyWarmup,
+        amount: SIZES.buyRequests,
+        cookie: await shopperCookie(buyer),
+        shopperId: buyer,
+        origin: buyApp.url,
+      });
+      const a = result.measured;
+      const sqliteBuy = results.buy as { app: { latencyMs: { p50: number } } } | undefined;
+      const sqliteP50 = sqliteBuy?.app.latencyMs.p50;
+      const all303 = Object.keys(a.status).every((code) => code === "303") && a.errors === 0;
+      const more = sqliteP50 === undefined ? null : a.latency.p50 - sqliteP50;
+      out.buy = {
+        app: brief(a),
+        sqliteP50Ms: sqliteP50 ?? null,
+        morethanSqliteP50Ms: more === null ? null : round(more),
+        checks: { all303 },
+        target: { withinSqliteMs: 1 },
+        met: { within: more !== null && more < 1 },
+      };
+      rows.push(
+        {
+          scenario: "P3 Buy, PostgreSQL (1 conn)",
+          figure: "p50 latency",
+          app: ms(a.latency.p50),
+          baseline: sqliteP50 === undefined ? "-" : `${ms(sqliteP50)} (SQLite app)`,
+          ratio: more === null ? "" : `+${ms(more)}`,
+          target: "+ < 1 ms of SQLite",
+          met: more === null ? "-" : yes(more < 1),
+        },
+        {
+          scenario: "",
+          figure: "all 303 to the checkout",
+          app: all303 ? "yes" : JSON.stringify(a.status),
+          baseline: "",
+          ratio: "",
+          target: "all",
+          met: yes(all303),
+        },
+      );
+    } finally {
+      await buyApp.stop();
+    }
+
+    // P4: the success page's loader data over HTTP, with 10,000 and 1,000,000 (quick: 1,000 and 10,000) orders.
+    log("scenario P4: the success loader on PostgreSQL, 1 connection");
+    const success: Record<string, unknown> = {};
+    for (const count of [SIZES.small, SIZES.large]) {
+      const file = historyFixture(ctx, count);
+      const database = await postgresFrom(file, "bench_pg_success");
+      databases.push(database);
+      rmSync(file, { force: true });
+      const index = paidIndex(count);
+      const cookie = await shopperCookie(shopperOf(index));
+      const pagePath = `/checkout/success?session_id=${sessionId(index)}`;
+      const successApp = await startPgApp(ctx, database);
+      try {
+        const check = await fetch(`${successApp.url}${pagePath}`, { headers: { Cookie: cookie } });
+        const text = await check.text();
+        if (check.status !== 200 || !/Ceramic Pour-Over/.test(text))
+          throw new Error(`the success page on PostgreSQL answered ${check.status}: ${text.slice(0, 300)}`);
+        const data = (
+          await runLoad({
+            kind: "get",
+            url: successApp.url,
+            path: `${pagePath}&_data=routes%2Fcheckout.success`,
+            connections: 1,
+            warmup: SIZES.successWarmup,
+            amount: SIZES.successRequests,
+            headers: { Cookie: cookie },
+          })
+        ).measured;
+        success[String(count)] = { data: brief(data) };
+        log(`  ${count.toLocaleString("en-US")}: loader data over HTTP p50 ${ms(data.latency.p50)}`);
+        rows.push({
+          scenario: count === SIZES.small ? "P4 success loader, PostgreSQL (1 conn)" : "",
+          figure: `${count.toLocaleString("en-US")} orders: data p50 (HTTP)`,
+          app: ms(data.latency.p50),
+          baseline: "",
+          ratio: "",
+          target: `< ${TARGETS.successP50Ms} ms`,
+          met: yes(data.latency.p50 < TARGETS.successP50Ms),
+        });
+      } finally {
+        await successApp.stop();
+      }
+    }
+    out.successPage = success;
+  } finally {
+    for (const database of databases) await database.drop().catch(() => {});
+  }
+}
+
 type Context = {
   tmp: string;
   appDir: string;
@@ -1281,6 +1544,8 @@ async function main() {
     if (wanted("pages") || wanted("buy")) await pagesAndBuy(ctx);
     noteLoad("success");
     if (wanted("success")) await successScenario(ctx);
+    noteLoad("postgres");
+    if (wanted("postgres")) await postgresScenarios(ctx);
   } finally {
     await emulator.stop();
     rmSync(tmp, { recursive: true, force: true });

@@ -23,7 +23,7 @@ const PG_UNAVAILABLE = /^(08|53|57|58)|^(40001|40P01|25006)$/;
 // node-postgres and the socket: the server went away or never answered.
 const NETWORK = /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN)$/;
 const POOL_MESSAGES =
-  /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|connection (is )?closed/i;
+  /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|connection (is )?closed|is not currently accepting connections/i;
 
 /** The driver's error code, also when Drizzle wrapped the error (its message holds the query's params). */
 export function databaseErrorCode(error: unknown): string | null {
@@ -62,6 +62,9 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     return SQLITE_UNAVAILABLE.some((family) => code === family || code.startsWith(`${family}_`));
   }
   if (code && (PG_UNAVAILABLE.test(code) || NETWORK.test(code))) return true;
+  // 55000 is also a bug's code; only its "not accepting connections" (ALLOW_CONNECTIONS false,
+  // a database being dropped or restored) is the database going away, found by its message.
+
   return messages(error).some((m) => POOL_MESSAGES.test(m));
 }
 

@@ -134,6 +134,14 @@ export async function openPostgres(
   pool.on("error", (error) => {
     console.warn(`database: an idle PostgreSQL connection failed and was dropped: ${error.message}`);
   });
+  // The same for a connection in use (terminated by the server mid-transaction):
+  // without a listener its 'error' event would end the process; the query
+  // itself fails and answers 503, and the pool drops the broken client.
+  pool.on("connect", (client) => {
+    client.on("error", (error) => {
+      console.warn(`database: a PostgreSQL connection in use failed: ${error.message}`);
+    });
+  });
   const pgDb = drizzlePg(pool, { schema: pgSchema });
   const client = await pool.connect();
   try {

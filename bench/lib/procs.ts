@@ -122,6 +122,34 @@ export async function startBaselineWebhookServer({
   return server;
 }
 
+/** bench/baseline-webhook-server-pg.mjs: the same over `pg`, BEGIN/INSERT/COMMIT, pool of `poolMax`. */
+export async function startBaselinePgWebhookServer({
+  databaseUrl,
+  poolMax,
+}: {
+  databaseUrl: string;
+  poolMax: number;
+}): Promise<Server> {
+  const port = await freePort();
+  const server = spawnNode(
+    "the PostgreSQL baseline webhook server",
+    [path.join(root, "bench/baseline-webhook-server-pg.mjs")],
+    {
+      env: {
+        NODE_ENV: "production",
+        PORT: String(port),
+        DATABASE_URL: databaseUrl,
+        DATABASE_POOL_MAX: String(poolMax),
+        STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      },
+      keepLines: KEEP_LINES,
+    },
+  );
+  Object.assign(server, { url: `http://127.0.0.1:${port}`, port });
+  await waitForLine(server, "baseline listening");
+  return server;
+}
+
 /** The Stripe emulator (stripe-emulator/main.ts), quiet, with its default retry delays. */
 export function startEmulator(): Promise<Server> {
   return startEmulatorProcess({ env: { EMULATOR_QUIET: "1", EMULATOR_RETRY_BASE_MS: "1000" } });

@@ -22,6 +22,11 @@ function errorOf(env: Record<string, string | undefined>) {
 }
 
 describe("configuration", () => {
+  it("listens where HOST says, or on all interfaces", () => {
+    expect(parseConfig({ ...production, HOST: "127.0.0.1" }).host).toBe("127.0.0.1");
+    expect(parseConfig(production).host).toBeUndefined();
+  });
+
   it("reads a complete production environment", () => {
     const config = parseConfig(production);
     expect(config.production).toBe(true);
@@ -50,6 +55,7 @@ describe("configuration", () => {
     ["STRIPE_API_BASE", "ftp://x", "STRIPE_API_BASE must be an http(s) URL"],
     ["PORT", "eighty", "PORT must be a number"],
     ["PORT", "70000", "PORT must be between 0 and 65535"],
+    ["HOST", "127.0.0.1/8", "HOST must be an address or a host name"],
     ["STRIPE_TIMEOUT_MS", "10", "STRIPE_TIMEOUT_MS must be at least 100"],
   ])("refuses a malformed %s with a message naming it", (name, value, message) => {
     expect(errorOf({ ...production, [name]: value })).toContain(message);
