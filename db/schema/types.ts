@@ -10,6 +10,7 @@ export type Shopper = typeof sqlite.shoppers.$inferSelect;
 export type CheckoutSession = typeof sqlite.checkoutSessions.$inferSelect;
 export type StripeEvent = typeof sqlite.stripeEvents.$inferSelect;
 export type JobLock = typeof sqlite.jobLocks.$inferSelect;
+export type Operator = typeof sqlite.operators.$inferSelect;
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type Rows<S> = { [K in keyof S]: S[K] extends { $inferSelect: infer R } ? R : never };
