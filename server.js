@@ -25,7 +25,7 @@ try {
   process.exit(1);
 }
 
-const { config, createRequestGuard } = build.entry.module;
+const { config, createRequestGuard, recordHttpRequest } = build.entry.module;
 const checkRequest = createRequestGuard(build.routes, build.basename);
 const handleRemix = createRequestHandler(build, config.production ? "production" : "development");
 const appHost = new URL(config.appOrigin).host;
@@ -57,6 +57,8 @@ app.use((req, res, next) => {
   // Method, target, Host syntax, cross-site posts and body limits are decided
   // on the URL and route Remix will use (docs/decisions/090-one-view-of-the-request.md).
   const verdict = checkRequest(req.method, req.originalUrl, { get: (name) => req.get(name) ?? null });
+  // One count per answer, labelled by route id (never the raw path): app/lib/metrics.server.ts.
+  res.on("finish", () => recordHttpRequest(verdict.ok ? verdict.routeId : null, req.method, res.statusCode));
   if (!verdict.ok) {
     req.resume();
     return answer(res, verdict.status, verdict.message, verdict.headers);

@@ -12,6 +12,7 @@ import { applyDocumentHeaders, newNonce, newRequestId } from "./lib/security.ser
 
 export { config };
 export { startReconcileSchedule } from "./lib/reconcile.server";
+export { recordHttpRequest } from "./lib/metrics.server";
 export { createRequestGuard } from "./lib/request-guard.server";
 
 const ABORT_DELAY = 5_000;

@@ -1,6 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { and, desc, eq, isNotNull, like, or, type SQL, sql } from "drizzle-orm";
 
+import { ORDER_FILTERS, type OrderFilter } from "./admin-filters";
 import { config } from "./config.server";
 import { db, schema } from "./db.server";
 import { currentHolder } from "./locks.server";
@@ -15,9 +16,6 @@ const { checkoutSessions, products, stripeEvents, jobCheckpoints } = schema;
  * What the operator console reads and the one thing it asks Stripe to do
  * (refund). Reads only: an order changes when Stripe's news lands.
  */
-
-export const ORDER_FILTERS = ["all", "flagged", "open", "paid", "unpaid", "failed", "expired"] as const;
-export type OrderFilter = (typeof ORDER_FILTERS)[number];
 
 const FILTER_WHERE: Record<OrderFilter, SQL | undefined> = {
   all: undefined,

@@ -109,6 +109,10 @@ const schema = z.object({
     .int({ error: "HTTP_REQUEST_TIMEOUT_MS must be a whole number" })
     .min(100, { error: "HTTP_REQUEST_TIMEOUT_MS must be at least 100" })
     .default(30_000),
+  METRICS_TOKEN: z
+    .string()
+    .min(16, { error: "METRICS_TOKEN must be at least 16 characters (unset: /metrics answers 404)" })
+    .optional(),
   RECONCILE_INTERVAL_MINUTES: z.coerce
     .number({ error: "RECONCILE_INTERVAL_MINUTES must be a number" })
     .min(0, { error: "RECONCILE_INTERVAL_MINUTES must not be negative" })
@@ -176,6 +180,7 @@ export function parseConfig(env: Record<string, string | undefined>) {
       requestTimeoutMs: Math.max(e.HTTP_REQUEST_TIMEOUT_MS, e.HTTP_HEADERS_TIMEOUT_MS),
     },
     reconcileIntervalMinutes: e.RECONCILE_INTERVAL_MINUTES,
+    metricsToken: e.METRICS_TOKEN,
   };
 }
 

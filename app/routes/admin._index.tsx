@@ -4,7 +4,8 @@ import { Form, Link, useLoaderData } from "@remix-run/react";
 
 import { AdminNav, Time } from "~/components/admin-nav";
 import { GeneralErrorBoundary } from "~/components/error-boundary";
-import { findOrders, ORDER_FILTERS, parseFilter } from "~/lib/admin.server";
+import { findOrders, parseFilter } from "~/lib/admin.server";
+import { ORDER_FILTERS } from "~/lib/admin-filters";
 import { orUnavailable } from "~/lib/db-errors.server";
 import { requireOperator } from "~/lib/operators.server";
 
