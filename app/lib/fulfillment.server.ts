@@ -1,5 +1,6 @@
 import type { CheckoutSession } from "../../db/schema/types";
 import type { PgDb, SqliteDb } from "./db.server";
+import { logger } from "./logger.server";
 
 /** The transaction the state machine runs in, per dialect; a hook writes through it. */
 export type Tx =
@@ -25,7 +26,7 @@ export function onFulfill(hook: FulfillmentHook): () => void {
 }
 
 const logFulfilled = (checkout: CheckoutSession) =>
-  console.info(`fulfilled checkout_session=${checkout.id} shopper=${checkout.shopperId}`);
+  logger.info({ checkoutId: checkout.id }, `fulfilled checkout_session=${checkout.id} shopper=${checkout.shopperId}`);
 
 /** Inside a synchronous better-sqlite3 transaction. */
 export function fulfillSync(tx: Extract<Tx, { dialect: "sqlite" }>, checkout: CheckoutSession) {

@@ -2,6 +2,7 @@ import type { ActionFunctionArgs } from "@remix-run/node";
 import { json } from "@remix-run/node";
 
 import { describeDatabaseError, isDatabaseUnavailable, RETRY_AFTER_SECONDS } from "~/lib/db-errors.server";
+import { logFor } from "~/lib/logger.server";
 import { recordWebhook } from "~/lib/metrics.server";
 import { processStripeEvent } from "~/lib/orders/state-machine.server";
 import { readBoundedBody, verifyWebhook, WebhookError } from "~/lib/webhook.server";
@@ -43,7 +44,8 @@ export async function action({ request }: ActionFunctionArgs) {
     throw error;
   }
 
-  console.info(`webhook received id=${event.id} type=${event.type}`);
+  const log = logFor(request).child({ eventId: event.id, eventType: event.type });
+  log.info(`webhook received id=${event.id} type=${event.type}`);
   const started = performance.now();
   const seconds = () => (performance.now() - started) / 1000;
   try {
@@ -54,6 +56,7 @@ export async function action({ request }: ActionFunctionArgs) {
     // The transaction rolled back: nothing of this event is stored, and
     // Stripe's retry will find the database as if it had never arrived.
     recordWebhook(event.type, "failed", seconds());
+    // Still console.error: tests match its text to the end of the line, so it stays one plain line.
     console.error(`webhook not stored id=${event.id} type=${event.type} error=${describeDatabaseError(error)}`);
     return isDatabaseUnavailable(error)
       ? plain(503, "The database cannot take this event right now; Stripe will retry.", {
