@@ -31,7 +31,7 @@ function addOperator(databasePath: string) {
     },
   );
   expect(result.stderr).toBe("");
-  expect(result.stdout).toMatch(/^Operator operator@example\.com (created|reset)/);
+  expect(result.stdout).toMatch(/^(Operator operator@example\.com created|Password of operator@example\.com reset)/);
 }
 
 describe.each([false, true])("the console in Chromium, JavaScript enabled: %s", (javaScript) => {

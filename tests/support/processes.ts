@@ -170,7 +170,11 @@ export async function snapshotBuild(into?: string): Promise<string> {
       // Copied in the middle of a rebuild? Every asset the server build names must be there.
       const server = readFileSync(path.join(dir, "build/server/index.js"), "utf8");
       const assets = new Set(server.match(/\/assets\/[\w.-]+\.(?:js|css)/g) ?? []);
-      const missing = [...assets].filter((asset) => !existsSync(path.join(dir, "build/client", asset)));
+      // A server chunk (build/server/assets, a dynamic import) is named the same way as a client asset.
+      const missing = [...assets].filter(
+        (asset) =>
+          !existsSync(path.join(dir, "build/client", asset)) && !existsSync(path.join(dir, "build/server", asset)),
+      );
       if (missing.length > 0) throw new Error(`the build is incomplete, missing ${missing.join(", ")}`);
       return dir;
     } catch (error: unknown) {
