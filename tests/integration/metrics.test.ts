@@ -4,7 +4,10 @@ import { loader as metricsLoader } from "~/routes/metrics";
 import { emulatorControl } from "../support/emulator";
 import { getRequest, settle } from "../support/http";
 import { startBuiltServer, type Proc } from "../support/server";
-import { sign, stripeEvent } from "../support/stripe-fixtures";
+import { eq } from "drizzle-orm";
+
+import { openServerDb, schema } from "../support/db";
+import { CHECKOUT_EVENT, sessionFor, sign, stripeEvent, storeCheckout } from "../support/stripe-fixtures";
 
 /** /metrics on the built server: the token, then the numbers after a known sequence of requests. */
 
@@ -57,17 +60,21 @@ describe("GET /metrics", () => {
     expect((await fetch(`${server.url}/`)).status).toBe(200);
     expect((await fetch(`${server.url}/products/no-such-thing`)).status).toBe(404);
 
-    const completed = JSON.stringify(
-      stripeEvent("checkout.session.completed", { id: "cs_test_notours", object: "checkout.session" }),
-      null,
-      2,
-    );
+    // Two orders in the server's database: one paid through the webhook, one left open and flagged.
+    const serverDb = await openServerDb(server);
+    const paid = await storeCheckout(serverDb.db);
+    const flagged = await storeCheckout(serverDb.db);
+    await serverDb.db
+      .update(schema.checkoutSessions)
+      .set({ flag: "amount differs" })
+      .where(eq(schema.checkoutSessions.id, flagged.id));
+    await serverDb.close();
+    const completed = JSON.stringify(stripeEvent(CHECKOUT_EVENT.completed, sessionFor(paid, "paid")), null, 2);
     const other = JSON.stringify(stripeEvent("customer.created", { id: "cus_test_1", object: "customer" }), null, 2);
     expect((await postWebhook(other, sign(other))).status).toBe(200);
     expect((await postWebhook(other, sign(other))).status).toBe(200); // a duplicate
     expect((await postWebhook(other, "t=1,v1=00")).status).toBe(400);
-    const handled = await postWebhook(completed, sign(completed));
-    expect(handled.status).toBeLessThan(500);
+    expect((await postWebhook(completed, sign(completed))).status).toBe(200);
 
     const response = await scrape(`Bearer ${TOKEN}`);
     expect(response.status).toBe(200);
@@ -77,16 +84,18 @@ describe("GET /metrics", () => {
     expect(sample(text, 'shop_webhook_deliveries_total{type="other",outcome="duplicate"}')).toBe(1);
     expect(sample(text, 'shop_webhook_deliveries_total{type="other",outcome="rejected"}')).toBe(1);
     // A handled type keeps its name; it is one of a closed set.
-    expect(text).toMatch(/shop_webhook_deliveries_total\{type="checkout\.session\.completed",outcome="\w+"\} 1/);
+    expect(sample(text, 'shop_webhook_deliveries_total{type="checkout.session.completed",outcome="stored"}')).toBe(1);
     expect(text).not.toContain("customer.created");
     expect(sample(text, 'shop_webhook_handling_seconds_count{outcome="stored"}')).toBeGreaterThanOrEqual(1);
     expect(sample(text, 'shop_http_requests_total{route="routes/_index",method="GET",status="200"}')).toBe(1);
     expect(sample(text, 'shop_http_requests_total{route="routes/products.$slug",method="GET",status="404"}')).toBe(1);
     expect(sample(text, 'shop_http_requests_total{route="routes/metrics",method="GET",status="401"}')).toBe(4);
     expect(text).not.toContain("no-such-thing");
-    // Queried from the database at scrape time: a fresh database has no orders and no checkpoint.
-    expect(sample(text, "shop_orders_fulfilled")).toBe(0);
-    expect(sample(text, "shop_orders_flagged")).toBe(0);
+    // Queried from the database at scrape time.
+    expect(sample(text, 'shop_orders{status="complete",payment_status="paid"}')).toBe(1);
+    expect(sample(text, 'shop_orders{status="open",payment_status="unpaid"}')).toBe(1);
+    expect(sample(text, "shop_orders_fulfilled")).toBe(1);
+    expect(sample(text, "shop_orders_flagged")).toBe(1);
     expect(sample(text, "shop_reconcile_checkpoint_age_seconds")).toBe(-1);
   });
 });
