@@ -15,7 +15,7 @@ import { databaseLimiter } from "./limiter.server";
 const { operators, operatorSessions } = schema;
 
 // OWASP's minimum for scrypt is N=2^17, r=8, p=1; N=2^15 keeps a sign-in near
-// 50 ms on a small machine. Parameters travel in the stored string, so they can rise later.
+// 100 ms on a small machine. Parameters travel in the stored string, so they can rise later.
 const SCRYPT = { N: 2 ** 15, r: 8, p: 1, keyLength: 32 };
 
 function scrypt(password: string, salt: Buffer, keyLength: number, options: ScryptOptions): Promise<Buffer> {
