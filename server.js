@@ -25,7 +25,7 @@ try {
   process.exit(1);
 }
 
-const { config, createRequestGuard } = build.entry.module;
+const { config, createRequestGuard, recordHttpRequest, logger } = build.entry.module;
 const checkRequest = createRequestGuard(build.routes, build.basename);
 const handleRemix = createRequestHandler(build, config.production ? "production" : "development");
 const appHost = new URL(config.appOrigin).host;
@@ -47,6 +47,8 @@ app.use((req, res, next) => {
   // A reference id for logs and error pages; never trusted from the client.
   const id = randomBytes(8).toString("hex");
   req.headers["x-request-id"] = id;
+  // This request's logger: every line carries its id (app/lib/logger.server.ts).
+  req.log = logger.child({ requestId: id });
   res.setHeader("X-Request-Id", id);
   res.setHeader("X-Content-Type-Options", "nosniff");
   if (config.production) res.setHeader("Strict-Transport-Security", "max-age=63072000; includeSubDomains");
@@ -57,6 +59,17 @@ app.use((req, res, next) => {
   // Method, target, Host syntax, cross-site posts and body limits are decided
   // on the URL and route Remix will use (docs/decisions/090-one-view-of-the-request.md).
   const verdict = checkRequest(req.method, req.originalUrl, { get: (name) => req.get(name) ?? null });
+  // One count per answer, labelled by route id (never the raw path): app/lib/metrics.server.ts.
+  const routeId = verdict.ok ? verdict.routeId : null;
+  const started = performance.now();
+  res.on("finish", () => {
+    recordHttpRequest(routeId, req.method, res.statusCode);
+    // Route id, never the path or query (a session id, an email) or any header.
+    req.log.info(
+      { method: req.method, route: routeId, status: res.statusCode, ms: Math.round(performance.now() - started) },
+      "request",
+    );
+  });
   if (!verdict.ok) {
     req.resume();
     return answer(res, verdict.status, verdict.message, verdict.headers);
@@ -135,7 +148,9 @@ app.use((error, req, res, _next) => {
   req.resume();
   if (status >= 400 && status < 500) return answer(res, status, "The request could not be read.");
   const id = res.getHeader("X-Request-Id");
-  console.error(`error ref=${id} ${req.method}:`, error instanceof Error ? (error.stack ?? error.message) : error);
+  req.log.error(
+    `error ref=${id} ${req.method}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+  );
   answer(res, 500, `Something went wrong on our side. Please try again (reference: ${id}).`);
 });
 

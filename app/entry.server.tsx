@@ -8,11 +8,14 @@ import { renderToPipeableStream } from "react-dom/server";
 // Configuration first: a bad value stops the server before it serves anything.
 import { config } from "./lib/config.server";
 import { RequestInfoProvider } from "./components/request-info";
+import { logger } from "./lib/logger.server";
 import { applyDocumentHeaders, newNonce, newRequestId } from "./lib/security.server";
 
 export { config };
 export { startJobs } from "./lib/jobs/start.server";
 export { startReconcileSchedule } from "./lib/reconcile.server";
+export { logger } from "./lib/logger.server";
+export { recordHttpRequest } from "./lib/metrics.server";
 export { createRequestGuard } from "./lib/request-guard.server";
 
 // Single fetch: how long Remix waits for pending promises; rendering is abandoned a second later.
@@ -82,8 +85,8 @@ export const handleError: HandleErrorFunction = (error, { request }) => {
   if (request.signal.aborted) return;
   // Remix's own 404/405 for an unmatched URL is an answer, not an error.
   if (isRouteErrorResponse(error) && error.status < 500) return;
-  console.error(
-    `error ref=${requestIdOf(request)} ${request.method} ${new URL(request.url).pathname}:`,
-    error instanceof Error ? (error.stack ?? error.message) : error,
+  logger.error(
+    { requestId: requestIdOf(request), method: request.method, path: new URL(request.url).pathname },
+    `error ref=${requestIdOf(request)} ${request.method} ${new URL(request.url).pathname}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
   );
 };

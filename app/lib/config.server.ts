@@ -113,6 +113,10 @@ const schema = z.object({
     .int({ error: "HTTP_REQUEST_TIMEOUT_MS must be a whole number" })
     .min(100, { error: "HTTP_REQUEST_TIMEOUT_MS must be at least 100" })
     .default(30_000),
+  METRICS_TOKEN: z
+    .string()
+    .min(16, { error: "METRICS_TOKEN must be at least 16 characters (unset: /metrics answers 404)" })
+    .optional(),
   RECONCILE_INTERVAL_MINUTES: z.coerce
     .number({ error: "RECONCILE_INTERVAL_MINUTES must be a number" })
     .min(0, { error: "RECONCILE_INTERVAL_MINUTES must not be negative" })
@@ -207,6 +211,7 @@ export function parseConfig(env: Record<string, string | undefined>) {
       url: e.MAIL_URL,
       from: e.MAIL_FROM ?? `Field & Kiln <orders@${new URL(e.APP_ORIGIN ?? "http://localhost").hostname}>`,
     },
+    metricsToken: e.METRICS_TOKEN,
   };
 }
 

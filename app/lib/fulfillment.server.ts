@@ -4,6 +4,7 @@ import type { CheckoutSession } from "../../db/schema/types";
 import type { PgDb, SqliteDb } from "./db.server";
 import { orderPaidJob } from "./jobs/order-paid.server";
 import type { NewJob } from "./jobs/types";
+import { logger } from "./logger.server";
 
 /** The transaction the state machine runs in, per dialect; a hook writes through it. */
 export type Tx =
@@ -62,7 +63,7 @@ export async function enqueueInTransaction(tx: Extract<Tx, { dialect: "postgres"
 }
 
 const logFulfilled = (checkout: CheckoutSession) =>
-  console.info(`fulfilled checkout_session=${checkout.id} shopper=${checkout.shopperId}`);
+  logger.info({ checkoutId: checkout.id }, `fulfilled checkout_session=${checkout.id} shopper=${checkout.shopperId}`);
 
 /** Inside a synchronous better-sqlite3 transaction. */
 export function fulfillSync(tx: Extract<Tx, { dialect: "sqlite" }>, checkout: CheckoutSession) {

@@ -2,6 +2,8 @@ import type { ActionFunctionArgs } from "@remix-run/node";
 import { json } from "@remix-run/node";
 
 import { describeDatabaseError, isDatabaseUnavailable, RETRY_AFTER_SECONDS } from "~/lib/db-errors.server";
+import { logFor } from "~/lib/logger.server";
+import { recordWebhook } from "~/lib/metrics.server";
 import { processStripeEvent } from "~/lib/orders/state-machine.server";
 import { readBoundedBody, verifyWebhook, WebhookError } from "~/lib/webhook.server";
 
@@ -35,17 +37,26 @@ export async function action({ request }: ActionFunctionArgs) {
     rawBody = await readBoundedBody(request);
     event = verifyWebhook(rawBody, request.headers.get("Stripe-Signature"));
   } catch (error: unknown) {
-    if (error instanceof WebhookError) return plain(error.status, error.message);
+    if (error instanceof WebhookError) {
+      recordWebhook(null, "rejected");
+      return plain(error.status, error.message);
+    }
     throw error;
   }
 
-  console.info(`webhook received id=${event.id} type=${event.type}`);
+  const log = logFor(request).child({ eventId: event.id, eventType: event.type });
+  log.info(`webhook received id=${event.id} type=${event.type}`);
+  const started = performance.now();
+  const seconds = () => (performance.now() - started) / 1000;
   try {
     const result = await processStripeEvent(event, { payload: rawBody, source: "webhook" });
+    recordWebhook(event.type, result.duplicate ? "duplicate" : "stored", seconds());
     return json(result.duplicate ? { received: true, duplicate: true } : { received: true }, { headers: NO_STORE });
   } catch (error: unknown) {
     // The transaction rolled back: nothing of this event is stored, and
     // Stripe's retry will find the database as if it had never arrived.
+    recordWebhook(event.type, "failed", seconds());
+    // Still console.error: tests match its text to the end of the line, so it stays one plain line.
     console.error(`webhook not stored id=${event.id} type=${event.type} error=${describeDatabaseError(error)}`);
     return isDatabaseUnavailable(error)
       ? plain(503, "The database cannot take this event right now; Stripe will retry.", {

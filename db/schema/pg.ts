@@ -151,3 +151,28 @@ export const jobs = pgTable(
   },
   (t) => [index("jobs_state_run_after_idx").on(t.state, t.runAfter)],
 );
+
+// Operators of the console (/admin). The password is a scrypt hash with its
+// salt and parameters in the string (app/lib/operators.server.ts).
+export const operators = pgTable("operators", {
+  id: serial("id").primaryKey(),
+  email: text("email").notNull().unique(),
+  passwordHash: text("password_hash").notNull(),
+  createdAt: ms("created_at").notNull().default(now),
+  updatedAt: ms("updated_at").notNull().default(now),
+});
+
+// One row per signed-in operator session: the cookie carries the random id.
+// A password reset deletes every row of that operator (signs them out).
+export const operatorSessions = pgTable(
+  "operator_sessions",
+  {
+    id: text("id").primaryKey(),
+    operatorId: integer("operator_id")
+      .notNull()
+      .references(() => operators.id, { onDelete: "cascade" }),
+    createdAt: ms("created_at").notNull().default(now),
+    expiresAt: ms("expires_at").notNull(),
+  },
+  (t) => [index("operator_sessions_operator_idx").on(t.operatorId)],
+);

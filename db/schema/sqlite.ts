@@ -127,9 +127,9 @@ export const rateLimits = sqliteTable(
   (t) => [primaryKey({ columns: [t.name, t.key] }), index("rate_limits_window_idx").on(t.windowStart)],
 );
 
-// Work after payment (docs/decisions/100-jobs.md). `key` makes a second
+// Work after payment (docs/decisions/100-jobs-after-payment.md). `key` makes a second
 // enqueue a no-op; a running job's lease lets another worker take it over
-// once it runs out. The PostgreSQL twin is db/schema/jobs.pg.ts.
+// once it runs out. Its PostgreSQL twin is in db/schema/pg.ts.
 export const jobs = sqliteTable(
   "jobs",
   {
@@ -150,4 +150,29 @@ export const jobs = sqliteTable(
     updatedAt: integer("updated_at").notNull(),
   },
   (t) => [index("jobs_state_run_after_idx").on(t.state, t.runAfter)],
+);
+
+// Operators of the console (/admin). The password is a scrypt hash with its
+// salt and parameters in the string (app/lib/operators.server.ts).
+export const operators = sqliteTable("operators", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  email: text("email").notNull().unique(),
+  passwordHash: text("password_hash").notNull(),
+  createdAt: integer("created_at").notNull().default(now),
+  updatedAt: integer("updated_at").notNull().default(now),
+});
+
+// One row per signed-in operator session: the cookie carries the random id.
+// A password reset deletes every row of that operator (signs them out).
+export const operatorSessions = sqliteTable(
+  "operator_sessions",
+  {
+    id: text("id").primaryKey(),
+    operatorId: integer("operator_id")
+      .notNull()
+      .references(() => operators.id, { onDelete: "cascade" }),
+    createdAt: integer("created_at").notNull().default(now),
+    expiresAt: integer("expires_at").notNull(),
+  },
+  (t) => [index("operator_sessions_operator_idx").on(t.operatorId)],
 );

@@ -11,6 +11,7 @@ export type CheckoutSession = typeof sqlite.checkoutSessions.$inferSelect;
 export type StripeEvent = typeof sqlite.stripeEvents.$inferSelect;
 export type JobLock = typeof sqlite.jobLocks.$inferSelect;
 export type Job = typeof sqlite.jobs.$inferSelect;
+export type Operator = typeof sqlite.operators.$inferSelect;
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type Rows<S> = { [K in keyof S]: S[K] extends { $inferSelect: infer R } ? R : never };

@@ -1,0 +1,106 @@
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+
+import { REDACT_PATHS, readableLine } from "~/lib/logger.server";
+import { emulatorControl } from "../support/emulator";
+import { BUILT_SERVER_ENV, startBuiltServer, type Proc } from "../support/server";
+import { sign, stripeEvent } from "../support/stripe-fixtures";
+
+/** The built server's log: JSON lines with a request id, and none of the secrets a request carried. */
+
+const emu = emulatorControl();
+const METRICS_TOKEN = "metrics-token-logged-never-0123456789";
+let server: Proc & { databasePath: string };
+
+beforeAll(async () => {
+  server = await startBuiltServer({ stripeApiBase: emu.url, env: { METRICS_TOKEN } });
+});
+afterAll(() => server?.stop());
+
+describe("the log", () => {
+  it("holds ids, types and request ids, never cookies, tokens, signatures, passwords, payloads or secrets", async () => {
+    const cookieValue = "cookie-value-never-logged-7f3a";
+    const password = "password-never-logged-9c2e";
+    const payloadMarker = "payload-marker-never-logged-41d0";
+
+    const home = await fetch(`${server.url}/`, { headers: { Cookie: `shopper=${cookieValue}` } });
+    expect(home.status).toBe(200);
+    expect(
+      (await fetch(`${server.url}/metrics`, { headers: { Authorization: `Bearer ${METRICS_TOKEN}` } })).status,
+    ).toBe(200);
+    const login = await fetch(`${server.url}/admin/login`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: `operator=${cookieValue}` },
+      body: new URLSearchParams({ email: "ops@example.com", password }).toString(),
+    });
+    expect(login.status).toBe(400);
+
+    const event = stripeEvent("customer.created", { id: "cus_test_logs", object: "customer", name: payloadMarker });
+    const payload = JSON.stringify(event, null, 2);
+    const signature = sign(payload);
+    const delivered = await fetch(`${server.url}/stripe/webhook`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Stripe-Signature": signature },
+      body: payload,
+    });
+    expect(delivered.status).toBe(200);
+    const requestId = delivered.headers.get("X-Request-Id");
+
+    // The lines reach this process through a pipe, a moment after the answers.
+    await vi.waitFor(() =>
+      expect(server.output.some((l) => l.includes(`"requestId":"${requestId}","method"`))).toBe(true),
+    );
+    const output = server.output.join("\n");
+    for (const secret of [
+      cookieValue,
+      password,
+      payloadMarker,
+      signature,
+      signature.split(",v1=")[1]!,
+      METRICS_TOKEN,
+      BUILT_SERVER_ENV.STRIPE_SECRET_KEY,
+      ...BUILT_SERVER_ENV.STRIPE_WEBHOOK_SECRET.split(","),
+      ...BUILT_SERVER_ENV.SESSION_SECRET.split(","),
+    ]) {
+      expect(output).not.toContain(secret);
+    }
+
+    // Production logs are JSON, one object a line; the webhook's lines carry its request id and the event's id and type.
+    const entries = server.output
+      .filter((line) => line.startsWith("{"))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(entries.find((e) => String(e.msg).startsWith("webhook received "))).toMatchObject({
+      requestId,
+      eventId: event.id,
+      eventType: "customer.created",
+    });
+    expect(entries.filter((e) => e.msg === "request" && e.requestId === requestId)).toEqual([
+      expect.objectContaining({ route: "routes/stripe.webhook", status: 200, method: "POST" }),
+    ]);
+  });
+
+  it("redact blanks the fields that may hold secrets, should a caller pass them", () => {
+    const lines: string[] = [];
+    const log = pino(
+      { redact: { paths: REDACT_PATHS, censor: "[redacted]" } },
+      { write: (line: string) => lines.push(line) },
+    );
+    log.info(
+      {
+        password: "p",
+        payload: "{}",
+        headers: { "stripe-signature": "t=1", cookie: "c", authorization: "a" },
+        eventId: "evt_1",
+      },
+      "x",
+    );
+    const entry = JSON.parse(lines[0]!) as Record<string, unknown>;
+    expect(entry).toMatchObject({
+      password: "[redacted]",
+      payload: "[redacted]",
+      headers: { "stripe-signature": "[redacted]", cookie: "[redacted]", authorization: "[redacted]" },
+      eventId: "evt_1",
+    });
+    expect(readableLine(lines[0]!).text).toBe("x");
+  });
+});
