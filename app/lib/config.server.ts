@@ -101,7 +101,9 @@ const schema = z.object({
     .default(3000),
   HOST: z
     .string()
-    .regex(/^[A-Za-z0-9.:-]+$/, { error: "HOST must be an address or host name to listen on, such as 127.0.0.1 or ::" })
+    .regex(/^[A-Za-z0-9.:-]+$/, {
+      error: "HOST must be an address or a host name to listen on, such as 127.0.0.1 or ::",
+    })
     .optional(),
   HTTP_HEADERS_TIMEOUT_MS: z.coerce
     .number({ error: "HTTP_HEADERS_TIMEOUT_MS must be a number of milliseconds" })

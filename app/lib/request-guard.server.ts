@@ -79,6 +79,8 @@ export function createRequestGuard(routes: Record<string, ServerRoute>, basename
     } catch {
       return refuse(400, "The request target is not a valid path.");
     }
+    // Single fetch (the v3 flag) asks for `/path.data`; Remix answers the old `?_data=` with an error.
+    if (url.searchParams.has("_data")) return refuse(400, "The _data parameter is not used by this shop.");
     const matches = matchRoutes(routeTree, url.pathname, basename);
     const routeId = matches?.at(-1)?.route.id ?? null;
     const webhook = routeId === WEBHOOK_ROUTE_ID;

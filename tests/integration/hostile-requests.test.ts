@@ -138,6 +138,11 @@ describe("hosts and request targets", () => {
     expectOwnShortAnswer(await raw("GET /assets/%E0%A4%A.js HTTP/1.1", {}), 400, /not a valid path/);
   });
 
+  it("the old ?_data= of Remix before single fetch: 400, not the framework's error", async () => {
+    expectOwnShortAnswer(await raw("GET /?_data=root HTTP/1.1", {}), 400, /_data parameter/);
+    expectOwnShortAnswer(await raw("GET /checkout/success?_data=routes%2Fcheckout.success HTTP/1.1", {}), 400, /_data/);
+  });
+
   it("a request Node cannot parse: the shop's own 400", async () => {
     const answer = await rawRequest(server.port, "GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n");
     expectOwnShortAnswer(answer, 400, /could not be read/);

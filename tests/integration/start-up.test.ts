@@ -32,7 +32,7 @@ function start(env: Record<string, string>, until: RegExp | null) {
   return new Promise<{ output: string; code: number | null }>((resolve, reject) => {
     const child = spawn(process.execPath, ["server.js"], {
       cwd: dir,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: "production", ...env },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: "production", WORKER: "off", ...env },
     });
     let output = "";
     const timer = setTimeout(() => {
@@ -89,6 +89,6 @@ describe("npm start", { timeout: 60_000 }, () => {
     );
 
     const bad = await start({ ...complete(), HOST: "not a host!" }, /HOST/);
-    expect(bad.output).toContain("HOST must be an address or host name");
+    expect(bad.output).toContain("HOST must be an address or a host name");
   });
 });
