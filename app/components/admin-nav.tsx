@@ -4,7 +4,7 @@ import { Form, Link } from "@remix-run/react";
 export function AdminNav({ email }: { email: string }) {
   return (
     <nav className="admin-nav" aria-label="Console">
-      <Link to="/admin">Orders</Link> <Link to="/admin/events">Webhook events</Link>{" "}
+      <Link to="/admin">Orders</Link> <Link to="/admin/events">Webhook events</Link> <Link to="/admin/jobs">Jobs</Link>{" "}
       <Link to="/admin/reconcile">Reconcile</Link>
       <Form method="post" action="/admin/logout" className="inline-form">
         <span className="muted">{email}</span> <button type="submit">Sign out</button>

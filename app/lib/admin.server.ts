@@ -10,7 +10,7 @@ import { stateInWords } from "./orders.server";
 import { getCheckpoint, RECONCILE_JOB } from "./reconcile.server";
 import { Stripe, stripe } from "./stripe.server";
 
-const { checkoutSessions, products, stripeEvents, jobCheckpoints } = schema;
+const { checkoutSessions, products, stripeEvents, jobCheckpoints, jobs } = schema;
 
 /**
  * What the operator console reads and the one thing it asks Stripe to do
@@ -126,6 +126,7 @@ export async function orderDetail(id: string) {
     updatedAt: checkout.updatedAt,
     refundable: checkout.mode === "payment" && checkout.paymentStatus === "paid" && pi !== null,
     events: events satisfies TimelineEvent[],
+    jobs: await orderJobs(checkout.id),
   };
 }
 
@@ -156,6 +157,48 @@ export async function reconcileStatus(now = Date.now()) {
     lastRunAt: row?.updatedAt ?? null,
     lease: lock && lock.expiresAt > now ? { holder: lock.holder, expiresAt: lock.expiresAt } : null,
   };
+}
+
+// ---- jobs ----
+
+export type AdminJobRow = {
+  id: number;
+  kind: string;
+  key: string;
+  state: string;
+  attempts: number;
+  lastError: string | null;
+  runAfter: number;
+  createdAt: number;
+  updatedAt: number;
+};
+
+const JOB_COLUMNS = {
+  id: jobs.id,
+  kind: jobs.kind,
+  key: jobs.key,
+  state: jobs.state,
+  attempts: jobs.attempts,
+  lastError: jobs.lastError,
+  runAfter: jobs.runAfter,
+  createdAt: jobs.createdAt,
+  updatedAt: jobs.updatedAt,
+};
+
+/** The order's jobs: keyed `order.paid:<id>...`, or naming the checkout in their payload. */
+export async function orderJobs(checkoutId: string): Promise<AdminJobRow[]> {
+  return db
+    .select(JOB_COLUMNS)
+    .from(jobs)
+    .where(
+      or(
+        eq(jobs.key, `order.paid:${checkoutId}`),
+        like(jobs.key, `order.paid:${checkoutId}:%`),
+        like(jobs.payload, `%"checkoutId":"${checkoutId}"%`),
+      ),
+    )
+    .orderBy(jobs.id)
+    .limit(50);
 }
 
 // ---- refunds ----

@@ -1,9 +1,10 @@
 import { timingSafeEqual } from "node:crypto";
-import { count, isNotNull, sql } from "drizzle-orm";
+import { count, eq, isNotNull, min, sql } from "drizzle-orm";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
 import { config } from "./config.server";
 import { db, schema } from "./db.server";
+import { JOB_STATES } from "./jobs/types";
 import { handledEvent } from "./orders/events";
 import { getCheckpoint } from "./reconcile.server";
 
@@ -20,7 +21,7 @@ const globalForMetrics = globalThis as unknown as { __shopMetrics?: ReturnType<t
 
 function createMetrics() {
   const registry = new Registry();
-  const { checkoutSessions } = schema;
+  const { checkoutSessions, jobs } = schema;
 
   const webhookDeliveries = new Counter({
     name: "shop_webhook_deliveries_total",
@@ -77,6 +78,30 @@ function createMetrics() {
         .from(checkoutSessions)
         .where(sql`${checkoutSessions.flag} is not null`);
       this.set(Number(row?.n ?? 0));
+    },
+  });
+  new Gauge({
+    name: "shop_jobs",
+    help: "Jobs by state (pending, running, done, dead), from the database at scrape time.",
+    labelNames: ["state"] as const,
+    registers: [registry],
+    async collect() {
+      const rows = await db.select({ state: jobs.state, n: count() }).from(jobs).groupBy(jobs.state);
+      // Every state is reported, 0 included, so an alert on dead jobs has a series to read.
+      for (const state of JOB_STATES) this.set({ state }, Number(rows.find((row) => row.state === state)?.n ?? 0));
+    },
+  });
+  new Gauge({
+    name: "shop_jobs_oldest_pending_age_seconds",
+    help: "Seconds since the oldest pending job was created; 0 when none is pending.",
+    registers: [registry],
+    async collect() {
+      const [row] = await db
+        .select({ oldest: min(jobs.createdAt) })
+        .from(jobs)
+        .where(eq(jobs.state, "pending"));
+      const oldest = row?.oldest === null || row?.oldest === undefined ? null : Number(row.oldest);
+      this.set(oldest === null ? 0 : Math.max(0, Math.floor((Date.now() - oldest) / 1000)));
     },
   });
   new Gauge({

@@ -84,6 +84,21 @@ export default function AdminOrder() {
         </ol>
       )}
 
+      <h2>Jobs</h2>
+      {order.jobs.length === 0 ? (
+        <p>No jobs for this order.</p>
+      ) : (
+        <ul className="order-jobs">
+          {order.jobs.map((job) => (
+            <li key={job.id}>
+              #{job.id} {job.kind} <code>{job.key}</code>: <span className="job-state">{job.state}</span>,{" "}
+              {job.attempts} attempt{job.attempts === 1 ? "" : "s"}
+              {job.lastError ? `, last error: ${job.lastError}` : null} (updated <Time ms={job.updatedAt} />)
+            </li>
+          ))}
+        </ul>
+      )}
+
       {order.refundable ? (
         <>
           <h2>Refund</h2>

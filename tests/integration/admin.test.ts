@@ -7,6 +7,7 @@ import { upsertOperator } from "~/lib/operators.server";
 import * as catchAll from "~/routes/admin.$";
 import * as ordersPage from "~/routes/admin._index";
 import * as eventsPage from "~/routes/admin.events";
+import * as jobsPage from "~/routes/admin.jobs";
 import * as loginPage from "~/routes/admin.login";
 import * as logoutRoute from "~/routes/admin.logout";
 import * as orderPage from "~/routes/admin.orders.$id";
@@ -42,6 +43,7 @@ const PAGES: [string, Handler, Record<string, string>][] = [
   ["/admin", ordersPage.loader, {}],
   ["/admin/events", eventsPage.loader, {}],
   ["/admin/reconcile", reconcilePage.loader, {}],
+  ["/admin/jobs", jobsPage.loader, {}],
   [`/admin/orders/${ORDER}`, orderPage.loader, { id: ORDER }],
   [`/admin/orders/${ORDER}/refund`, refundPage.loader, { id: ORDER }],
   ["/admin/logout", logoutRoute.loader, {}],
@@ -50,6 +52,7 @@ const PAGES: [string, Handler, Record<string, string>][] = [
 /** Every admin action that needs a session (sign-in itself does not). */
 const ACTIONS: [string, Handler, Record<string, string>, Record<string, string>][] = [
   ["/admin/reconcile", reconcilePage.action, {}, { intent: "run" }],
+  ["/admin/jobs", jobsPage.action, {}, { intent: "retry-all" }],
   [`/admin/orders/${ORDER}/refund`, refundPage.action, { id: ORDER }, { amount: "100", token: "x.y" }],
   ["/admin/anything", catchAll.action, { "*": "anything" }, {}],
 ];
