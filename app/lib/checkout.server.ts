@@ -6,6 +6,7 @@ import * as sqliteTables from "../../db/schema/sqlite";
 import type { CheckoutSession, Product } from "../../db/schema/types";
 import { config } from "./config.server";
 import { db, handle, schema } from "./db.server";
+import { checkoutsPerAddress, checkoutsPerShopper, TOO_MANY_CHECKOUTS } from "./rate-limit.server";
 import { stripe } from "./stripe.server";
 
 const { checkoutSessions } = schema;
@@ -123,6 +124,8 @@ export class CheckoutError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** Seconds, for a 429. */
+    readonly retryAfter?: number,
   ) {
     super(message);
     this.name = "CheckoutError";
@@ -152,11 +155,14 @@ export async function createCheckout({
   quantity,
   formToken,
   shopperId,
+  clientAddress,
 }: {
   product: Product;
   quantity: number;
   formToken: string;
   shopperId: string;
+  /** The client's address as the server saw it, when it passes one: bounds sessions per address. */
+  clientAddress?: string;
 }): Promise<{ id: string; url: string; reused: boolean }> {
   const previous = await buy().byFormToken(formToken);
   if (previous) return reuse(previous, { product, quantity, shopperId });
@@ -177,6 +183,16 @@ export async function createCheckout({
           { customer_creation: "always" as const }
         : {}),
   });
+
+  // One shopper, or one address, opens a bounded number of sessions: Stripe's rate limit is the account's.
+  for (const [limiter, key] of [
+    [checkoutsPerShopper, shopperId],
+    [checkoutsPerAddress, clientAddress],
+  ] as const) {
+    if (!key) continue;
+    const taken = await limiter.take(key);
+    if (!taken.ok) throw new CheckoutError(429, TOO_MANY_CHECKOUTS, taken.retryAfter);
+  }
 
   let session: Stripe.Checkout.Session;
   try {

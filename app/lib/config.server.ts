@@ -123,6 +123,11 @@ const schema = z.object({
     .number({ error: "RECONCILE_INTERVAL_MINUTES must be a number" })
     .min(0, { error: "RECONCILE_INTERVAL_MINUTES must not be negative" })
     .default(0),
+  STRIPE_LOOKUP_INTERVAL_MS: z.coerce
+    .number({ error: "STRIPE_LOOKUP_INTERVAL_MS must be a number of milliseconds" })
+    .int({ error: "STRIPE_LOOKUP_INTERVAL_MS must be a whole number of milliseconds" })
+    .min(0, { error: "STRIPE_LOOKUP_INTERVAL_MS must not be negative" })
+    .default(2_000),
   WORKER: z.enum(["on", "off"], { error: "WORKER must be on or off" }).default("on"),
   MAIL_URL: z
     .url({
@@ -207,6 +212,8 @@ export function parseConfig(env: Record<string, string | undefined>) {
       requestTimeoutMs: Math.max(e.HTTP_REQUEST_TIMEOUT_MS, e.HTTP_HEADERS_TIMEOUT_MS),
     },
     reconcileIntervalMinutes: e.RECONCILE_INTERVAL_MINUTES,
+    // The success page asks Stripe about one pending checkout at most once per this long.
+    stripeLookupIntervalMs: e.STRIPE_LOOKUP_INTERVAL_MS,
     worker: e.WORKER === "on",
     mail: {
       // Unset outside production: mail is written to data/mail/ and shown at /dev/mail.

@@ -18,6 +18,8 @@ export type Limiter = {
   blockedFor(key: string): Promise<number | null>;
   /** Counts `cost` points for `key`; `blockedFor` is the wait when the key is now over its points. */
   consume(key: string, cost?: number): Promise<{ used: number; blockedFor: number | null }>;
+  /** Counts one point for `key` and says whether it was within the points; else the seconds to wait. */
+  take(key: string): Promise<{ ok: true } | { ok: false; retryAfter: number }>;
   /** Forgets one key, or every key of this limiter. */
   reset(key?: string): Promise<void>;
 };
@@ -25,15 +27,17 @@ export type Limiter = {
 export function databaseLimiter({
   name,
   points,
-  windowMs,
+  windowMs: windowOption,
   now = Date.now,
 }: {
   name: string;
   points: number;
-  windowMs: number;
+  /** Milliseconds, or a function giving them (read at each call: a configured window). */
+  windowMs: number | (() => number);
   now?: () => number;
 }): Limiter {
-  const wait = (windowStart: number, at: number) => Math.max(1, Math.ceil((windowStart + windowMs - at) / 1000));
+  const windowLength = () => (typeof windowOption === "function" ? windowOption() : windowOption);
+  const wait = (windowStart: number, at: number) => Math.max(1, Math.ceil((windowStart + windowLength() - at) / 1000));
   return {
     name,
     async blockedFor(key) {
@@ -43,12 +47,12 @@ export function databaseLimiter({
         .from(rateLimits)
         .where(and(eq(rateLimits.name, name), eq(rateLimits.key, key)))
         .limit(1);
-      if (!row || row.windowStart + windowMs <= at || row.points < points) return null;
+      if (!row || row.windowStart + windowLength() <= at || row.points < points) return null;
       return wait(row.windowStart, at);
     },
     async consume(key, cost = 1) {
       const at = now();
-      const expired = sql`${rateLimits.windowStart} <= ${at - windowMs}`;
+      const expired = sql`${rateLimits.windowStart} <= ${at - windowLength()}`;
       const [row] = await db
         .insert(rateLimits)
         .values({ name, key, windowStart: at, points: cost })
@@ -64,9 +68,13 @@ export function databaseLimiter({
       const start = Number(row?.windowStart ?? at);
       // Rows of windows long over are dropped now and then, so the table stays small.
       if (Math.random() < 0.01) {
-        await db.delete(rateLimits).where(sql`${rateLimits.windowStart} < ${at - 2 * windowMs}`);
+        await db.delete(rateLimits).where(sql`${rateLimits.windowStart} < ${at - 2 * windowLength()}`);
       }
       return { used, blockedFor: used >= points ? wait(start, at) : null };
+    },
+    async take(key) {
+      const { used, blockedFor } = await this.consume(key);
+      return used <= points ? { ok: true } : { ok: false, retryAfter: blockedFor ?? 1 };
     },
     async reset(key) {
       await db

@@ -9,6 +9,7 @@ import { applyCheckoutSession } from "./orders/state-machine.server";
 import { config } from "./config.server";
 import { db, dialectSql, schema } from "./db.server";
 import { formatMoney } from "./money";
+import { sessionLookups } from "./rate-limit.server";
 import { stripe } from "./stripe.server";
 
 const { checkoutSessions, products, shoppers } = schema;
@@ -58,6 +59,8 @@ export function isPending(checkout: Pick<CheckoutSession, "status" | "paymentSta
  */
 export async function refreshFromStripe(checkout: CheckoutSession): Promise<CheckoutSession> {
   if (!isPending(checkout)) return checkout;
+  // Asked a moment ago (this tab, another tab, another instance): that answer is in the stored order.
+  if (!(await sessionLookups.take(checkout.id)).ok) return checkout;
   let session;
   try {
     // No retry: the processing page reloads itself in a few seconds anyway.

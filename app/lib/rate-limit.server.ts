@@ -1,5 +1,6 @@
 import type { AppLoadContext } from "@remix-run/node";
 
+import { config } from "./config.server";
 import { databaseLimiter } from "./limiter.server";
 
 /**
@@ -10,6 +11,33 @@ import { databaseLimiter } from "./limiter.server";
  * the bound holds across instances (docs/decisions/021-guessing-bound.md,
  * 061-limits-in-the-database.md).
  */
+
+/**
+ * What one client can make the shop ask of Stripe, counted in the database
+ * (so across instances): Checkout Sessions opened per shopper and per
+ * address, and one look-up of a pending session every few seconds however
+ * often its page is loaded (the answer is applied to the stored order, so the
+ * page shows it until the next look-up). A shopper who behaves never meets
+ * these (docs/decisions/095-stripe-call-bounds.md).
+ */
+export const checkoutsPerShopper = databaseLimiter({
+  name: "checkouts_per_shopper",
+  points: 10,
+  windowMs: 10 * 60_000,
+});
+export const checkoutsPerAddress = databaseLimiter({
+  name: "checkouts_per_address",
+  points: 30,
+  windowMs: 10 * 60_000,
+});
+export const sessionLookups = databaseLimiter({
+  name: "stripe_session_lookups",
+  points: 1,
+  windowMs: () => config.stripeLookupIntervalMs,
+});
+
+export const TOO_MANY_CHECKOUTS =
+  "You have started many checkouts in a short time. Please wait a few minutes, then try again. You have not been charged.";
 
 /** 10 failed order look-ups a minute per client. */
 export const orderLookups = databaseLimiter({ name: "order_lookups", points: 10, windowMs: 60_000 });

@@ -53,7 +53,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   );
 }
 
-export async function action({ request, params }: ActionFunctionArgs) {
+export async function action({ request, params, context }: ActionFunctionArgs) {
   // Another site's form posting here is refused before anything else.
   assertSameOrigin(request);
   const product = await orUnavailable(() => getProduct(params.slug ?? ""));
@@ -78,12 +78,19 @@ export async function action({ request, params }: ActionFunctionArgs) {
   if (setCookie) headers.set("Set-Cookie", setCookie);
   try {
     const checkout = await orUnavailable(() =>
-      createCheckout({ product, quantity: parsed.quantity, formToken: parsed.token, shopperId }),
+      createCheckout({
+        product,
+        quantity: parsed.quantity,
+        formToken: parsed.token,
+        shopperId,
+        clientAddress: typeof context?.clientAddress === "string" ? context.clientAddress : undefined,
+      }),
     );
     // 303 so that the browser follows with a GET to Stripe's hosted page.
     return redirect(checkout.url, { status: 303, headers });
   } catch (error: unknown) {
     if (error instanceof CheckoutError) {
+      if (error.retryAfter) headers.set("Retry-After", String(error.retryAfter));
       return json({ error: error.message, field: null, quantity: quantityField }, { status: error.status, headers });
     }
     throw error;

@@ -29,6 +29,7 @@ export const BUILT_SERVER_ENV = {
   STRIPE_TIMEOUT_MS: "1500",
   // No job worker (it would need MAIL_URL in production); tests/integration/jobs-mail.test.ts runs one.
   WORKER: "off",
+  STRIPE_LOOKUP_INTERVAL_MS: "0",
 };
 
 /** The environment of the built app answering at `url`. */

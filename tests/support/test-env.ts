@@ -8,6 +8,8 @@ export const TEST_ENV = {
   SESSION_SECRET: "test-session-secret-newest-0123456789abcdef,test-session-secret-previous-0123456789abcdef",
   STRIPE_TIMEOUT_MS: "1500",
   DATABASE_BUSY_TIMEOUT_MS: "300",
+  // Each load of a pending success page asks Stripe (tests/integration/stripe-bounds.test.ts sets a window).
+  STRIPE_LOOKUP_INTERVAL_MS: "0",
   // SQLite unless the integration-pg setup (tests/support/setup-pg.ts) gives the file a PostgreSQL database.
   DATABASE_URL: "",
 } as const;
