@@ -1,7 +1,7 @@
 import type Stripe from "stripe";
 
 import { handledEvent } from "./events";
-import { type News, sessionFacts, subscriptionNews } from "./transition";
+import { type StoredNews, sessionFacts, subscriptionNews } from "./transition";
 
 export type ApplyResult = {
   /** The event had been recorded before: nothing was done. */
@@ -25,7 +25,7 @@ export const nothing = (checkoutId: string | null = null): ApplyResult => ({
 });
 
 /** What an event tells the state machine, or null (a type it does not act on, or an object it cannot read). */
-export function newsOf(event: Pick<Stripe.Event, "type" | "created" | "data">): News | null {
+export function newsOf(event: Pick<Stripe.Event, "type" | "created" | "data">): StoredNews | null {
   const handled = handledEvent(event.type);
   if (!handled) return null;
   const object: unknown = event.data?.object;
@@ -40,7 +40,7 @@ export function objectIdOf(event: Pick<Stripe.Event, "data">): string | null {
   return typeof id === "string" ? id : null;
 }
 
-export function warnForeign(news: News) {
+export function warnForeign(news: StoredNews) {
   if (news.kind !== "session") return;
   const { effect, session } = news;
   // A payment link, another app on the same account, or a session from before

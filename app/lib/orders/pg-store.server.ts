@@ -9,7 +9,7 @@ import { fulfillAsync, type Tx } from "../fulfillment.server";
 import { SUBSCRIPTION_EVENT_TYPES } from "./events";
 import { type ApplyResult, type EventSource, newsOf, nothing, objectIdOf, warnForeign } from "./news";
 import type { OrderStore } from "./sqlite-store.server";
-import { type Context, changes, type News, subscriptionNews, transition } from "./transition";
+import { type Context, changes, type StoredNews, subscriptionNews, transition } from "./transition";
 
 type PgHandle = Extract<DatabaseHandle, { dialect: "postgres" }>;
 type PgTx = Extract<Tx, { dialect: "postgres" }>;
@@ -34,7 +34,7 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
   const lockSubscription = (tx: PgTx, subscriptionId: string) =>
     tx.tx.execute(sql`select pg_advisory_xact_lock(hashtext(${subscriptionId}))`);
 
-  async function rowFor(tx: PgTx, news: News): Promise<CheckoutSession | undefined> {
+  async function rowFor(tx: PgTx, news: StoredNews): Promise<CheckoutSession | undefined> {
     if (news.kind === "subscription") await lockSubscription(tx, news.subscriptionId);
     const where =
       news.kind === "session"
@@ -44,7 +44,7 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
     return row;
   }
 
-  async function apply(tx: PgTx, news: News): Promise<ApplyResult> {
+  async function apply(tx: PgTx, news: StoredNews): Promise<ApplyResult> {
     const row = await rowFor(tx, news);
     if (!row) {
       warnForeign(news);
@@ -137,7 +137,7 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
           return news ? apply({ dialect: "postgres", tx }, news) : nothing();
         }),
       ),
-    applyNews: (news: News) =>
+    applyNews: (news: StoredNews) =>
       retryingSerialization(() => db.transaction((tx) => apply({ dialect: "postgres", tx }, news))),
   };
 }

@@ -7,7 +7,7 @@ import type { DatabaseHandle } from "../db.server";
 import { fulfillSync, type Tx } from "../fulfillment.server";
 import { SUBSCRIPTION_EVENT_TYPES } from "./events";
 import { type ApplyResult, type EventSource, newsOf, nothing, objectIdOf, warnForeign } from "./news";
-import { type Context, changes, type News, subscriptionNews, transition } from "./transition";
+import { type Context, changes, type StoredNews, subscriptionNews, transition } from "./transition";
 
 type SqliteHandle = Extract<DatabaseHandle, { dialect: "sqlite" }>;
 type SqliteTx = Extract<Tx, { dialect: "sqlite" }>;
@@ -66,13 +66,13 @@ export function sqliteOrderStore(handle: SqliteHandle, context: () => Context) {
       .prepare(),
   };
 
-  function rowFor(news: News): CheckoutSession | undefined {
+  function rowFor(news: StoredNews): CheckoutSession | undefined {
     return news.kind === "session"
       ? st.checkoutById.get({ id: news.session.id })
       : st.checkoutBySubscription.get({ id: news.subscriptionId });
   }
 
-  function apply(tx: SqliteTx, news: News): ApplyResult {
+  function apply(tx: SqliteTx, news: StoredNews): ApplyResult {
     const row = rowFor(news);
     if (!row) {
       warnForeign(news);
@@ -141,7 +141,7 @@ export function sqliteOrderStore(handle: SqliteHandle, context: () => Context) {
         { behavior: "immediate" },
       );
     },
-    async applyNews(news: News): Promise<ApplyResult> {
+    async applyNews(news: StoredNews): Promise<ApplyResult> {
       return db.transaction((tx) => apply({ dialect: "sqlite", tx }, news), { behavior: "immediate" });
     },
   };
