@@ -6,6 +6,7 @@ import type { CheckoutSession } from "../../../db/schema/types";
 import type { DatabaseHandle } from "../db.server";
 import { retryingSerialization } from "../db-errors.server";
 import { fulfillAsync, type Tx } from "../fulfillment.server";
+import { moneyLink } from "./link";
 import { SUBSCRIPTION_EVENT_TYPES } from "./events";
 import { type ApplyResult, type EventSource, newsOf, nothing, objectIdOf, warnForeign } from "./news";
 import type { OrderStore } from "./sqlite-store.server";
@@ -39,7 +40,9 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
     const where =
       news.kind === "session"
         ? eq(t.checkoutSessions.id, news.session.id)
-        : eq(t.checkoutSessions.stripeSubscriptionId, news.subscriptionId);
+        : news.kind === "subscription" || news.kind === "invoice"
+          ? eq(t.checkoutSessions.stripeSubscriptionId, news.subscriptionId)
+          : moneyLink(t.checkoutSessions, news);
     const [row] = await tx.tx.select().from(t.checkoutSessions).where(where).limit(1).for("update");
     return row;
   }
@@ -100,7 +103,14 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
       }
     }
     const flag = decision.update.flag !== undefined ? decision.update.flag : row.flag;
-    return { duplicate: false, checkoutId: row.id, changed: changed || fulfilled, fulfilled, flag };
+    return {
+      duplicate: false,
+      checkoutId: row.id,
+      changed: changed || fulfilled,
+      fulfilled,
+      flag,
+      jobs: decision.jobs,
+    };
   }
 
   async function replaySubscription(tx: PgTx, subscriptionId: string) {

@@ -5,6 +5,7 @@ import * as t from "../../../db/schema/sqlite";
 import type { CheckoutSession } from "../../../db/schema/types";
 import type { DatabaseHandle } from "../db.server";
 import { fulfillSync, type Tx } from "../fulfillment.server";
+import { moneyLink } from "./link";
 import { SUBSCRIPTION_EVENT_TYPES } from "./events";
 import { type ApplyResult, type EventSource, newsOf, nothing, objectIdOf, warnForeign } from "./news";
 import { type Context, changes, type StoredNews, subscriptionNews, transition } from "./transition";
@@ -67,9 +68,11 @@ export function sqliteOrderStore(handle: SqliteHandle, context: () => Context) {
   };
 
   function rowFor(news: StoredNews): CheckoutSession | undefined {
-    return news.kind === "session"
-      ? st.checkoutById.get({ id: news.session.id })
-      : st.checkoutBySubscription.get({ id: news.subscriptionId });
+    if (news.kind === "session") return st.checkoutById.get({ id: news.session.id });
+    if (news.kind === "subscription" || news.kind === "invoice") {
+      return st.checkoutBySubscription.get({ id: news.subscriptionId });
+    }
+    return db.select().from(t.checkoutSessions).where(moneyLink(t.checkoutSessions, news)).limit(1).get();
   }
 
   function apply(tx: SqliteTx, news: StoredNews): ApplyResult {
@@ -105,7 +108,14 @@ export function sqliteOrderStore(handle: SqliteHandle, context: () => Context) {
       fulfilled = true;
     }
     const flag = decision.update.flag !== undefined ? decision.update.flag : row.flag;
-    return { duplicate: false, checkoutId: row.id, changed: changed || fulfilled, fulfilled, flag };
+    return {
+      duplicate: false,
+      checkoutId: row.id,
+      changed: changed || fulfilled,
+      fulfilled,
+      flag,
+      jobs: decision.jobs,
+    };
   }
 
   function replaySubscription(tx: SqliteTx, subscriptionId: string) {

@@ -61,8 +61,8 @@ export type InvoiceNews = {
   created: number;
 };
 export type News = SessionNews | SubscriptionNews | ChargeNews | DisputeNews | InvoiceNews;
-/** The news the stores look orders up for today; charge, dispute and invoice news are not wired into them yet. */
-export type StoredNews = SessionNews | SubscriptionNews;
+/** Every kind of news reaches the stores. */
+export type StoredNews = News;
 
 /**
  * Work the decision hands to the job queue. The key makes a second enqueue a
@@ -140,6 +140,54 @@ export function subscriptionNews(object: unknown, created: number): Subscription
   const subscriptionId = str((object as { id?: unknown }).id);
   const status = str((object as { status?: unknown }).status);
   return subscriptionId && status ? { kind: "subscription", subscriptionId, status, created } : null;
+}
+
+/** A Charge object as news; null without an id or a refunded amount. */
+export function chargeNews(object: unknown, created: number): ChargeNews | null {
+  if (typeof object !== "object" || object === null) return null;
+  const c = object as Record<string, unknown>;
+  const chargeId = str(c.id);
+  const amountRefunded = int(c.amount_refunded);
+  if (!chargeId || amountRefunded === null || amountRefunded < 0) return null;
+  return { kind: "charge", chargeId, paymentIntentId: idOf(c.payment_intent), amountRefunded, created };
+}
+
+/** A Dispute object as news; won and lost are final, every other status is open. */
+export function disputeNews(object: unknown, created: number): DisputeNews | null {
+  if (typeof object !== "object" || object === null) return null;
+  const d = object as Record<string, unknown>;
+  const disputeId = str(d.id);
+  const status = str(d.status);
+  if (!disputeId || !status) return null;
+  const outcome = status === "won" ? "won" : status === "lost" ? "lost" : "open";
+  return {
+    kind: "dispute",
+    disputeId,
+    chargeId: idOf(d.charge),
+    paymentIntentId: idOf(d.payment_intent),
+    outcome,
+    created,
+  };
+}
+
+/** An Invoice object as news; its subscription is under parent.subscription_details since API 2025-03-31. */
+export function invoiceNews(object: unknown, created: number, paid: boolean): InvoiceNews | null {
+  if (typeof object !== "object" || object === null) return null;
+  const i = object as Record<string, unknown>;
+  const invoiceId = str(i.id);
+  const parent = i.parent as { subscription_details?: { subscription?: unknown } } | null | undefined;
+  const subscriptionId =
+    (typeof parent === "object" && parent !== null ? idOf(parent.subscription_details?.subscription) : null) ??
+    idOf(i.subscription);
+  if (!invoiceId || !subscriptionId) return null;
+  return {
+    kind: "invoice",
+    invoiceId,
+    subscriptionId,
+    paid,
+    renewal: i.billing_reason !== "subscription_create",
+    created,
+  };
 }
 
 type Status = CheckoutSession["status"];
