@@ -19,6 +19,8 @@ export type SuccessView = {
     quantity: number;
     amount: string | null;
     email: string | null;
+    /** What happened to the money after the payment (refund, dispute, failed renewal), or null. */
+    afterPayment: string | null;
   };
 };
 
@@ -53,6 +55,12 @@ function Summary({ order }: { order: SuccessView["order"] }) {
             {order.amount}
             {order.mode === "subscription" ? " per period" : null}
           </dd>
+        </>
+      ) : null}
+      {order.afterPayment ? (
+        <>
+          <dt>Payment</dt>
+          <dd className="after-payment">{order.afterPayment}</dd>
         </>
       ) : null}
       {order.email ? (
