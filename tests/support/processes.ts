@@ -169,7 +169,8 @@ export async function snapshotBuild(into?: string): Promise<string> {
       symlinkSync(path.join(root, "node_modules"), path.join(dir, "node_modules"), "dir");
       // Copied in the middle of a rebuild? Every asset the server build names must be there.
       const server = readFileSync(path.join(dir, "build/server/index.js"), "utf8");
-      const assets = new Set(server.match(/\/assets\/[\w.-]+\.(?:js|css)/g) ?? []);
+      // "./assets/..." is a chunk of the server build itself (a dynamic import), not a client asset.
+      const assets = new Set(server.match(/(?<!\.)\/assets\/[\w.-]+\.(?:js|css)/g) ?? []);
       const missing = [...assets].filter((asset) => !existsSync(path.join(dir, "build/client", asset)));
       if (missing.length > 0) throw new Error(`the build is incomplete, missing ${missing.join(", ")}`);
       return dir;
