@@ -21,6 +21,8 @@ export type SuccessView = {
     email: string | null;
     /** A subscription's billing interval ("month"), when known. */
     interval?: string | null;
+    /** What happened to the money after the payment (refund, dispute, failed renewal), or null. */
+    afterPayment: string | null;
   };
 };
 
@@ -55,6 +57,12 @@ function Summary({ order }: { order: SuccessView["order"] }) {
             {order.amount}
             {order.mode === "subscription" ? ` per ${order.interval ?? "period"}` : null}
           </dd>
+        </>
+      ) : null}
+      {order.afterPayment ? (
+        <>
+          <dt>Payment</dt>
+          <dd className="after-payment">{order.afterPayment}</dd>
         </>
       ) : null}
       {order.email ? (

@@ -108,6 +108,7 @@ export function successView({ checkout, product }: OwnCheckout): SuccessView {
       amount: amountOf(checkout),
       email: checkout.customerEmail,
       interval: product.recurringInterval ?? undefined,
+      afterPayment: afterPayment(checkout),
     },
   };
 }
@@ -130,6 +131,26 @@ const SUBSCRIPTION_WORDS: Record<string, string> = {
   incomplete_expired: "Subscription ended",
 };
 
+/**
+ * What happened to a paid order's money since, in the shopper's words: a
+ * dispute first (it decides the money), then refunds, then a renewal that
+ * failed. Null when nothing did.
+ */
+export function afterPayment(checkout: CheckoutSession): string | null {
+  if (checkout.disputeStatus === "open") return "Payment disputed";
+  if (checkout.disputeStatus === "won") return "Payment disputed: the dispute was closed and the payment stands";
+  if (checkout.disputeStatus === "lost") return "Payment disputed: the payment was returned to your card";
+  const total = checkout.amountTotal;
+  if (checkout.amountRefunded > 0 && total != null && checkout.currency) {
+    if (checkout.amountRefunded >= total) return "Refunded";
+    return `Refunded ${formatMoney(checkout.amountRefunded, checkout.currency)} of ${formatMoney(total, checkout.currency)}`;
+  }
+  if (checkout.mode === "subscription" && checkout.invoiceStatus === "payment_failed") {
+    return "Payment failed: update your card";
+  }
+  return null;
+}
+
 export function stateInWords(checkout: CheckoutSession): string {
   switch (successState(checkout)) {
     case "expired":
@@ -142,11 +163,14 @@ export function stateInWords(checkout: CheckoutSession): string {
       return "Waiting for your bank";
     case "processing":
       return "Checkout not completed";
-    case "paid":
+    case "paid": {
+      const money = afterPayment(checkout);
+      if (money) return money;
       if (checkout.mode === "subscription" && checkout.subscriptionStatus) {
         return `Paid: ${SUBSCRIPTION_WORDS[checkout.subscriptionStatus] ?? `subscription ${checkout.subscriptionStatus}`}`;
       }
       return "Paid";
+    }
   }
 }
 

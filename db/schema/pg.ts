@@ -68,6 +68,15 @@ export const checkoutSessions = pgTable(
     // `created` (unix seconds) of the newest subscription event applied.
     subscriptionEventAt: ms("subscription_event_at"),
     paymentIntentId: text("payment_intent_id"),
+    // The payment's charge, once a refund or dispute names it.
+    stripeChargeId: text("stripe_charge_id"),
+    // Minor units refunded so far (Stripe's charge.amount_refunded); 0 until a refund.
+    amountRefunded: integer("amount_refunded").notNull().default(0),
+    // null until a dispute; then open, won or lost (won and lost are final).
+    disputeStatus: text("dispute_status"),
+    // The newest renewal invoice's outcome (paid, payment_failed) and its event's `created`.
+    invoiceStatus: text("invoice_status"),
+    invoiceEventAt: ms("invoice_event_at"),
     expiresAt: ms("expires_at"),
     // Why a completed session was not fulfilled (amount, currency, mode mismatch...).
     flag: text("flag"),

@@ -16,6 +16,7 @@ const ORDER: SuccessView["order"] = {
   quantity: 2,
   amount: "$64.00",
   email: "ada@example.com",
+  afterPayment: null,
 };
 
 function renderPage(loader: LoaderFunction) {
@@ -51,6 +52,12 @@ const showing = (view: Partial<SuccessView>) =>
 const refreshTag = (container: HTMLElement) => container.querySelector('meta[http-equiv="refresh"]');
 
 describe("the success page", () => {
+  it("paid, then refunded in part: says how much came back", async () => {
+    showing({ state: "paid", order: { ...ORDER, afterPayment: "Refunded $12.00 of $64.00" } });
+    expect(await screen.findByText("Refunded $12.00 of $64.00")).toBeInTheDocument();
+    expect(screen.getByText("$64.00")).toBeInTheDocument();
+  });
+
   it("paid: the order, the email Stripe collected, and what happens next", async () => {
     const { container } = showing({ state: "paid" });
     expect(

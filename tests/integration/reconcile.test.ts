@@ -397,3 +397,25 @@ describe("never twice at once", () => {
     expect(await db.select().from(schema.jobLocks)).toEqual([]);
   });
 });
+
+describe("refunds and disputes made while webhooks were off", () => {
+  it("a partial then a full refund and a lost dispute are brought in by one run; a second run changes nothing", async () => {
+    const shopper = await newShopper();
+    const refunded = await buy("ceramic-pour-over", shopper, 2);
+    const disputed = await buy("linen-apron", shopper, 1);
+    await emu.pay(refunded);
+    await emu.pay(disputed);
+    await emu.refund(refunded, { amount: 1200 });
+    await emu.refund(refunded);
+    const dispute = await emu.dispute(disputed);
+    await emu.closeDispute(dispute.id, "lost");
+
+    expect((await reconcile()).ok).toBe(true);
+    expect(await checkout(refunded)).toMatchObject({ paymentStatus: "paid", amountRefunded: 6400 });
+    expect(await checkout(disputed)).toMatchObject({ paymentStatus: "paid", disputeStatus: "lost" });
+
+    const again = await reconcile();
+    expect(again.events.new).toBe(0);
+    expect(await checkout(refunded)).toMatchObject({ amountRefunded: 6400 });
+  });
+});

@@ -67,6 +67,7 @@ describe("the success page and the webhook, interleaved", () => {
       changed: false,
       fulfilled: false,
       flag: null,
+      jobs: [],
     });
     expect(await row(checkout.id)).toMatchObject({ status: "complete", paymentStatus: "paid" });
     expect((await row(checkout.id)).fulfilledAt).toEqual(expect.any(Number));
@@ -157,6 +158,7 @@ describe("the success page and the webhook, interleaved", () => {
       changed: false,
       fulfilled: false,
       flag: null,
+      jobs: [],
     });
     expect(await db.select().from(schema.checkoutSessions)).toHaveLength(before + 1);
     expect(await getCheckout("cs_test_paymentlink000001")).toBeUndefined();
@@ -217,6 +219,7 @@ describe("events", () => {
       changed: false,
       fulfilled: false,
       flag: null,
+      jobs: [],
     });
     expect(await eventRow(event.id)).toMatchObject({
       type: "checkout.session.completed",

@@ -84,6 +84,7 @@ describe("this shopper's own checkout", () => {
         quantity: 2,
         amount: "$64.00",
         email: "ada@example.com",
+        afterPayment: null,
       },
     });
     expect(await emu.requests()).toHaveLength(0);

@@ -80,6 +80,27 @@ async function buy(slug: string, cookie?: string) {
 }
 
 describe("Stripe's own deliveries", () => {
+  it("a card payment refunded in part, then in full: /orders says how much came back", async () => {
+    const { id, cookie } = await buy("ceramic-pour-over");
+    await emu.pay(id, "card");
+    const ordersPage = async (text: string) => {
+      // Stripe's deliveries are asynchronous: read the page until it says `text`, for at most 10 s.
+      for (let i = 0; i < 100; i++) {
+        const html = await (await fetch(`${server.url}/orders`, { headers: { Cookie: cookie } })).text();
+        if (html.includes(text)) return html;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      throw new Error(`/orders never said ${text}`);
+    };
+    await ordersPage("Paid");
+    await emu.refund(id, { amount: 1000 });
+    const partial = await ordersPage("Refunded $10.00 of $32.00");
+    expect(partial).not.toContain(">Refunded<");
+    await emu.refund(id);
+    expect(await ordersPage(">Refunded<")).not.toContain("Refunded $10.00");
+    expect(checkout(id)).toMatchObject({ payment_status: "paid", fulfilled_at: expect.any(Number) });
+  });
+
   it("a card payment: one delivery, answered 200; paid, fulfilled once; the next checkout reuses the customer", async () => {
     const { id, cookie } = await buy("ceramic-pour-over");
     await emu.pay(id, "card");

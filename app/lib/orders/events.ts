@@ -12,11 +12,22 @@ export const HANDLED_EVENTS = {
   "checkout.session.expired": { object: "checkout.session", effect: "expired" },
   "customer.subscription.updated": { object: "subscription", effect: "subscription" },
   "customer.subscription.deleted": { object: "subscription", effect: "subscription" },
+  "charge.refunded": { object: "charge", effect: "charge" },
+  "charge.dispute.created": { object: "dispute", effect: "dispute" },
+  "charge.dispute.updated": { object: "dispute", effect: "dispute" },
+  "charge.dispute.closed": { object: "dispute", effect: "dispute" },
+  "charge.dispute.funds_withdrawn": { object: "dispute", effect: "dispute" },
+  "charge.dispute.funds_reinstated": { object: "dispute", effect: "dispute" },
+  "invoice.paid": { object: "invoice", effect: "invoice_paid" },
+  "invoice.payment_failed": { object: "invoice", effect: "invoice_failed" },
 } as const;
 
 export type HandledEventType = keyof typeof HANDLED_EVENTS;
 export type EventEffect = (typeof HANDLED_EVENTS)[HandledEventType]["effect"];
-export type SessionEffect = Exclude<EventEffect, "subscription">;
+export type SessionEffect = Exclude<
+  EventEffect,
+  "subscription" | "charge" | "dispute" | "invoice_paid" | "invoice_failed"
+>;
 
 export const HANDLED_EVENT_TYPES = Object.keys(HANDLED_EVENTS) as HandledEventType[];
 

@@ -1,7 +1,15 @@
 import type Stripe from "stripe";
 
 import { handledEvent } from "./events";
-import { type News, sessionFacts, subscriptionNews } from "./transition";
+import {
+  chargeNews,
+  disputeNews,
+  invoiceNews,
+  type Job,
+  type StoredNews,
+  sessionFacts,
+  subscriptionNews,
+} from "./transition";
 
 export type ApplyResult = {
   /** The event had been recorded before: nothing was done. */
@@ -12,6 +20,8 @@ export type ApplyResult = {
   /** This call fulfilled the checkout. */
   fulfilled: boolean;
   flag: string | null;
+  /** Jobs the decision enqueues (kind + key): the job queue is wired in by the stores' caller. */
+  jobs: Job[];
 };
 
 export type EventSource = "webhook" | "reconcile" | "success_page";
@@ -22,14 +32,19 @@ export const nothing = (checkoutId: string | null = null): ApplyResult => ({
   changed: false,
   fulfilled: false,
   flag: null,
+  jobs: [],
 });
 
 /** What an event tells the state machine, or null (a type it does not act on, or an object it cannot read). */
-export function newsOf(event: Pick<Stripe.Event, "type" | "created" | "data">): News | null {
+export function newsOf(event: Pick<Stripe.Event, "type" | "created" | "data">): StoredNews | null {
   const handled = handledEvent(event.type);
   if (!handled) return null;
   const object: unknown = event.data?.object;
   if (handled.effect === "subscription") return subscriptionNews(object, event.created);
+  if (handled.effect === "charge") return chargeNews(object, event.created);
+  if (handled.effect === "dispute") return disputeNews(object, event.created);
+  if (handled.effect === "invoice_paid") return invoiceNews(object, event.created, true);
+  if (handled.effect === "invoice_failed") return invoiceNews(object, event.created, false);
   const session = sessionFacts(object);
   return session ? { kind: "session", effect: handled.effect, session } : null;
 }
@@ -40,7 +55,7 @@ export function objectIdOf(event: Pick<Stripe.Event, "data">): string | null {
   return typeof id === "string" ? id : null;
 }
 
-export function warnForeign(news: News) {
+export function warnForeign(news: StoredNews) {
   if (news.kind !== "session") return;
   const { effect, session } = news;
   // A payment link, another app on the same account, or a session from before

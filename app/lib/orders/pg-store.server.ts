@@ -5,11 +5,12 @@ import * as t from "../../../db/schema/pg";
 import type { CheckoutSession } from "../../../db/schema/types";
 import type { DatabaseHandle } from "../db.server";
 import { retryingSerialization } from "../db-errors.server";
-import { fulfillAsync, type Tx } from "../fulfillment.server";
+import { enqueueInTransaction, fulfillAsync, type Tx } from "../fulfillment.server";
+import { moneyLink } from "./link";
 import { SUBSCRIPTION_EVENT_TYPES } from "./events";
 import { type ApplyResult, type EventSource, newsOf, nothing, objectIdOf, warnForeign } from "./news";
 import type { OrderStore } from "./sqlite-store.server";
-import { type Context, changes, type News, subscriptionNews, transition } from "./transition";
+import { type Context, changes, type StoredNews, subscriptionNews, transition } from "./transition";
 
 type PgHandle = Extract<DatabaseHandle, { dialect: "postgres" }>;
 type PgTx = Extract<Tx, { dialect: "postgres" }>;
@@ -34,17 +35,19 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
   const lockSubscription = (tx: PgTx, subscriptionId: string) =>
     tx.tx.execute(sql`select pg_advisory_xact_lock(hashtext(${subscriptionId}))`);
 
-  async function rowFor(tx: PgTx, news: News): Promise<CheckoutSession | undefined> {
+  async function rowFor(tx: PgTx, news: StoredNews): Promise<CheckoutSession | undefined> {
     if (news.kind === "subscription") await lockSubscription(tx, news.subscriptionId);
     const where =
       news.kind === "session"
         ? eq(t.checkoutSessions.id, news.session.id)
-        : eq(t.checkoutSessions.stripeSubscriptionId, news.subscriptionId);
+        : news.kind === "subscription" || news.kind === "invoice"
+          ? eq(t.checkoutSessions.stripeSubscriptionId, news.subscriptionId)
+          : moneyLink(t.checkoutSessions, news);
     const [row] = await tx.tx.select().from(t.checkoutSessions).where(where).limit(1).for("update");
     return row;
   }
 
-  async function apply(tx: PgTx, news: News): Promise<ApplyResult> {
+  async function apply(tx: PgTx, news: StoredNews): Promise<ApplyResult> {
     const row = await rowFor(tx, news);
     if (!row) {
       warnForeign(news);
@@ -99,8 +102,17 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
         fulfilled = true;
       }
     }
+    // Revocations, reinstatements, renewals: enqueued with the news that decides them (their keys make it once).
+    for (const job of decision.jobs) await enqueueInTransaction(tx, job, now);
     const flag = decision.update.flag !== undefined ? decision.update.flag : row.flag;
-    return { duplicate: false, checkoutId: row.id, changed: changed || fulfilled, fulfilled, flag };
+    return {
+      duplicate: false,
+      checkoutId: row.id,
+      changed: changed || fulfilled,
+      fulfilled,
+      flag,
+      jobs: decision.jobs,
+    };
   }
 
   async function replaySubscription(tx: PgTx, subscriptionId: string) {
@@ -137,7 +149,7 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
           return news ? apply({ dialect: "postgres", tx }, news) : nothing();
         }),
       ),
-    applyNews: (news: News) =>
+    applyNews: (news: StoredNews) =>
       retryingSerialization(() => db.transaction((tx) => apply({ dialect: "postgres", tx }, news))),
   };
 }

@@ -4,10 +4,11 @@ import type Stripe from "stripe";
 import * as t from "../../../db/schema/sqlite";
 import type { CheckoutSession } from "../../../db/schema/types";
 import type { DatabaseHandle } from "../db.server";
-import { fulfillSync, type Tx } from "../fulfillment.server";
+import { enqueueInTransactionSync, fulfillSync, type Tx } from "../fulfillment.server";
+import { moneyLink } from "./link";
 import { SUBSCRIPTION_EVENT_TYPES } from "./events";
 import { type ApplyResult, type EventSource, newsOf, nothing, objectIdOf, warnForeign } from "./news";
-import { type Context, changes, type News, subscriptionNews, transition } from "./transition";
+import { type Context, changes, type StoredNews, subscriptionNews, transition } from "./transition";
 
 type SqliteHandle = Extract<DatabaseHandle, { dialect: "sqlite" }>;
 type SqliteTx = Extract<Tx, { dialect: "sqlite" }>;
@@ -66,13 +67,15 @@ export function sqliteOrderStore(handle: SqliteHandle, context: () => Context) {
       .prepare(),
   };
 
-  function rowFor(news: News): CheckoutSession | undefined {
-    return news.kind === "session"
-      ? st.checkoutById.get({ id: news.session.id })
-      : st.checkoutBySubscription.get({ id: news.subscriptionId });
+  function rowFor(news: StoredNews): CheckoutSession | undefined {
+    if (news.kind === "session") return st.checkoutById.get({ id: news.session.id });
+    if (news.kind === "subscription" || news.kind === "invoice") {
+      return st.checkoutBySubscription.get({ id: news.subscriptionId });
+    }
+    return db.select().from(t.checkoutSessions).where(moneyLink(t.checkoutSessions, news)).limit(1).get();
   }
 
-  function apply(tx: SqliteTx, news: News): ApplyResult {
+  function apply(tx: SqliteTx, news: StoredNews): ApplyResult {
     const row = rowFor(news);
     if (!row) {
       warnForeign(news);
@@ -104,8 +107,17 @@ export function sqliteOrderStore(handle: SqliteHandle, context: () => Context) {
       if (current) fulfillSync(tx, current);
       fulfilled = true;
     }
+    // Revocations, reinstatements, renewals: enqueued with the news that decides them (their keys make it once).
+    for (const job of decision.jobs) enqueueInTransactionSync(tx, job, now);
     const flag = decision.update.flag !== undefined ? decision.update.flag : row.flag;
-    return { duplicate: false, checkoutId: row.id, changed: changed || fulfilled, fulfilled, flag };
+    return {
+      duplicate: false,
+      checkoutId: row.id,
+      changed: changed || fulfilled,
+      fulfilled,
+      flag,
+      jobs: decision.jobs,
+    };
   }
 
   function replaySubscription(tx: SqliteTx, subscriptionId: string) {
@@ -141,7 +153,7 @@ export function sqliteOrderStore(handle: SqliteHandle, context: () => Context) {
         { behavior: "immediate" },
       );
     },
-    async applyNews(news: News): Promise<ApplyResult> {
+    async applyNews(news: StoredNews): Promise<ApplyResult> {
       return db.transaction((tx) => apply({ dialect: "sqlite", tx }, news), { behavior: "immediate" });
     },
   };

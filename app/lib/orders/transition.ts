@@ -33,7 +33,46 @@ export type SessionFacts = {
 
 export type SessionNews = { kind: "session"; effect: SessionEffect | "retrieved"; session: SessionFacts };
 export type SubscriptionNews = { kind: "subscription"; subscriptionId: string; status: string; created: number };
-export type News = SessionNews | SubscriptionNews;
+/** A Charge (charge.refunded): how much of it is refunded so far, pending refunds included. */
+export type ChargeNews = {
+  kind: "charge";
+  chargeId: string;
+  paymentIntentId: string | null;
+  amountRefunded: number;
+  created: number;
+};
+/** A Dispute (charge.dispute.*): its status read as open, won or lost. */
+export type DisputeNews = {
+  kind: "dispute";
+  disputeId: string;
+  chargeId: string | null;
+  paymentIntentId: string | null;
+  outcome: "open" | "won" | "lost";
+  created: number;
+};
+/** An Invoice (invoice.paid, invoice.payment_failed) of a subscription. */
+export type InvoiceNews = {
+  kind: "invoice";
+  invoiceId: string;
+  subscriptionId: string;
+  paid: boolean;
+  /** subscription_create is the first payment, which the checkout already records: not a renewal. */
+  renewal: boolean;
+  created: number;
+};
+export type News = SessionNews | SubscriptionNews | ChargeNews | DisputeNews | InvoiceNews;
+/** Every kind of news reaches the stores. */
+export type StoredNews = News;
+
+/**
+ * Work the decision hands to the job queue. The key makes a second enqueue a
+ * no-op, so each effect happens once per cause however often its news arrives.
+ */
+export type Job = {
+  kind: "order.revoked" | "order.reinstated" | "subscription.renewed";
+  key: string;
+  payload: Record<string, string>;
+};
 
 export type Decision = {
   /** Columns to change (empty: nothing changes); the store adds updated_at. */
@@ -46,6 +85,8 @@ export type Decision = {
   linkCustomer: string | null;
   /** A subscription newly linked: its events stored earlier must be applied now. */
   linkedSubscription: string | null;
+  /** Jobs this decision enqueues, in the same transaction (kind + key). */
+  jobs: Job[];
 };
 
 export type Context = { livemode: boolean };
@@ -56,6 +97,7 @@ const NOTHING: Decision = {
   raisedFlag: null,
   linkCustomer: null,
   linkedSubscription: null,
+  jobs: [],
 };
 
 const str = (value: unknown) => (typeof value === "string" && value !== "" ? value : null);
@@ -100,6 +142,54 @@ export function subscriptionNews(object: unknown, created: number): Subscription
   return subscriptionId && status ? { kind: "subscription", subscriptionId, status, created } : null;
 }
 
+/** A Charge object as news; null without an id or a refunded amount. */
+export function chargeNews(object: unknown, created: number): ChargeNews | null {
+  if (typeof object !== "object" || object === null) return null;
+  const c = object as Record<string, unknown>;
+  const chargeId = str(c.id);
+  const amountRefunded = int(c.amount_refunded);
+  if (!chargeId || amountRefunded === null || amountRefunded < 0) return null;
+  return { kind: "charge", chargeId, paymentIntentId: idOf(c.payment_intent), amountRefunded, created };
+}
+
+/** A Dispute object as news; won and lost are final, every other status is open. */
+export function disputeNews(object: unknown, created: number): DisputeNews | null {
+  if (typeof object !== "object" || object === null) return null;
+  const d = object as Record<string, unknown>;
+  const disputeId = str(d.id);
+  const status = str(d.status);
+  if (!disputeId || !status) return null;
+  const outcome = status === "won" ? "won" : status === "lost" ? "lost" : "open";
+  return {
+    kind: "dispute",
+    disputeId,
+    chargeId: idOf(d.charge),
+    paymentIntentId: idOf(d.payment_intent),
+    outcome,
+    created,
+  };
+}
+
+/** An Invoice object as news; its subscription is under parent.subscription_details since API 2025-03-31. */
+export function invoiceNews(object: unknown, created: number, paid: boolean): InvoiceNews | null {
+  if (typeof object !== "object" || object === null) return null;
+  const i = object as Record<string, unknown>;
+  const invoiceId = str(i.id);
+  const parent = i.parent as { subscription_details?: { subscription?: unknown } } | null | undefined;
+  const subscriptionId =
+    (typeof parent === "object" && parent !== null ? idOf(parent.subscription_details?.subscription) : null) ??
+    idOf(i.subscription);
+  if (!invoiceId || !subscriptionId) return null;
+  return {
+    kind: "invoice",
+    invoiceId,
+    subscriptionId,
+    paid,
+    renewal: i.billing_reason !== "subscription_create",
+    created,
+  };
+}
+
 type Status = CheckoutSession["status"];
 type PaymentStatus = CheckoutSession["paymentStatus"];
 
@@ -129,7 +219,18 @@ function mismatch(row: CheckoutSession, session: SessionFacts, context: Context)
 }
 
 export function transition(row: CheckoutSession, news: News, context: Context): Decision {
-  return news.kind === "session" ? sessionTransition(row, news, context) : subscriptionTransition(row, news);
+  switch (news.kind) {
+    case "session":
+      return sessionTransition(row, news, context);
+    case "subscription":
+      return subscriptionTransition(row, news);
+    case "charge":
+      return chargeTransition(row, news);
+    case "dispute":
+      return disputeTransition(row, news);
+    case "invoice":
+      return invoiceTransition(row, news);
+  }
 }
 
 function sessionTransition(row: CheckoutSession, { effect, session }: SessionNews, context: Context): Decision {
@@ -170,6 +271,7 @@ function sessionTransition(row: CheckoutSession, { effect, session }: SessionNew
     raisedFlag: flag && flag !== row.flag ? flag : null,
     linkCustomer: session.customerId && !flag ? session.customerId : null,
     linkedSubscription: update.stripeSubscriptionId ?? null,
+    jobs: [],
   };
 }
 
@@ -179,6 +281,71 @@ function subscriptionTransition(row: CheckoutSession, news: SubscriptionNews): D
   if (row.subscriptionEventAt != null && news.created < row.subscriptionEventAt) return NOTHING;
   if (row.subscriptionStatus === news.status && row.subscriptionEventAt === news.created) return NOTHING;
   return { ...NOTHING, update: { subscriptionStatus: news.status, subscriptionEventAt: news.created } };
+}
+
+/** A refund only ever grows the refunded amount; the order is revoked once, when it is first refunded in full. */
+function chargeTransition(row: CheckoutSession, news: ChargeNews): Decision {
+  const update: Partial<CheckoutSession> = {};
+  if (!row.stripeChargeId) update.stripeChargeId = news.chargeId;
+  const amountRefunded = Math.max(row.amountRefunded, news.amountRefunded);
+  if (amountRefunded !== row.amountRefunded) update.amountRefunded = amountRefunded;
+  const full = (total: number) => row.amountTotal != null && row.amountTotal > 0 && total >= row.amountTotal;
+  const jobs: Job[] =
+    full(amountRefunded) && !full(row.amountRefunded)
+      ? [
+          {
+            kind: "order.revoked",
+            key: `order.revoked:${row.id}:refund`,
+            payload: { checkoutId: row.id, cause: "refund" },
+          },
+        ]
+      : [];
+  return { ...NOTHING, update, jobs };
+}
+
+/** open -> won | lost, final; a lost dispute revokes the order, a won one reinstates it, once per dispute. */
+function disputeTransition(row: CheckoutSession, news: DisputeNews): Decision {
+  const update: Partial<CheckoutSession> = {};
+  if (!row.stripeChargeId && news.chargeId) update.stripeChargeId = news.chargeId;
+  const current = row.disputeStatus;
+  if (current === "won" || current === "lost") return { ...NOTHING, update };
+  if (news.outcome !== current) update.disputeStatus = news.outcome;
+  const payload = { checkoutId: row.id, disputeId: news.disputeId };
+  const jobs: Job[] =
+    news.outcome === "lost"
+      ? [{ kind: "order.revoked", key: `order.revoked:${row.id}:dispute:${news.disputeId}`, payload }]
+      : news.outcome === "won"
+        ? [{ kind: "order.reinstated", key: `order.reinstated:${row.id}:${news.disputeId}`, payload }]
+        : [];
+  return { ...NOTHING, update, jobs };
+}
+
+/**
+ * The newest invoice says whether the last renewal was paid ("Payment failed:
+ * update your card" until a later one is). Each paid renewal is renewed once,
+ * whatever order its invoice's news arrives in.
+ */
+function invoiceTransition(row: CheckoutSession, news: InvoiceNews): Decision {
+  if (!news.renewal) return NOTHING;
+  const jobs: Job[] = news.paid
+    ? [
+        {
+          kind: "subscription.renewed",
+          key: `subscription.renewed:${news.invoiceId}`,
+          payload: { checkoutId: row.id, invoiceId: news.invoiceId, subscriptionId: news.subscriptionId },
+        },
+      ]
+    : [];
+  const update: Partial<CheckoutSession> = {};
+  const status = news.paid ? "paid" : "payment_failed";
+  const newer = row.invoiceEventAt == null || news.created > row.invoiceEventAt;
+  // Same second: paid wins, so a failure and its retry's success never end as "failed".
+  const sameSecondPaid = row.invoiceEventAt === news.created && news.paid;
+  if ((newer || sameSecondPaid) && (row.invoiceStatus !== status || row.invoiceEventAt !== news.created)) {
+    update.invoiceStatus = status;
+    update.invoiceEventAt = news.created;
+  }
+  return { ...NOTHING, update, jobs };
 }
 
 /** The row as the store leaves it after a decision (fulfilled_at set at `now` when it wins). */
