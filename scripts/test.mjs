@@ -68,7 +68,7 @@ function vitestRun(selected, file) {
     `--outputFile.json=${file}`,
     ...process.argv.slice(2),
   ]);
-  const counts = { passed: 0, failed: 0, skipped: 0, integration: { passed: 0, failed: 0 } };
+  const counts = { passed: 0, failed: 0, skipped: 0, skippedNames: [], integration: { passed: 0, failed: 0 } };
   if (existsSync(file)) {
     const results = JSON.parse(readFileSync(file, "utf8"));
     counts.passed = results.numPassedTests;
@@ -77,6 +77,9 @@ function vitestRun(selected, file) {
     for (const suite of results.testResults) {
       if (!suite.name.includes(`${path.sep}tests${path.sep}integration${path.sep}`)) continue;
       for (const test of suite.assertionResults) {
+        if (test.status === "skipped" || test.status === "pending" || test.status === "todo") {
+          counts.skippedNames.push(`${path.relative(root, suite.name)} > ${test.fullName}`);
+        }
         if (test.status === "passed") counts.integration.passed++;
         else if (test.status === "failed") counts.integration.failed++;
       }
@@ -110,6 +113,13 @@ const line = `${passed} passed, ${failed} failed${skipped ? `, ${skipped} skippe
 writeFileSync(summaryFile, `${line}\n`);
 if (skippingBrowsers) console.warn(`\n${skipNotice}`);
 if (pgNotice) console.warn(`\n${pgNotice}`);
+for (const [label, run] of [
+  ["SQLite", main],
+  ["PostgreSQL", runs[1]],
+]) {
+  if (!run || run.skippedNames.length === 0) continue;
+  console.log(`\nSkipped on ${label} (the reason is in each title):\n  ${run.skippedNames.join("\n  ")}`);
+}
 console.log(`\n${perDatabase.join("\n")}`);
 console.log(`\n${line}`);
 process.exit(failed > 0 || runs.some((r) => r.status !== 0) || passed === 0 ? 1 : 0);

@@ -174,7 +174,7 @@ describe("Stripe's own deliveries", () => {
 
   // A second SQLite connection holding the write lock; PostgreSQL's row locks wait instead (another issue's tests).
   it.runIf(testDialect === "sqlite")(
-    "a locked database: Stripe's delivery gets a 5xx, its retry lands once the lock is gone",
+    "[SQLite only: its file lock] a locked database: Stripe's delivery gets a 5xx, its retry lands once the lock is gone",
     async () => {
       const { id } = await buy("ceramic-pour-over");
       const locker = new Database(server.databasePath);

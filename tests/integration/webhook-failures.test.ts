@@ -109,59 +109,62 @@ describe("a failure after the event is inserted", () => {
 
 // Read-only and full are made with SQLite's own pragmas; PostgreSQL's failure
 // modes (a dropped connection, a failover) are another issue's tests.
-describe.runIf(testDialect === "sqlite")("the database cannot take the write", () => {
-  const sqlite = testDialect === "sqlite" ? sqliteConnection() : (null as never);
-  it("read-only: 503, nothing stored; the retry succeeds once it is writable", async () => {
-    const { checkout, event, payload, header } = await paidCompletion();
-    expectConsoleError(
-      new RegExp(`webhook not stored id=${event.id} type=checkout.session.completed error=SQLITE_READONLY`),
-    );
-    sqlite.pragma("query_only = ON");
-    try {
-      const response = await post(payload, header);
-      expect(response.status).toBe(503);
-      expect(await response.text()).not.toMatch(/SQLITE|readonly/i);
-    } finally {
-      sqlite.pragma("query_only = OFF");
-    }
-    expect(errorLines()).toEqual([expect.stringMatching(/error=SQLITE_READONLY$/)]);
-    await expectNothingStored(checkout, event.id);
-    await expectRedeliverySucceeds(checkout, payload, header);
-  });
+describe.runIf(testDialect === "sqlite")(
+  "[SQLite only: made with its pragmas] the database cannot take the write",
+  () => {
+    const sqlite = testDialect === "sqlite" ? sqliteConnection() : (null as never);
+    it("read-only: 503, nothing stored; the retry succeeds once it is writable", async () => {
+      const { checkout, event, payload, header } = await paidCompletion();
+      expectConsoleError(
+        new RegExp(`webhook not stored id=${event.id} type=checkout.session.completed error=SQLITE_READONLY`),
+      );
+      sqlite.pragma("query_only = ON");
+      try {
+        const response = await post(payload, header);
+        expect(response.status).toBe(503);
+        expect(await response.text()).not.toMatch(/SQLITE|readonly/i);
+      } finally {
+        sqlite.pragma("query_only = OFF");
+      }
+      expect(errorLines()).toEqual([expect.stringMatching(/error=SQLITE_READONLY$/)]);
+      await expectNothingStored(checkout, event.id);
+      await expectRedeliverySucceeds(checkout, payload, header);
+    });
 
-  it("full: 503, nothing stored; the retry succeeds once there is room", async () => {
-    const pageSize = sqlite.pragma("page_size", { simple: true }) as number;
-    const free = sqlite.pragma("freelist_count", { simple: true }) as number;
-    // A payload bigger than every free page, so that storing it needs new ones.
-    const { checkout, event, payload, header } = await paidCompletion((free + 8) * pageSize);
-    expectConsoleError(
-      new RegExp(`webhook not stored id=${event.id} type=checkout.session.completed error=SQLITE_FULL`),
-    );
-    const limit = sqlite.pragma("max_page_count", { simple: true }) as number;
-    sqlite.pragma(`max_page_count = ${sqlite.pragma("page_count", { simple: true }) as number}`);
-    try {
-      const response = await post(payload, header);
-      expect(response.status).toBe(503);
-    } finally {
-      sqlite.pragma(`max_page_count = ${limit}`);
-    }
-    expect(errorLines()).toEqual([expect.stringMatching(/error=SQLITE_FULL$/)]);
-    await expectNothingStored(checkout, event.id);
-    await expectRedeliverySucceeds(checkout, payload, header);
-  });
+    it("full: 503, nothing stored; the retry succeeds once there is room", async () => {
+      const pageSize = sqlite.pragma("page_size", { simple: true }) as number;
+      const free = sqlite.pragma("freelist_count", { simple: true }) as number;
+      // A payload bigger than every free page, so that storing it needs new ones.
+      const { checkout, event, payload, header } = await paidCompletion((free + 8) * pageSize);
+      expectConsoleError(
+        new RegExp(`webhook not stored id=${event.id} type=checkout.session.completed error=SQLITE_FULL`),
+      );
+      const limit = sqlite.pragma("max_page_count", { simple: true }) as number;
+      sqlite.pragma(`max_page_count = ${sqlite.pragma("page_count", { simple: true }) as number}`);
+      try {
+        const response = await post(payload, header);
+        expect(response.status).toBe(503);
+      } finally {
+        sqlite.pragma(`max_page_count = ${limit}`);
+      }
+      expect(errorLines()).toEqual([expect.stringMatching(/error=SQLITE_FULL$/)]);
+      await expectNothingStored(checkout, event.id);
+      await expectRedeliverySucceeds(checkout, payload, header);
+    });
 
-  it("logs only the event's id, its type and the error code", async () => {
-    const { event, payload, header } = await paidCompletion();
-    expectConsoleError(/webhook not stored/);
-    sqlite.pragma("query_only = ON");
-    try {
-      expect((await post(payload, header)).status).toBe(503);
-    } finally {
-      sqlite.pragma("query_only = OFF");
-    }
-    expect(errorLines()).toEqual([
-      `webhook not stored id=${event.id} type=checkout.session.completed error=SQLITE_READONLY`,
-    ]);
-    expect(logged).toEqual([`webhook received id=${event.id} type=checkout.session.completed`]);
-  });
-});
+    it("logs only the event's id, its type and the error code", async () => {
+      const { event, payload, header } = await paidCompletion();
+      expectConsoleError(/webhook not stored/);
+      sqlite.pragma("query_only = ON");
+      try {
+        expect((await post(payload, header)).status).toBe(503);
+      } finally {
+        sqlite.pragma("query_only = OFF");
+      }
+      expect(errorLines()).toEqual([
+        `webhook not stored id=${event.id} type=checkout.session.completed error=SQLITE_READONLY`,
+      ]);
+      expect(logged).toEqual([`webhook received id=${event.id} type=checkout.session.completed`]);
+    });
+  },
+);

@@ -582,7 +582,7 @@ describe.each([actionTransport(), builtServerTransport()])("POST /stripe/webhook
     });
 
     it.runIf(testDialect === "sqlite")(
-      "a second connection holding the write lock: 503 within the busy timeout, nothing stored; the redelivery succeeds",
+      "[SQLite only: its file lock] a second connection holding the write lock: 503 within the busy timeout, nothing stored; the redelivery succeeds",
       async () => {
         const checkout = await storeCheckout(t.db());
         const event = stripeEvent(CHECKOUT_EVENT.completed, sessionFor(checkout, "paid"));
