@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { emulatorControl } from "../support/emulator";
 import { rawRequest } from "../support/raw-http";
+import { serverQuery } from "../support/db";
 import { startBuiltServer, type Proc } from "../support/server";
 import { WEBHOOK_SECRET } from "../support/test-env";
 
@@ -23,7 +24,7 @@ const FIXED_SEED = 20261201;
 const RANDOM_SEED = Number(process.env.FUZZ_SEED ?? randomInt(2 ** 31));
 
 const emu = emulatorControl();
-let server: Proc & { databasePath: string };
+let server: Proc & { databasePath: string; databaseUrl?: string };
 const forms: { token: string; cookie: string }[] = [];
 
 beforeAll(async () => {
@@ -376,6 +377,16 @@ describe("fuzz", () => {
       // Some requests got past every check and were answered by the routes.
       expect(statuses.get(200) ?? 0).toBeGreaterThan(0);
       expect(statuses.get(303) ?? 0).toBeGreaterThan(0);
+      // On PostgreSQL: every connection the server took from its pool went back, none is left
+      // in a transaction (pg_stat_activity of the server's own database, this query excepted).
+      if (server.databaseUrl) {
+        const busy = async () =>
+          serverQuery<{ state: string | null }>(
+            server,
+            "SELECT state FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'",
+          );
+        await expect.poll(busy, { timeout: 5_000 }).toEqual([]);
+      }
     },
     120_000,
   );
