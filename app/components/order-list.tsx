@@ -1,17 +1,8 @@
 import { Form, Link, useNavigation } from "@remix-run/react";
 
-export type OrderListItem = {
-  id: string;
-  productName: string;
-  quantity: number;
-  amount: string | null;
-  /** The state in words: "Paid", "Waiting for your bank"... */
-  state: string;
-  date: string;
-  dateTime: string;
-  /** A subscription with a Stripe customer: the billing portal can manage it. */
-  canManage: boolean;
-};
+import type { OrderListItem } from "~/lib/order-views";
+
+export type { OrderListItem } from "~/lib/order-views";
 
 /** The shopper's checkouts, newest first, each with a "Manage subscription" form where one applies. */
 export function OrderList({

@@ -1,30 +1,14 @@
 import { Link } from "@remix-run/react";
 import type { ReactNode } from "react";
 
+import type { SuccessView } from "~/lib/order-views";
+
+export type { SuccessState, SuccessView } from "~/lib/order-views";
+
 /**
  * What the success page says about one of the shopper's own checkouts, one
  * component per stored state. The loader decides the state; this only words it.
  */
-
-export type SuccessState = "paid" | "review" | "processing" | "waiting_for_bank" | "failed" | "expired";
-
-export type SuccessView = {
-  state: SuccessState;
-  /** Seconds before the page reloads itself (no JavaScript needed), or null when the state is final. */
-  refreshSeconds: number | null;
-  order: {
-    productName: string;
-    productSlug: string;
-    mode: "payment" | "subscription";
-    quantity: number;
-    amount: string | null;
-    email: string | null;
-    /** A subscription's billing interval ("month"), when known. */
-    interval?: string | null;
-    /** What happened to the money after the payment (refund, dispute, failed renewal), or null. */
-    afterPayment: string | null;
-  };
-};
 
 export function OrderStatus({ view }: { view: SuccessView }) {
   switch (view.state) {

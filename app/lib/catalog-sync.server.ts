@@ -5,6 +5,7 @@ import type { Product } from "../../db/schema/types";
 import * as pgTables from "../../db/schema/pg";
 import * as sqliteTables from "../../db/schema/sqlite";
 import { db, handle, schema } from "./db.server";
+import { describeStripeError } from "./stripe-errors.server";
 import { stripe } from "./stripe.server";
 
 const { products } = schema;
@@ -98,7 +99,7 @@ async function activePrices(): Promise<Stripe.Price[]> {
         ...(startingAfter ? { starting_after: startingAfter } : {}),
       });
     } catch (error: unknown) {
-      const type = typeof error === "object" && error !== null && "type" in error ? String(error.type) : "error";
+      const { type } = describeStripeError(error);
       throw new CatalogSyncError(
         `Stripe could not be reached or refused the request (listing prices): ${type}: ${error instanceof Error ? error.message : String(error)}`,
         { cause: error },

@@ -7,7 +7,9 @@ import type { CheckoutSession, Product } from "../../db/schema/types";
 import { config } from "./config.server";
 import { db, handle, schema } from "./db.server";
 import { checkoutsPerAddress, checkoutsPerShopper, TOO_MANY_CHECKOUTS } from "./rate-limit.server";
+import { describeStripeError } from "./stripe-errors.server";
 import { stripe } from "./stripe.server";
+import { UserError } from "./user-error";
 
 const { checkoutSessions } = schema;
 
@@ -120,18 +122,6 @@ const buy = () => (buyStore ??= handle.dialect === "sqlite" ? sqliteBuyStore(han
 /* Creating a checkout (the Buy form's action)                                */
 /* -------------------------------------------------------------------------- */
 
-export class CheckoutError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    /** Seconds, for a 429. */
-    readonly retryAfter?: number,
-  ) {
-    super(message);
-    this.name = "CheckoutError";
-  }
-}
-
 export const PAYMENT_SERVICE_DOWN = "The payment service did not answer. You have not been charged. Please try again.";
 
 export function successUrl() {
@@ -191,7 +181,7 @@ export async function createCheckout({
   ] as const) {
     if (!key) continue;
     const taken = await limiter.take(key);
-    if (!taken.ok) throw new CheckoutError(429, TOO_MANY_CHECKOUTS, taken.retryAfter);
+    if (!taken.ok) throw new UserError(429, TOO_MANY_CHECKOUTS, taken.retryAfter);
   }
 
   let session: Stripe.Checkout.Session;
@@ -204,7 +194,7 @@ export async function createCheckout({
       // The stored customer is gone (deleted, or the keys moved from test to
       // live): forget it and go on without it, under a key of its own since
       // the parameters differ. docs/decisions/093-stale-stripe-customer.md
-      if (!customer || !isMissingCustomer(error)) throw error;
+      if (!customer || !describeStripeError(error).missingCustomer) throw error;
       console.warn(`checkout customer missing at Stripe, forgotten shopper=${shopperId} customer=${customer}`);
       await forgetCustomer(shopperId, customer);
       customer = undefined;
@@ -213,18 +203,18 @@ export async function createCheckout({
       });
     }
   } catch (error: unknown) {
-    const stripeError = error as { type?: string; message?: string; requestId?: string };
-    if (stripeError.type === "StripeIdempotencyError") {
-      throw new CheckoutError(409, "This form was already submitted. Reload the page to start again.");
+    const failure = describeStripeError(error);
+    if (failure.idempotencyConflict) {
+      throw new UserError(409, "This form was already submitted. Reload the page to start again.");
     }
     console.error(
-      `checkout create failed product=${product.slug} type=${stripeError.type ?? "unknown"} request=${stripeError.requestId ?? "-"}`,
+      `checkout create failed product=${product.slug} type=${failure.type} request=${failure.requestId ?? "-"}`,
     );
-    throw new CheckoutError(502, PAYMENT_SERVICE_DOWN);
+    throw new UserError(502, PAYMENT_SERVICE_DOWN);
   }
   if (!session.url) {
     console.error(`checkout create returned no url session=${session.id}`);
-    throw new CheckoutError(502, PAYMENT_SERVICE_DOWN);
+    throw new UserError(502, PAYMENT_SERVICE_DOWN);
   }
   const url = session.url;
 
@@ -254,11 +244,6 @@ export async function createCheckout({
   return { id: session.id, url, reused: false };
 }
 
-function isMissingCustomer(error: unknown) {
-  const e = error as { type?: string; code?: string; param?: string };
-  return e.type === "StripeInvalidRequestError" && e.code === "resource_missing" && e.param === "customer";
-}
-
 async function forgetCustomer(shopperId: string, customer: string) {
   await db
     .update(schema.shoppers)
@@ -271,16 +256,16 @@ function reuse(
   { product, quantity, shopperId }: { product: Product; quantity: number; shopperId: string },
 ) {
   if (previous.shopperId !== shopperId || previous.productId !== product.id) {
-    throw new CheckoutError(409, "This form was already used. Reload the page to start a new checkout.");
+    throw new UserError(409, "This form was already used. Reload the page to start a new checkout.");
   }
   if (previous.quantity !== quantity) {
-    throw new CheckoutError(
+    throw new UserError(
       409,
       `This form was already submitted for a quantity of ${previous.quantity}. Reload the page to change the quantity.`,
     );
   }
   if (previous.status !== "open" || !previous.url) {
-    throw new CheckoutError(409, "This checkout is no longer open. Reload the page to start a new one.");
+    throw new UserError(409, "This checkout is no longer open. Reload the page to start a new one.");
   }
   return { id: previous.id, url: previous.url, reused: true };
 }

@@ -1,7 +1,6 @@
 import { and, desc, eq, isNotNull } from "drizzle-orm";
 
-import type { OrderListItem } from "~/components/order-list";
-import type { SuccessState, SuccessView } from "~/components/order-status";
+import type { OrderListItem, SuccessState, SuccessView } from "~/lib/order-views";
 
 import type { CheckoutSession, Product } from "../../db/schema/types";
 import { getCheckout } from "./checkout.server";
@@ -10,6 +9,7 @@ import { config } from "./config.server";
 import { db, dialectSql, schema } from "./db.server";
 import { formatMoney } from "./money";
 import { sessionLookups } from "./rate-limit.server";
+import { describeStripeError } from "./stripe-errors.server";
 import { stripe } from "./stripe.server";
 
 const { checkoutSessions, products, shoppers } = schema;
@@ -261,11 +261,9 @@ export async function openBillingPortal(shopperId: string | null, checkoutId: st
 // Stripe down, slow or busy is expected now and then: a warning. Anything
 // else (a refused key, an unknown customer, no portal configuration) means
 // the shop is set up wrong: an error.
-const UNAVAILABLE = new Set(["StripeConnectionError", "StripeAPIError", "StripeRateLimitError"]);
-
 function logStripeFailure(error: unknown, message: string) {
-  const { type, requestId } = error as { type?: string; requestId?: string };
-  const line = `${message} type=${type ?? "unknown"} request=${requestId ?? "-"}`;
-  if (type && UNAVAILABLE.has(type)) console.warn(line);
+  const { type, requestId, unavailable } = describeStripeError(error);
+  const line = `${message} type=${type} request=${requestId ?? "-"}`;
+  if (unavailable) console.warn(line);
   else console.error(line);
 }

@@ -7,6 +7,7 @@ import { changes, sessionFacts, transition } from "./orders/transition";
 import { config } from "./config.server";
 import { db, dialectSql, schema } from "./db.server";
 import { acquireLease, LockHeldError, type Lease } from "./locks.server";
+import { describeStripeError } from "./stripe-errors.server";
 import { stripe } from "./stripe.server";
 
 const { checkoutSessions, jobCheckpoints, stripeEvents } = schema;
@@ -127,21 +128,15 @@ export function startOfWindow(
   };
 }
 
-const stripeErrorType = (error: unknown) =>
-  typeof error === "object" && error !== null && "type" in error && typeof error.type === "string" ? error.type : null;
-
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 function describeStripeFailure(what: string, error: unknown) {
-  const type = stripeErrorType(error);
-  const status =
-    typeof error === "object" && error !== null && "statusCode" in error && typeof error.statusCode === "number"
-      ? ` (HTTP ${error.statusCode})`
-      : "";
-  const reached = type !== null && type !== "StripeConnectionError" && !/^Stripe(API|RateLimit)Error$/.test(type);
+  const failure = describeStripeError(error);
+  const status = failure.statusCode === null ? "" : ` (HTTP ${failure.statusCode})`;
+  const reached = failure.type !== "error" && !failure.unavailable;
   return reached
-    ? `Stripe refused ${what}: ${type}${status}: ${messageOf(error)}`
-    : `Stripe could not be reached (${what}): ${type ?? "error"}${status}: ${messageOf(error)}`;
+    ? `Stripe refused ${what}: ${failure.type}${status}: ${failure.message}`
+    : `Stripe could not be reached (${what}): ${failure.type}${status}: ${failure.message}`;
 }
 
 /**
@@ -276,7 +271,7 @@ async function run(options: ReconcileOptions, lease: Lease | null): Promise<Reco
     try {
       session = await stripe.checkout.sessions.retrieve(row.id);
     } catch (error: unknown) {
-      if (stripeErrorType(error) === "StripeInvalidRequestError") {
+      if (describeStripeError(error).type === "StripeInvalidRequestError") {
         // Not in this Stripe account or mode: nothing Stripe can tell us, and no reason to fail every run.
         report.checkouts.notFound++;
         console.warn(`reconcile: checkout not found in Stripe id=${row.id}: ${messageOf(error)}`);

@@ -4,6 +4,7 @@ import { config } from "./config.server";
 import { WEBHOOK_BODY_LIMIT } from "./limits";
 import { handledEvent } from "./orders/events";
 import { stripe } from "./stripe.server";
+import { UserError } from "./user-error";
 
 /**
  * Everything the webhook route checks before it believes a delivery: the size
@@ -21,17 +22,7 @@ export const SIGNATURE_TOLERANCE_SECONDS = 300;
 /** A timestamp this far ahead is not clock skew: the SDK lets it through, this module does not. */
 export const FUTURE_TOLERANCE_SECONDS = 300;
 
-export class WebhookError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-    this.name = "WebhookError";
-  }
-}
-
-const tooLarge = () => new WebhookError(413, `Webhook body is larger than ${MAX_WEBHOOK_BODY_BYTES} bytes.`);
+const tooLarge = () => new UserError(413, `Webhook body is larger than ${MAX_WEBHOOK_BODY_BYTES} bytes.`);
 
 /**
  * The raw body as text, as `request.text()` would give it, but never more
@@ -43,7 +34,7 @@ export async function readBoundedBody(request: Request, limit = MAX_WEBHOOK_BODY
   if (declared !== null) {
     const length = Number(declared);
     if (!/^\d+$/.test(declared.trim()) || !Number.isSafeInteger(length)) {
-      throw new WebhookError(400, "Content-Length is not a number.");
+      throw new UserError(400, "Content-Length is not a number.");
     }
     if (length > limit) throw tooLarge();
   }
@@ -107,7 +98,7 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
 
 function assertEvent(value: unknown): asserts value is Stripe.Event {
   const fail = (what: string) => {
-    throw new WebhookError(400, `Body is not a Stripe event: ${what}.`);
+    throw new UserError(400, `Body is not a Stripe event: ${what}.`);
   };
   if (!isRecord(value)) return fail("not a JSON object");
   if (value.object !== "event") fail('"object" is not "event"');
@@ -129,7 +120,7 @@ function assertEvent(value: unknown): asserts value is Stripe.Event {
  * Verifies a delivery and returns its event. The signature is checked with
  * the SDK's `constructEvent` against each configured secret in turn (several
  * during a rotation), over the raw body exactly as received
- * (https://docs.stripe.com/webhooks#verify-events). Throws a WebhookError
+ * (https://docs.stripe.com/webhooks#verify-events). Throws a UserError
  * with status 400 and a message that names what was wrong.
  */
 export function verifyWebhook(
@@ -138,14 +129,14 @@ export function verifyWebhook(
   { secrets = config.stripe.webhookSecrets, now = Date.now() }: { secrets?: readonly string[]; now?: number } = {},
 ): Stripe.Event {
   if (!signatureHeader || signatureHeader.trim() === "") {
-    throw new WebhookError(400, "Missing Stripe-Signature header.");
+    throw new UserError(400, "Missing Stripe-Signature header.");
   }
   const timestamp = signatureTimestamp(signatureHeader);
-  if (!timestamp.ok) throw new WebhookError(400, timestamp.message);
+  if (!timestamp.ok) throw new UserError(400, timestamp.message);
   if (timestamp.seconds - Math.floor(now / 1000) > FUTURE_TOLERANCE_SECONDS) {
-    throw new WebhookError(400, "Stripe-Signature timestamp is in the future.");
+    throw new UserError(400, "Stripe-Signature timestamp is in the future.");
   }
-  if (rawBody === "") throw new WebhookError(400, "Empty body.");
+  if (rawBody === "") throw new UserError(400, "Empty body.");
 
   let event: unknown;
   let verified = false;
@@ -162,16 +153,16 @@ export function verifyWebhook(
       verified = true;
       break;
     } catch (error: unknown) {
-      if (error instanceof SyntaxError) throw new WebhookError(400, "Body is not JSON.");
+      if (error instanceof SyntaxError) throw new UserError(400, "Body is not JSON.");
       if (!(error instanceof stripe.errors.StripeSignatureVerificationError)) {
         // The SDK refuses some bodies after verifying them (a v2 thin event).
-        throw new WebhookError(400, "Body is not a Stripe event.");
+        throw new UserError(400, "Body is not a Stripe event.");
       }
     }
   }
   if (!verified) {
     const stale = Math.floor(now / 1000) - timestamp.seconds > SIGNATURE_TOLERANCE_SECONDS;
-    throw new WebhookError(
+    throw new UserError(
       400,
       stale ? "Stripe-Signature timestamp is too old." : "No signature matches this endpoint's webhook secret.",
     );

@@ -6,7 +6,8 @@ import { BuyForm } from "~/components/buy-form";
 import { GeneralErrorBoundary } from "~/components/error-boundary";
 import { FORM_EXPIRED, isFormTokenFor, newFormToken, parseBuyForm } from "~/lib/buy-form.server";
 import { getProduct } from "~/lib/catalog.server";
-import { CheckoutError, createCheckout } from "~/lib/checkout.server";
+import { createCheckout } from "~/lib/checkout.server";
+import { UserError } from "~/lib/user-error";
 import { orUnavailable } from "~/lib/db-errors.server";
 import { invariantResponse, readForm } from "~/lib/http.server";
 import { FORM_BODY_LIMIT } from "~/lib/limits";
@@ -89,7 +90,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
     // 303 so that the browser follows with a GET to Stripe's hosted page.
     return redirect(checkout.url, { status: 303, headers });
   } catch (error: unknown) {
-    if (error instanceof CheckoutError) {
+    if (error instanceof UserError) {
       if (error.retryAfter) headers.set("Retry-After", String(error.retryAfter));
       return json({ error: error.message, field: null, quantity: quantityField }, { status: error.status, headers });
     }

@@ -5,7 +5,8 @@ import { describeDatabaseError, isDatabaseUnavailable, RETRY_AFTER_SECONDS } fro
 import { logFor } from "~/lib/logger.server";
 import { recordWebhook } from "~/lib/metrics.server";
 import { processStripeEvent } from "~/lib/orders/state-machine.server";
-import { readBoundedBody, verifyWebhook, WebhookError } from "~/lib/webhook.server";
+import { UserError } from "~/lib/user-error";
+import { readBoundedBody, verifyWebhook } from "~/lib/webhook.server";
 
 /**
  * POST /stripe/webhook: Stripe tells the shop what happened. The order is
@@ -37,7 +38,7 @@ export async function action({ request }: ActionFunctionArgs) {
     rawBody = await readBoundedBody(request);
     event = verifyWebhook(rawBody, request.headers.get("Stripe-Signature"));
   } catch (error: unknown) {
-    if (error instanceof WebhookError) {
+    if (error instanceof UserError) {
       recordWebhook(null, "rejected");
       return plain(error.status, error.message);
     }

@@ -2,13 +2,9 @@ import { createHmac } from "node:crypto";
 
 import { describe, expect, it, vi } from "vitest";
 
-import {
-  DISCARD_LIMIT_BYTES,
-  MAX_WEBHOOK_BODY_BYTES,
-  readBoundedBody,
-  verifyWebhook,
-  WebhookError,
-} from "~/lib/webhook.server";
+import { DISCARD_LIMIT_BYTES, MAX_WEBHOOK_BODY_BYTES, readBoundedBody, verifyWebhook } from "~/lib/webhook.server";
+
+import { UserError } from "~/lib/user-error";
 
 import { CHECKOUT_EVENT, checkoutSessionObject, sign, stripeEvent } from "../support/stripe-fixtures";
 import { PREVIOUS_WEBHOOK_SECRET, WEBHOOK_SECRET } from "../support/test-env";
@@ -36,7 +32,7 @@ function verdict(body: string, header: string | null) {
   try {
     return { ok: true as const, id: verifyWebhook(body, header, { now: NOW }).id };
   } catch (error: unknown) {
-    if (error instanceof WebhookError) return { ok: false as const, status: error.status, message: error.message };
+    if (error instanceof UserError) return { ok: false as const, status: error.status, message: error.message };
     throw error;
   }
 }
@@ -137,7 +133,7 @@ describe("readBoundedBody", () => {
   const status = (promise: Promise<unknown>) =>
     promise.then(
       () => 200,
-      (error: unknown) => (error instanceof WebhookError ? error.status : Promise.reject(error)),
+      (error: unknown) => (error instanceof UserError ? error.status : Promise.reject(error)),
     );
 
   it("returns the body as text, also when a character is split across chunks", async () => {
