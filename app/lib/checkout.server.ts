@@ -37,8 +37,8 @@ type BuyStore = {
 
 /**
  * SQLite: the Buy path's statements prepared once instead of rebuilt by
- * Drizzle and re-prepared by SQLite on every request (issue 8,
- * docs/decisions/051-prepared-statements-on-hot-paths.md), the writes in one
+ * Drizzle and re-prepared by SQLite on every request
+ * (docs/decisions/051-prepared-statements-on-hot-paths.md), the writes in one
  * synchronous immediate transaction.
  */
 function sqliteBuyStore(h: Extract<typeof handle, { dialect: "sqlite" }>): BuyStore {
