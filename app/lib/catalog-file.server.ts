@@ -99,7 +99,8 @@ export function readCatalog(file = CATALOG_PATH): CatalogEntry[] {
   return parseCatalog(raw, name);
 }
 
-const rowOf = (entry: CatalogEntry) => ({
+/** The products row of one catalog entry (the seed and the development apply both write it). */
+export const rowOf = (entry: CatalogEntry) => ({
   slug: entry.slug,
   name: entry.name,
   description: entry.description,

@@ -10,7 +10,13 @@ import pg from "pg";
 
 import * as pgSchema from "../../db/schema/pg";
 import * as sqliteSchema from "../../db/schema/sqlite";
-import { applyCatalogFile, type CatalogEntry, describeCatalogChanges, readCatalog } from "./catalog-file.server";
+import {
+  applyCatalogFile,
+  type CatalogEntry,
+  describeCatalogChanges,
+  rowOf as productRow,
+  readCatalog,
+} from "./catalog-file.server";
 import { config } from "./config.server";
 import { describeDatabaseError } from "./db-errors.server";
 
@@ -62,20 +68,6 @@ export function applyPragmas(sqlite: Database.Database, busyTimeoutMs: number) {
 
 // The file's schema and its validation live in catalog-file.server.ts.
 export { CATALOG_PATH, type CatalogEntry, readCatalog } from "./catalog-file.server";
-
-const productRow = (entry: CatalogEntry) => ({
-  slug: entry.slug,
-  name: entry.name,
-  description: entry.description,
-  stripeProductId: entry.stripeProductId ?? null,
-  stripePriceId: entry.stripePriceId,
-  mode: entry.mode,
-  unitAmount: entry.unitAmount,
-  currency: entry.currency,
-  recurringInterval: entry.recurringInterval ?? null,
-  maxQuantity: entry.maxQuantity,
-  active: entry.active,
-});
 
 /** Opens (creating if needed) a SQLite file, migrates it and seeds an empty catalog. */
 export function openSqlite(
