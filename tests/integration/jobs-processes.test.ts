@@ -101,6 +101,8 @@ describe.each(DIALECTS)("job workers as processes on %s", (dialect) => {
     for (const key of keys) await db.enqueue({ kind: "test.effect", key, payload: { key } });
     const started = Array.from({ length: workers }, () => start({ JOBS_CONCURRENCY: "8" }));
     await eventually(async () => (await db.store.counts()).done === keys.length, "every job done", 180_000);
+    // A worker that started late (a busy machine) may have taken no job yet: it still stops cleanly.
+    for (const worker of started) await worker.waitFor(/^ready /, 60_000);
     for (const worker of started) worker.child.kill("SIGTERM");
     for (const worker of started) expect(await worker.exited).toMatchObject({ code: 0 });
 

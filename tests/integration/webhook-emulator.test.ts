@@ -98,7 +98,7 @@ describe("Stripe's own deliveries", () => {
     expect(partial).not.toContain(">Refunded<");
     await emu.refund(id);
     expect(await ordersPage(">Refunded<")).not.toContain("Refunded $10.00");
-    expect(checkout(id)).toMatchObject({ payment_status: "paid", fulfilled_at: expect.any(Number) });
+    expect(await checkout(id)).toMatchObject({ payment_status: "paid", fulfilled_at: expect.any(Number) });
   });
 
   it("a card payment: one delivery, answered 200; paid, fulfilled once; the next checkout reuses the customer", async () => {

@@ -64,12 +64,11 @@ const worker = createWorker({
   leaseMarginMs: Number(env.JOBS_LEASE_MARGIN_MS ?? 15_000),
   log: { info: console.log, warn: console.log, error: console.log },
 });
-worker.start();
-console.log(`ready ${owner}`);
-
 process.on("SIGTERM", () => {
   void worker.stop({ graceMs: Number(env.JOBS_GRACE_MS ?? 5_000) }).then(() => {
     console.log("stopped");
     process.exit(0);
   });
 });
+worker.start();
+console.log(`ready ${owner}`);

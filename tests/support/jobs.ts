@@ -141,6 +141,15 @@ export async function pgFixture(): Promise<JobsFixture> {
       await pool.end();
       const cleanup = new pg.Client({ connectionString: PG_SERVER_URL });
       await cleanup.connect();
+      // The pool's connections close a moment after pool.end(): wait for them, so that FORCE
+      // (for a child process killed mid-test) never cuts a connection this process still reads.
+      for (let i = 0; i < 50; i++) {
+        const { rows } = await cleanup.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1", [
+          name,
+        ]);
+        if (rows[0]?.n === 0) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
       await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await cleanup.end();
     },
