@@ -5,6 +5,9 @@ import type { Locator, Page } from "playwright-core";
 
 import type { Shop } from "./shop";
 
+/** What the helpers need of a shop: its address and the emulator's (the built app or the dev server). */
+type Site = Pick<Shop, "url" | "emulator">;
+
 /**
  * What a shopper does and sees, page by page: open a product, press Buy, pay
  * on the emulator's hosted Checkout page (#pay-card, #pay-declined,
@@ -52,23 +55,23 @@ export async function visibleNow(locator: Locator) {
 const sessionIdOf = (url: string) =>
   new URL(url).searchParams.get("session_id") ?? new URL(url).pathname.split("/").pop()!;
 
-export function hostedPageUrl(shop: Shop) {
+export function hostedPageUrl(shop: Site) {
   return new RegExp(`^${escapeRegExp(shop.emulator.url)}/c/pay/cs_test_[A-Za-z0-9]+$`);
 }
 
-export function successPageUrl(shop: Shop) {
+export function successPageUrl(shop: Site) {
   return new RegExp(`^${escapeRegExp(shop.url)}/checkout/success\\?session_id=cs_test_[A-Za-z0-9]+$`);
 }
 
 /** Opens the product page, asks for PRODUCT.quantity and presses Buy: lands on the hosted Checkout page. Returns the session id. */
-export async function buy(page: Page, shop: Shop) {
+export async function buy(page: Page, shop: Site) {
   await page.goto(`${shop.url}/products/${PRODUCT.slug}`);
   await see(page.getByRole("heading", { level: 1, name: PRODUCT.name }), "the product's name");
   return pressBuy(page, shop);
 }
 
 /** On the product page: asks for PRODUCT.quantity and presses Buy, and sees the hosted page's total. */
-export async function pressBuy(page: Page, shop: Shop) {
+export async function pressBuy(page: Page, shop: Site) {
   await page.getByLabel("Quantity").fill(String(PRODUCT.quantity));
   await page.getByRole("button", { name: "Buy" }).click();
   await page.waitForURL(hostedPageUrl(shop));
@@ -91,7 +94,7 @@ export async function payWith(page: Page, method: "card" | "declined" | "delayed
 }
 
 /** After paying: the shop's success page for this checkout. */
-export async function landOnSuccessPage(page: Page, shop: Shop, sessionId: string) {
+export async function landOnSuccessPage(page: Page, shop: Site, sessionId: string) {
   await page.waitForURL(successPageUrl(shop));
   if (sessionIdOf(page.url()) !== sessionId) throw new Error(`The success page is for ${page.url()}, not ${sessionId}`);
 }
@@ -108,7 +111,7 @@ export const SUCCESS = {
 export const NOT_FOUND = (page: Page) => page.getByRole("heading", { level: 1, name: "We could not find that order." });
 
 /** Follows the site's "Your orders" link (in the header: the first of them) to /orders. */
-export async function openOrders(page: Page, shop: Shop) {
+export async function openOrders(page: Page, shop: Site) {
   await page.getByRole("link", { name: "Your orders" }).first().click();
   await page.waitForURL(`${shop.url}/orders`);
   await see(page.getByRole("heading", { level: 1, name: "Your orders" }), "the orders page's heading");
