@@ -1,7 +1,6 @@
-import * as pgTables from "../../db/schema/pg";
-import * as sqliteTables from "../../db/schema/sqlite";
 import type { CheckoutSession } from "../../db/schema/types";
 import type { PgDb, SqliteDb } from "./db.server";
+import { enqueuePg, enqueueSqlite } from "./jobs/enqueue.server";
 import { orderPaidJob } from "./jobs/order-paid.server";
 import type { NewJob } from "./jobs/types";
 import { logger } from "./logger.server";
@@ -33,33 +32,13 @@ export function onFulfill(hook: FulfillmentHook): () => void {
   return () => hooks.delete(hook);
 }
 
-const jobRow = (job: NewJob, now: number) => ({
-  key: job.key,
-  kind: job.kind,
-  payload: JSON.stringify(job.payload),
-  runAfter: job.runAfter ?? now,
-  createdAt: now,
-  updatedAt: now,
-});
-
-/** Enqueues a job in the state machine's transaction; false when one with its key exists. */
+/** Enqueues a job in the state machine's transaction; false when one with its key exists (app/lib/jobs/enqueue.server.ts). */
 export function enqueueInTransactionSync(tx: Extract<Tx, { dialect: "sqlite" }>, job: NewJob, now = Date.now()) {
-  const rows = tx.tx
-    .insert(sqliteTables.jobs)
-    .values(jobRow(job, now))
-    .onConflictDoNothing()
-    .returning({ id: sqliteTables.jobs.id })
-    .all();
-  return rows.length > 0;
+  return enqueueSqlite(tx.tx, job, now);
 }
 
-export async function enqueueInTransaction(tx: Extract<Tx, { dialect: "postgres" }>, job: NewJob, now = Date.now()) {
-  const rows = await tx.tx
-    .insert(pgTables.jobs)
-    .values(jobRow(job, now))
-    .onConflictDoNothing()
-    .returning({ id: pgTables.jobs.id });
-  return rows.length > 0;
+export function enqueueInTransaction(tx: Extract<Tx, { dialect: "postgres" }>, job: NewJob, now = Date.now()) {
+  return enqueuePg(tx.tx, job, now);
 }
 
 const logFulfilled = (checkout: CheckoutSession) =>

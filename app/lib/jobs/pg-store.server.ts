@@ -1,5 +1,7 @@
+import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
 import type { Pool, PoolClient } from "pg";
 
+import { enqueuePg } from "./enqueue.server";
 import { JOB_STATES, type JobRecord, type JobState, type JobStore, type NewJob } from "./types";
 
 /**
@@ -16,18 +18,20 @@ const COLUMNS = `id::int AS id, key, kind, payload, state, attempts, run_after::
   last_error AS "lastError", lease_owner AS "leaseOwner", lease_expires_at::float8 AS "leaseExpiresAt",
   created_at::float8 AS "createdAt", updated_at::float8 AS "updatedAt"`;
 
+// enqueue's one definition (enqueue.server.ts), on a builder over the caller's pool or client.
+const builders = new WeakMap<Pool | PoolClient, NodePgDatabase>();
+
 /**
  * Adds a job on `client` (inside its open transaction, if any). Returns false
  * when a job with this key already exists (nothing changed).
  */
-export async function enqueue(client: Queryable, job: NewJob, now = Date.now()): Promise<boolean> {
-  const result = await client.query(
-    `INSERT INTO jobs (key, kind, payload, state, attempts, run_after, created_at, updated_at)
-     VALUES ($1, $2, $3, 'pending', 0, $4, $5, $5)
-     ON CONFLICT (key) DO NOTHING`,
-    [job.key, job.kind, JSON.stringify(job.payload ?? null), job.runAfter ?? now, now],
-  );
-  return result.rowCount === 1;
+export function enqueue(client: Pool | PoolClient, job: NewJob, now = Date.now()): Promise<boolean> {
+  let builder = builders.get(client);
+  if (!builder) {
+    builder = drizzle({ client });
+    builders.set(client, builder);
+  }
+  return enqueuePg(builder, job, now);
 }
 
 const held = `id = $1 AND state = 'running' AND lease_owner = $2`;

@@ -1,11 +1,14 @@
 import type Database from "better-sqlite3";
+import { drizzle } from "drizzle-orm/better-sqlite3";
 
+import { enqueueSqlite } from "./enqueue.server";
 import { JOB_STATES, type JobRecord, type JobState, type JobStore, type NewJob } from "./types";
 
 /**
  * The jobs table on SQLite, over the raw better-sqlite3 connection so that
  * `enqueue` joins whatever transaction the caller has open on it (Drizzle's
- * `db.transaction` runs on the same connection). Synchronous, like every
+ * `db.transaction` runs on the same connection; enqueue itself is the
+ * Drizzle statement of enqueue.server.ts, the state machine's too). Synchronous, like every
  * better-sqlite3 transaction. SQLite has one writer, so a claim is one
  * `UPDATE ... RETURNING`: no two workers can take the same row.
  */
@@ -15,11 +18,8 @@ const COLUMNS = `id, key, kind, payload, state, attempts, run_after AS runAfter,
 
 function prepare(sqlite: Database.Database) {
   return {
-    insert: sqlite.prepare(
-      `INSERT INTO jobs (key, kind, payload, state, attempts, run_after, created_at, updated_at)
-       VALUES (@key, @kind, @payload, 'pending', 0, @runAfter, @now, @now)
-       ON CONFLICT(key) DO NOTHING`,
-    ),
+    // enqueue's one definition (enqueue.server.ts), on a builder over this same connection.
+    builder: drizzle({ client: sqlite }),
     // Due: pending and past run_after, or running under a lease that ran out (its worker died).
     claim: sqlite.prepare(
       `UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = @owner,
@@ -77,14 +77,7 @@ function statements(sqlite: Database.Database) {
  * Returns false when a job with this key already exists (nothing changed).
  */
 export function enqueue(sqlite: Database.Database, job: NewJob, now = Date.now()): boolean {
-  const result = statements(sqlite).insert.run({
-    key: job.key,
-    kind: job.kind,
-    payload: JSON.stringify(job.payload ?? null),
-    runAfter: job.runAfter ?? now,
-    now,
-  });
-  return result.changes === 1;
+  return enqueueSqlite(statements(sqlite).builder, job, now);
 }
 
 /** The worker's store on a SQLite file (async only to match the PostgreSQL store). */
