@@ -10,6 +10,7 @@ import Database from "better-sqlite3";
 import { createTestDatabase, postgresUnavailable, type TestDatabase } from "../tests/support/pg-database";
 import { BUILT_SERVER_ENV, builtServerEnv } from "../tests/support/server";
 import { WEBHOOK_SECRET } from "../tests/support/test-env";
+import { jobsScenario } from "./jobs";
 import { shopperCookie } from "./lib/cookie";
 import {
   checkpoint,
@@ -41,7 +42,7 @@ import {
  * process, prints a table and writes bench/results.json.
  *
  *   BENCH_QUICK=1      small sizes, for developing the benchmark (about three minutes)
- *   BENCH_ONLY=a,b     only these scenarios: webhook, duplicate, memory, buy, pages, success, postgres
+ *   BENCH_ONLY=a,b     only these scenarios: webhook, duplicate, memory, buy, pages, success, postgres, jobs
  *   BENCH_OUT=file     where to write the results (default bench/results.json;
  *                      bench/results-*.json is ignored by git, for scratch runs)
  *   BENCH_PROFILE=1    start the app and the baseline with --cpu-prof (.cache/bench/profiles)
@@ -1546,6 +1547,13 @@ async function main() {
     if (wanted("success")) await successScenario(ctx);
     noteLoad("postgres");
     if (wanted("postgres")) await postgresScenarios(ctx);
+    noteLoad("jobs");
+    if (wanted("jobs")) {
+      // bench/jobs.ts: the worker's throughput and the enqueue's cost, on both databases.
+      const jobs = await jobsScenario({ baseDb: ctx.baseDb, tmp, quick: QUICK, log, postgresFrom });
+      results.jobs = jobs.results;
+      rows.push(...jobs.rows);
+    }
   } finally {
     await emulator.stop();
     rmSync(tmp, { recursive: true, force: true });

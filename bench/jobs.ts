@@ -1,0 +1,344 @@
+import { spawn } from "node:child_process";
+import { register } from "node:module";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { postgresUnavailable, type TestDatabase } from "../tests/support/pg-database";
+import { completedEvent, copyDatabase, seedCheckouts } from "./lib/fixtures";
+
+/**
+ * The jobs benchmarks (`BENCH_ONLY=jobs npm run bench`), on SQLite and on
+ * PostgreSQL, each in a child process of its own over the app's own database
+ * handle (`DATABASE_PATH` or `DATABASE_URL`):
+ *
+ * - jobs per second through one worker (createWorker's defaults: 4 at once,
+ *   one claim per free slot) with a handler that does nothing, and the time
+ *   to drain 10,000 pending jobs; every job must end done.
+ * - what enqueueing adds to the webhook's cost per event: the state machine
+ *   (`processStripeEvent`, what the webhook route calls) in-process, one
+ *   event after another, in rounds with the enqueue on and off (ABBA, so that
+ *   drift on a shared machine falls on both alike). Off, every import of
+ *   app/lib/jobs/enqueue.server.ts gets bench/lib/enqueue-switch.ts, which
+ *   writes nothing; the rest of the code is the shipped code. The state
+ *   machine is only part of the webhook's cost (HTTP, signature, JSON come on
+ *   top), so the added share of it bounds how far the enqueue can move the
+ *   webhook's ratio to its baseline: the target is at most 5%.
+ */
+
+export type JobsRow = {
+  scenario: string;
+  figure: string;
+  app: string;
+  baseline: string;
+  ratio: string;
+  target: string;
+  met: string;
+};
+
+type Measured = {
+  dialect: "sqlite" | "postgresql";
+  throughput: { jobs: number; seconds: number; perSecond: number; cpuUsPerJob: number };
+  drain: { jobs: number; seconds: number; perSecond: number; cpuUsPerJob: number };
+  enqueueCost: {
+    eventsPerRound: number;
+    rounds: { enqueue: boolean; wallUs: number; cpuUs: number }[];
+    withUs: number;
+    withoutUs: number;
+    addedUs: number;
+    withCpuUs: number;
+    withoutCpuUs: number;
+    /** addedUs / withUs: the most the enqueue can move the webhook's ratio to its baseline. */
+    share: number;
+  };
+  checks: { allDone: boolean; orderPaidJobs: number; expectedOrderPaidJobs: number };
+};
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, "..");
+const TARGET_SHARE = 0.05;
+
+function sizes(quick: boolean) {
+  return {
+    throughputWarmup: quick ? 100 : 200,
+    throughputJobs: quick ? 1_000 : 3_000,
+    drainJobs: 10_000,
+    smWarmup: quick ? 100 : 300,
+    smRounds: quick ? 4 : 8,
+    smPerRound: quick ? 200 : 500,
+  };
+}
+
+/* -------------------------------------------------------------------------- */
+/* In bench/run.ts: one child per database                                    */
+/* -------------------------------------------------------------------------- */
+
+export async function jobsScenario({
+  baseDb,
+  tmp,
+  quick,
+  log,
+  postgresFrom,
+}: {
+  baseDb: string;
+  tmp: string;
+  quick: boolean;
+  log: (message: string) => void;
+  /** bench/run.ts's copy of a SQLite fixture into a fresh, analyzed PostgreSQL database. */
+  postgresFrom: (file: string, prefix: string) => Promise<TestDatabase>;
+}): Promise<{ results: Record<string, unknown>; rows: JobsRow[] }> {
+  const size = sizes(quick);
+  const checkouts = size.smWarmup + size.smRounds * size.smPerRound;
+  log(
+    `scenario J: jobs, one worker with a no-op handler (${size.throughputJobs.toLocaleString("en-US")} jobs; then draining ${size.drainJobs.toLocaleString("en-US")}), and the state machine with and without the enqueue (${size.smRounds} rounds of ${size.smPerRound} events)`,
+  );
+  const fixture = path.join(tmp, "jobs.db");
+  copyDatabase(baseDb, fixture);
+  seedCheckouts(fixture, { count: checkouts, kind: "open" });
+
+  const results: Record<string, unknown> = {};
+  const rows: JobsRow[] = [];
+  const sqlite = await runChild({ DATABASE_PATH: fixture }, quick);
+  results.sqlite = sqlite;
+  rows.push(...rowsFor("J jobs, SQLite", sqlite));
+  log(summary(sqlite));
+
+  const reason = await postgresUnavailable();
+  if (reason) {
+    log(`jobs on PostgreSQL DID NOT RUN: ${reason}`);
+    results.postgres = { ran: false, reason };
+    rows.push({
+      scenario: "J jobs, PostgreSQL",
+      figure: "did not run",
+      app: reason,
+      baseline: "",
+      ratio: "",
+      target: "",
+      met: "",
+    });
+  } else {
+    const fresh = path.join(tmp, "jobs-pg.db");
+    copyDatabase(baseDb, fresh);
+    seedCheckouts(fresh, { count: checkouts, kind: "open" });
+    const database = await postgresFrom(fresh, "bench_pg_jobs");
+    try {
+      const pg = await runChild({ DATABASE_URL: database.url, DATABASE_POOL_MAX: "10" }, quick);
+      results.postgres = pg;
+      rows.push(...rowsFor("J jobs, PostgreSQL", pg));
+      log(summary(pg));
+    } finally {
+      await database.drop().catch(() => {});
+    }
+  }
+  return { results, rows };
+}
+
+function summary(m: Measured) {
+  const e = m.enqueueCost;
+  return `  ${m.dialect}: ${Math.round(m.throughput.perSecond)} jobs/s; 10,000 drained in ${m.drain.seconds.toFixed(1)} s; state machine ${e.withUs} us/event with the enqueue, ${e.withoutUs} us without (+${(e.share * 100).toFixed(1)}%)`;
+}
+
+function rowsFor(scenario: string, m: Measured): JobsRow[] {
+  const e = m.enqueueCost;
+  const ok = (b: boolean) => (b ? "yes" : "NO");
+  return [
+    {
+      scenario,
+      figure: "jobs/s, one worker, no-op handler",
+      app: `${Math.round(m.throughput.perSecond).toLocaleString("en-US")}/s (CPU ${m.throughput.cpuUsPerJob} us/job)`,
+      baseline: "",
+      ratio: "",
+      target: "",
+      met: "",
+    },
+    {
+      scenario: "",
+      figure: `drain ${m.drain.jobs.toLocaleString("en-US")} jobs`,
+      app: `${m.drain.seconds.toFixed(2)} s (${Math.round(m.drain.perSecond).toLocaleString("en-US")}/s)`,
+      baseline: "",
+      ratio: "",
+      target: "all done",
+      met: ok(m.checks.allDone),
+    },
+    {
+      scenario: "",
+      figure: "state machine per event, with / without enqueue",
+      app: `${e.withUs} us (CPU ${e.withCpuUs} us)`,
+      baseline: `${e.withoutUs} us (CPU ${e.withoutCpuUs} us)`,
+      ratio: (e.withUs / e.withoutUs).toFixed(3),
+      target: `+ <= ${TARGET_SHARE * 100}%`,
+      met: ok(e.share <= TARGET_SHARE && m.checks.orderPaidJobs === m.checks.expectedOrderPaidJobs),
+    },
+  ];
+}
+
+function runChild(env: Record<string, string>, quick: boolean): Promise<Measured> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(here, "jobs.ts"), "child"], {
+      cwd: root,
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        NODE_ENV: "test",
+        BENCH_QUICK: quick ? "1" : "0",
+        ...env,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (c: Buffer) => (out += c));
+    child.stderr.on("data", (c: Buffer) => (err += c));
+    child.on("error", reject);
+    child.on("exit", (code) => {
+      const line = out.trim().split("\n").at(-1) ?? "";
+      if (code !== 0 || !line.startsWith("{"))
+        return reject(new Error(`the jobs benchmark exited ${code}:\n${err}${out}`));
+      resolve(JSON.parse(line) as Measured);
+    });
+  });
+}
+
+/* -------------------------------------------------------------------------- */
+/* The child: measures on the configured database                             */
+/* -------------------------------------------------------------------------- */
+
+async function child() {
+  // Before the app is imported: its enqueue can then be switched off (enqueue-switch-hooks.mjs).
+  register("./lib/enqueue-switch-hooks.mjs", import.meta.url);
+  const size = sizes(process.env.BENCH_QUICK === "1");
+  const { enqueueSwitch } = await import("./lib/enqueue-switch");
+  const { processStripeEvent } = await import("../app/lib/checkout.server");
+  const { handle } = await import("../app/lib/db.server");
+  const { createWorker } = await import("../app/lib/jobs/worker.server");
+  const sqliteStore = await import("../app/lib/jobs/sqlite-store.server");
+  const pgStore = await import("../app/lib/jobs/pg-store.server");
+  console.info = () => {};
+  const quiet = { info() {}, warn() {}, error: console.error };
+  const NOOP = "bench.noop";
+  const store =
+    handle.dialect === "sqlite"
+      ? sqliteStore.createSqliteJobStore(handle.sqlite)
+      : pgStore.createPgJobStore(handle.pool);
+
+  async function enqueueMany(prefix: string, n: number) {
+    const jobs = Array.from({ length: n }, (_, i) => ({ kind: NOOP, key: `${prefix}:${i}`, payload: { i } }));
+    if (handle.dialect === "sqlite") {
+      const sqlite = handle.sqlite;
+      sqlite.transaction(() => {
+        for (const job of jobs) sqliteStore.enqueue(sqlite, job);
+      })();
+      return;
+    }
+    const client = await handle.pool.connect();
+    try {
+      await client.query("BEGIN");
+      for (const job of jobs) await pgStore.enqueue(client, job);
+      await client.query("COMMIT");
+    } finally {
+      client.release();
+    }
+  }
+
+  /** Starts one worker on `n` pending no-op jobs and stops it once all have run. */
+  async function drain(n: number) {
+    let ran = 0;
+    let finished!: () => void;
+    const all = new Promise<void>((resolve) => (finished = resolve));
+    const worker = createWorker({
+      store,
+      handlers: [{ kind: NOOP, run: async () => void (++ran === n && finished()) }],
+      log: quiet,
+    });
+    const cpu = process.cpuUsage();
+    const t0 = performance.now();
+    worker.start();
+    await all;
+    await worker.stop({ graceMs: 30_000 });
+    const seconds = (performance.now() - t0) / 1000;
+    const used = process.cpuUsage(cpu);
+    return {
+      jobs: n,
+      seconds: Number(seconds.toFixed(3)),
+      perSecond: Number((n / seconds).toFixed(1)),
+      cpuUsPerJob: Math.round((used.user + used.system) / n),
+    };
+  }
+
+  await enqueueMany("warm", size.throughputWarmup);
+  await drain(size.throughputWarmup);
+  await enqueueMany("throughput", size.throughputJobs);
+  const throughput = await drain(size.throughputJobs);
+  await enqueueMany("drain", size.drainJobs);
+  const drained = await drain(size.drainJobs);
+  const counts = await store.counts();
+  const noop = size.throughputWarmup + size.throughputJobs + size.drainJobs;
+  const allDone = counts.done === noop && counts.pending === 0 && counts.running === 0 && counts.dead === 0;
+
+  // The state machine, one completed checkout after another, the enqueue on and off.
+  const events = Array.from({ length: size.smWarmup + size.smRounds * size.smPerRound }, (_, i) => {
+    const payload = completedEvent(i);
+    return { payload, event: JSON.parse(payload) as Parameters<typeof processStripeEvent>[0] };
+  });
+  let next = 0;
+  async function apply(n: number) {
+    for (const { event, payload } of events.slice(next, (next += n))) {
+      const result = await processStripeEvent(event, { payload });
+      if (!result.fulfilled) throw new Error(`event ${event.id} did not fulfill its checkout`);
+    }
+  }
+  await apply(size.smWarmup);
+  const rounds: Measured["enqueueCost"]["rounds"] = [];
+  let expectedOrderPaidJobs = size.smWarmup;
+  for (let r = 0; r < size.smRounds; r++) {
+    const on = [true, false, false, true][r % 4]!;
+    enqueueSwitch.on = on;
+    const cpu = process.cpuUsage();
+    const t0 = process.hrtime.bigint();
+    await apply(size.smPerRound);
+    const wallUs = Number(process.hrtime.bigint() - t0) / 1e3 / size.smPerRound;
+    const used = process.cpuUsage(cpu);
+    rounds.push({
+      enqueue: on,
+      wallUs: Math.round(wallUs),
+      cpuUs: Math.round((used.user + used.system) / size.smPerRound),
+    });
+    if (on) expectedOrderPaidJobs += size.smPerRound;
+  }
+  enqueueSwitch.on = true;
+  const orderPaidJobs = (await store.list({ limit: 1_000_000 })).filter((job) => job.kind === "order.paid").length;
+  const median = (values: number[]) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  };
+  const pick = (on: boolean, key: "wallUs" | "cpuUs") =>
+    Math.round(median(rounds.filter((x) => x.enqueue === on).map((x) => x[key])));
+  const withUs = pick(true, "wallUs");
+  const withoutUs = pick(false, "wallUs");
+  const measured: Measured = {
+    dialect: handle.dialect === "sqlite" ? "sqlite" : "postgresql",
+    throughput,
+    drain: drained,
+    enqueueCost: {
+      eventsPerRound: size.smPerRound,
+      rounds,
+      withUs,
+      withoutUs,
+      addedUs: withUs - withoutUs,
+      withCpuUs: pick(true, "cpuUs"),
+      withoutCpuUs: pick(false, "cpuUs"),
+      share: Number(((withUs - withoutUs) / withUs).toFixed(4)),
+    },
+    checks: { allDone, orderPaidJobs, expectedOrderPaidJobs },
+  };
+  await handle.close();
+  process.stdout.write(`${JSON.stringify(measured)}\n`);
+}
+
+if (
+  process.argv[2] === "child" &&
+  process.argv[1] &&
+  path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)
+) {
+  await child();
+}
