@@ -49,6 +49,9 @@ type Measured = {
     withoutCpuUs: number;
     /** addedUs / withUs: the most the enqueue can move the webhook's ratio to its baseline. */
     share: number;
+    /** The same for this process's CPU time (steadier than wall time on a busy machine). */
+    cpuShare: number;
+    walPagesPerEvent: { with: number; without: number } | null;
   };
   checks: { allDone: boolean; orderPaidJobs: number; expectedOrderPaidJobs: number };
 };
@@ -65,6 +68,7 @@ function sizes(quick: boolean) {
     smWarmup: quick ? 100 : 300,
     smRounds: quick ? 4 : 8,
     smPerRound: quick ? 200 : 500,
+    walEvents: quick ? 100 : 200,
   };
 }
 
@@ -87,7 +91,7 @@ export async function jobsScenario({
   postgresFrom: (file: string, prefix: string) => Promise<TestDatabase>;
 }): Promise<{ results: Record<string, unknown>; rows: JobsRow[] }> {
   const size = sizes(quick);
-  const checkouts = size.smWarmup + size.smRounds * size.smPerRound;
+  const checkouts = size.smWarmup + size.smRounds * size.smPerRound + 2 * size.walEvents;
   log(
     `scenario J: jobs, one worker with a no-op handler (${size.throughputJobs.toLocaleString("en-US")} jobs; then draining ${size.drainJobs.toLocaleString("en-US")}), and the state machine with and without the enqueue (${size.smRounds} rounds of ${size.smPerRound} events)`,
   );
@@ -134,7 +138,7 @@ export async function jobsScenario({
 
 function summary(m: Measured) {
   const e = m.enqueueCost;
-  return `  ${m.dialect}: ${Math.round(m.throughput.perSecond)} jobs/s; 10,000 drained in ${m.drain.seconds.toFixed(1)} s; state machine ${e.withUs} us/event with the enqueue, ${e.withoutUs} us without (+${(e.share * 100).toFixed(1)}%)`;
+  return `  ${m.dialect}: ${Math.round(m.throughput.perSecond)} jobs/s; 10,000 drained in ${m.drain.seconds.toFixed(1)} s; state machine ${e.withUs} us/event with the enqueue, ${e.withoutUs} us without (+${(e.share * 100).toFixed(1)}%; CPU +${(e.cpuShare * 100).toFixed(1)}%)`;
 }
 
 function rowsFor(scenario: string, m: Measured): JobsRow[] {
@@ -168,6 +172,19 @@ function rowsFor(scenario: string, m: Measured): JobsRow[] {
       target: `+ <= ${TARGET_SHARE * 100}%`,
       met: ok(e.share <= TARGET_SHARE && m.checks.orderPaidJobs === m.checks.expectedOrderPaidJobs),
     },
+    ...(e.walPagesPerEvent
+      ? [
+          {
+            scenario: "",
+            figure: "WAL pages per event, with / without enqueue",
+            app: String(e.walPagesPerEvent.with),
+            baseline: String(e.walPagesPerEvent.without),
+            ratio: (e.walPagesPerEvent.with / e.walPagesPerEvent.without).toFixed(2),
+            target: "",
+            met: "",
+          },
+        ]
+      : []),
   ];
 }
 
@@ -275,10 +292,13 @@ async function child() {
   const allDone = counts.done === noop && counts.pending === 0 && counts.running === 0 && counts.dead === 0;
 
   // The state machine, one completed checkout after another, the enqueue on and off.
-  const events = Array.from({ length: size.smWarmup + size.smRounds * size.smPerRound }, (_, i) => {
-    const payload = completedEvent(i);
-    return { payload, event: JSON.parse(payload) as Parameters<typeof processStripeEvent>[0] };
-  });
+  const events = Array.from(
+    { length: size.smWarmup + size.smRounds * size.smPerRound + 2 * size.walEvents },
+    (_, i) => {
+      const payload = completedEvent(i);
+      return { payload, event: JSON.parse(payload) as Parameters<typeof processStripeEvent>[0] };
+    },
+  );
   let next = 0;
   async function apply(n: number) {
     for (const { event, payload } of events.slice(next, (next += n))) {
@@ -304,6 +324,23 @@ async function child() {
     });
     if (on) expectedOrderPaidJobs += size.smPerRound;
   }
+  // SQLite: the WAL pages each event's commit writes, with and without (what the fsync has to carry).
+  let walPagesPerEvent: { with: number; without: number } | null = null;
+  if (handle.dialect === "sqlite") {
+    const sqlite = handle.sqlite;
+    const pages = async (on: boolean) => {
+      enqueueSwitch.on = on;
+      sqlite.pragma("wal_checkpoint(TRUNCATE)");
+      const before = sqlite.pragma("wal_autocheckpoint", { simple: true }) as number;
+      sqlite.pragma("wal_autocheckpoint = 0");
+      await apply(size.walEvents);
+      const [result] = sqlite.pragma("wal_checkpoint(PASSIVE)") as { log: number }[];
+      sqlite.pragma(`wal_autocheckpoint = ${before}`);
+      return Number(((result?.log ?? 0) / size.walEvents).toFixed(1));
+    };
+    walPagesPerEvent = { with: await pages(true), without: await pages(false) };
+    expectedOrderPaidJobs += size.walEvents;
+  }
   enqueueSwitch.on = true;
   const orderPaidJobs = (await store.list({ limit: 1_000_000 })).filter((job) => job.kind === "order.paid").length;
   const median = (values: number[]) => {
@@ -315,6 +352,8 @@ async function child() {
     Math.round(median(rounds.filter((x) => x.enqueue === on).map((x) => x[key])));
   const withUs = pick(true, "wallUs");
   const withoutUs = pick(false, "wallUs");
+  const withCpuUs = pick(true, "cpuUs");
+  const withoutCpuUs = pick(false, "cpuUs");
   const measured: Measured = {
     dialect: handle.dialect === "sqlite" ? "sqlite" : "postgresql",
     throughput,
@@ -325,9 +364,11 @@ async function child() {
       withUs,
       withoutUs,
       addedUs: withUs - withoutUs,
-      withCpuUs: pick(true, "cpuUs"),
-      withoutCpuUs: pick(false, "cpuUs"),
+      withCpuUs,
+      withoutCpuUs,
       share: Number(((withUs - withoutUs) / withUs).toFixed(4)),
+      cpuShare: Number(((withCpuUs - withoutCpuUs) / withCpuUs).toFixed(4)),
+      walPagesPerEvent,
     },
     checks: { allDone, orderPaidJobs, expectedOrderPaidJobs },
   };

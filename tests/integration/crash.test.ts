@@ -1,12 +1,11 @@
 import Database from "better-sqlite3";
 
 import { serverQuery, testDialect } from "../support/db";
-import Stripe from "stripe";
 import { afterAll, describe, expect, it } from "vitest";
 
 import { emulatorControl } from "../support/emulator";
 import { startBuiltServer, tempDatabase, type Proc } from "../support/server";
-import { WEBHOOK_SECRET } from "../support/test-env";
+import { CHECKOUT_EVENT, checkoutSessionObject, sign, stripeEvent } from "../support/stripe-fixtures";
 
 /**
  * Crash safety: SIGKILL the server while webhooks pour in. Every event it
@@ -42,38 +41,27 @@ async function seed(target: { databasePath: string; databaseUrl?: string }) {
 const sessionId = (i: number) => `cs_test_crash${String(i).padStart(6, "0")}`;
 
 function signedEvent(i: number) {
-  const payload = JSON.stringify({
-    id: `evt_crash${String(i).padStart(6, "0")}`,
-    object: "event",
-    api_version: "2026-10-28.endive",
-    created: Math.floor(Date.now() / 1000),
+  const id = `evt_crash${String(i).padStart(6, "0")}`;
+  const session = checkoutSessionObject({
+    id: sessionId(i),
+    mode: "payment",
+    status: "complete",
+    payment_status: "paid",
+    amount_total: 3200,
+    amount_subtotal: 3200,
+    currency: "usd",
     livemode: false,
-    pending_webhooks: 1,
-    request: { id: null, idempotency_key: null },
-    type: "checkout.session.completed",
-    data: {
-      object: {
-        id: sessionId(i),
-        object: "checkout.session",
-        mode: "payment",
-        status: "complete",
-        payment_status: "paid",
-        amount_total: 3200,
-        currency: "usd",
-        livemode: false,
-        client_reference_id: SHOPPER,
-        customer: null,
-        customer_details: { email: "crash@example.com" },
-        payment_intent: `pi_crash${i}`,
-        subscription: null,
-      },
-    },
+    client_reference_id: SHOPPER,
+    customer: null,
+    customer_details: { ...checkoutSessionObject().customer_details!, email: "crash@example.com" },
+    payment_intent: `pi_crash${i}`,
+    subscription: null,
   });
-  return { id: `evt_crash${String(i).padStart(6, "0")}`, payload };
+  return { id, payload: JSON.stringify(stripeEvent(CHECKOUT_EVENT.completed, session, { id, livemode: false })) };
 }
 
 async function deliver(url: string, event: { payload: string }) {
-  const signature = Stripe.webhooks.generateTestHeaderString({ payload: event.payload, secret: WEBHOOK_SECRET });
+  const signature = sign(event.payload);
   const response = await fetch(`${url}/stripe/webhook`, {
     method: "POST",
     headers: { "Content-Type": "application/json", "Stripe-Signature": signature },

@@ -1,6 +1,5 @@
 import { rmSync } from "node:fs";
 
-import Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import {
@@ -12,7 +11,7 @@ import {
   testPool,
 } from "../support/pg-database";
 import { type Proc, snapshotBuild, startBuiltServer } from "../support/server";
-import { WEBHOOK_SECRET } from "../support/test-env";
+import { CHECKOUT_EVENT, checkoutSessionObject, sign, stripeEvent } from "../support/stripe-fixtures";
 
 /**
  * The database goes away under webhook load: the server ends every
@@ -33,34 +32,22 @@ const title = unavailable
 const sessionId = (i: number) => `cs_test_gone${String(i).padStart(6, "0")}`;
 function event(i: number) {
   const id = `evt_gone${String(i).padStart(6, "0")}`;
-  const payload = JSON.stringify({
-    id,
-    object: "event",
-    api_version: "2026-10-28.endive",
-    created: Math.floor(Date.now() / 1000),
+  const session = checkoutSessionObject({
+    id: sessionId(i),
+    mode: "payment",
+    status: "complete",
+    payment_status: "paid",
+    amount_total: 3200,
+    amount_subtotal: 3200,
+    currency: "usd",
     livemode: false,
-    pending_webhooks: 1,
-    request: { id: null, idempotency_key: null },
-    type: "checkout.session.completed",
-    data: {
-      object: {
-        id: sessionId(i),
-        object: "checkout.session",
-        mode: "payment",
-        status: "complete",
-        payment_status: "paid",
-        amount_total: 3200,
-        currency: "usd",
-        livemode: false,
-        client_reference_id: SHOPPER,
-        customer: null,
-        customer_details: { email: "gone@example.com" },
-        payment_intent: `pi_gone${i}`,
-        subscription: null,
-      },
-    },
+    client_reference_id: SHOPPER,
+    customer: null,
+    customer_details: { ...checkoutSessionObject().customer_details!, email: "gone@example.com" },
+    payment_intent: `pi_gone${i}`,
+    subscription: null,
   });
-  return { id, payload };
+  return { id, payload: JSON.stringify(stripeEvent(CHECKOUT_EVENT.completed, session, { id, livemode: false })) };
 }
 
 async function deliver(url: string, e: { payload: string }) {
@@ -68,7 +55,7 @@ async function deliver(url: string, e: { payload: string }) {
     method: "POST",
     headers: {
       "Content-Type": "application/json",
-      "Stripe-Signature": Stripe.webhooks.generateTestHeaderString({ payload: e.payload, secret: WEBHOOK_SECRET }),
+      "Stripe-Signature": sign(e.payload),
     },
     body: e.payload,
   });
