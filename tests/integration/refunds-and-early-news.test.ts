@@ -224,6 +224,26 @@ describe("news that comes before its order is linked", () => {
     });
   }
 
+  it("news and the completion at the same moment, for 12 orders at once: every order ends with all its news", async () => {
+    const checkouts = await Promise.all(Array.from({ length: 12 }, () => storeCheckout(db)));
+    await Promise.all(
+      checkouts.flatMap((c) =>
+        [...early(c), ["checkout.session.completed", sessionFor(c, "paid"), 100] as Delivery].map(
+          ([type, object, created]) => deliver(type, object, created),
+        ),
+      ),
+    );
+    for (const c of checkouts) {
+      expect(await getCheckout(c.id)).toMatchObject({
+        paymentStatus: "paid",
+        amountRefunded: 1200,
+        disputeStatus: "lost",
+      });
+      expect(await refundsOf(c.id)).toEqual([{ id: `re_e_${short(c)}`, amount: 1200, status: "succeeded" }]);
+      expect(await jobsWith([`order.revoked:${c.id}:dispute:dp_e_${short(c)}`])).toHaveLength(1);
+    }
+  });
+
   it("a renewal paid before the completion links the subscription: recorded, renewed once", async () => {
     const checkout = await storeCheckout(db, { slug: "coffee-club" });
     const sub = `sub_${short(checkout)}`;
