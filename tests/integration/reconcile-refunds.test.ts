@@ -115,4 +115,26 @@ describe("refunds through reconcile", () => {
     expect(await checkout(id)).toMatchObject({ amountRefunded: 0, amountRefundPending: 0 });
     expect(report.refunds.checked).toBe(0);
   });
+
+  it("a renewal that fails, then is paid on retry, and a won dispute: one run, each job once; a second run adds none", async () => {
+    const shopper = await newShopper();
+    const subscription = await buy("coffee-club", shopper);
+    const { subscription: sub } = (await emu.pay(subscription)) as { subscription: string };
+    const failed = await emu.advanceSubscription(sub, "failed");
+    const retried = await emu.advanceSubscription(sub, "paid");
+    expect(retried.invoice.id).toBe(failed.invoice.id);
+    const disputed = await paid();
+    const dispute = await emu.dispute(disputed);
+    await emu.closeDispute(dispute.id, "won");
+
+    expect((await reconcile()).ok).toBe(true);
+    expect(await checkout(subscription)).toMatchObject({ invoiceStatus: "paid", subscriptionStatus: "active" });
+    expect(await checkout(disputed)).toMatchObject({ paymentStatus: "paid", disputeStatus: "won" });
+    const keys = [`subscription.renewed:${failed.invoice.id}`, `order.reinstated:${disputed}:${dispute.id}`];
+    const jobs = async () =>
+      (await db.select({ key: schema.jobs.key }).from(schema.jobs)).map((j) => j.key).filter((k) => keys.includes(k));
+    expect((await jobs()).sort()).toEqual([...keys].sort());
+    await reconcile();
+    expect((await jobs()).sort()).toEqual([...keys].sort());
+  });
 });
