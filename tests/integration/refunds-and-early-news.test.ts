@@ -244,6 +244,20 @@ describe("news that comes before its order is linked", () => {
     }
   });
 
+  it("a renewal and the completion of its subscription at the same moment, for 12 orders at once: every one renewed", async () => {
+    const checkouts = await Promise.all(Array.from({ length: 12 }, () => storeCheckout(db, { slug: "coffee-club" })));
+    await Promise.all(
+      checkouts.flatMap((c) => [
+        deliver("invoice.paid", invoice(`sub_${short(c)}`, `in_c_${short(c)}`, "subscription_cycle"), 300),
+        deliver("checkout.session.completed", sessionFor(c, "paid"), 100),
+      ]),
+    );
+    for (const c of checkouts) {
+      expect(await getCheckout(c.id)).toMatchObject({ invoiceStatus: "paid", invoiceEventAt: 300 });
+      expect(await jobsWith([`subscription.renewed:in_c_${short(c)}`])).toHaveLength(1);
+    }
+  });
+
   it("a renewal paid before the completion links the subscription: recorded, renewed once", async () => {
     const checkout = await storeCheckout(db, { slug: "coffee-club" });
     const sub = `sub_${short(checkout)}`;
