@@ -88,7 +88,12 @@ const app = await loadApp("reconcile", () => import("~/lib/reconcile.server"));
 const { config } = await import("~/lib/config.server");
 process.stderr.write(`reconcile: asking ${whichStripe(config)}${dryRun ? " (dry run: nothing is written)" : ""}\n`);
 
-const PHASES = { listing: "listing events", applying: "applying events", checkouts: "checking checkouts" } as const;
+const PHASES = {
+  listing: "listing events",
+  applying: "applying events",
+  checkouts: "checking checkouts",
+  refunds: "checking pending refunds",
+} as const;
 let lastProgress = Date.now();
 const onProgress = ({ phase, done, total }: { phase: keyof typeof PHASES; done: number; total: number | null }) => {
   if (Date.now() - lastProgress < 2_000) return;

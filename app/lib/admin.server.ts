@@ -78,9 +78,10 @@ export async function findOrders(search: string, filter: OrderFilter): Promise<A
 export type TimelineEvent = { id: string; type: string; created: number; receivedAt: number; source: string };
 
 /**
- * One order and its stored events: the session's own (object id cs_...) and
- * those about its payment (charge, refund, dispute events name the payment
- * intent in their payload; object_id holds ch_/re_/du_ ids there).
+ * One order and its stored events: the session's own (object id cs_...),
+ * those about its payment (charge, refund, dispute events: link_id is the
+ * payment intent; rows from before link_id name it in their payload) and
+ * about its subscription (subscription and invoice events).
  */
 export async function orderDetail(id: string) {
   const [found] = await db
@@ -92,9 +93,15 @@ export async function orderDetail(id: string) {
   if (!found) return null;
   const { checkout } = found;
   const pi = checkout.paymentIntentId;
-  const aboutOrder = pi
-    ? or(eq(stripeEvents.objectId, id), eq(stripeEvents.objectId, pi), like(stripeEvents.payload, `%"${pi}"%`))
-    : eq(stripeEvents.objectId, id);
+  const sub = checkout.stripeSubscriptionId;
+  // link_id: the payment intent or subscription that ties charge, refund, dispute and invoice news to it.
+  const aboutOrder = or(
+    eq(stripeEvents.objectId, id),
+    pi
+      ? or(eq(stripeEvents.objectId, pi), eq(stripeEvents.linkId, pi), like(stripeEvents.payload, `%"${pi}"%`))
+      : undefined,
+    sub ? or(eq(stripeEvents.objectId, sub), eq(stripeEvents.linkId, sub)) : undefined,
+  );
   const events = await db
     .select({
       id: stripeEvents.id,

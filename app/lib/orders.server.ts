@@ -142,8 +142,14 @@ export function afterPayment(checkout: CheckoutSession): string | null {
   if (checkout.disputeStatus === "lost") return "Payment disputed: the payment was returned to your card";
   const total = checkout.amountTotal;
   if (checkout.amountRefunded > 0 && total != null && checkout.currency) {
-    if (checkout.amountRefunded >= total) return "Refunded";
-    return `Refunded ${formatMoney(checkout.amountRefunded, checkout.currency)} of ${formatMoney(total, checkout.currency)}`;
+    const money = (amount: number) => formatMoney(amount, checkout.currency!);
+    // A pending refund is promised, not yet back on the card: said apart.
+    const pending = checkout.amountRefundPending;
+    const settled = checkout.amountRefunded - pending;
+    const done = settled >= total ? "Refunded" : settled > 0 ? `Refunded ${money(settled)} of ${money(total)}` : null;
+    if (pending <= 0) return done;
+    const waiting = `Refund pending: ${money(pending)}${done ? "" : ` of ${money(total)}`}`;
+    return done ? `${done}. ${waiting}` : waiting;
   }
   if (checkout.mode === "subscription" && checkout.invoiceStatus === "payment_failed") {
     return "Payment failed: update your card";

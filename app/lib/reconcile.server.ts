@@ -2,15 +2,20 @@ import { and, asc, eq, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import type Stripe from "stripe";
 
 import type { CheckoutSession } from "../../db/schema/types";
-import { applyCheckoutSession, HANDLED_EVENT_TYPES, processStripeEvent } from "./orders/state-machine.server";
-import { changes, sessionFacts, transition } from "./orders/transition";
+import {
+  applyCheckoutSession,
+  applyRefund,
+  HANDLED_EVENT_TYPES,
+  processStripeEvent,
+} from "./orders/state-machine.server";
+import { changes, refundNews, sessionFacts, transition } from "./orders/transition";
 import { config } from "./config.server";
 import { db, dialectSql, schema } from "./db.server";
 import { acquireLease, LockHeldError, type Lease } from "./locks.server";
 import { describeStripeError } from "./stripe-errors.server";
 import { stripe } from "./stripe.server";
 
-const { checkoutSessions, jobCheckpoints, stripeEvents } = schema;
+const { checkoutSessions, jobCheckpoints, refunds, stripeEvents } = schema;
 
 /**
  * Reconciliation: brings the database to the state Stripe knows, for when
@@ -18,7 +23,8 @@ const { checkoutSessions, jobCheckpoints, stripeEvents } = schema;
  * Stripe stops retrying after three days). It lists the events Stripe still
  * keeps (30 days) since a checkpoint and feeds the ones not yet recorded to
  * the webhook's own state machine, oldest first; then it asks Stripe about
- * every checkout that should have moved on by now. Safe to run any time:
+ * every checkout that should have moved on by now, and about every refund
+ * still pending. Safe to run any time:
  * a recorded event changes nothing, and state only moves forward.
  * https://docs.stripe.com/webhooks/process-undelivered-events
  */
@@ -50,7 +56,7 @@ export type ReconcileOptions = {
 };
 
 export type ReconcileProgress = {
-  phase: "listing" | "applying" | "checkouts";
+  phase: "listing" | "applying" | "checkouts" | "refunds";
   done: number;
   /** Known for applying and checkouts, not while listing. */
   total: number | null;
@@ -65,6 +71,8 @@ export type ReconcileReport = {
   sinceClamped: boolean;
   events: { seen: number; new: number; applied: number; fulfilled: number; failed: number };
   checkouts: { checked: number; corrected: number; fulfilled: number; notFound: number; failed: number };
+  /** Refunds stored as pending, retrieved from Stripe and applied. */
+  refunds: { checked: number; corrected: number; notFound: number; failed: number };
   checkpoint: { before: number | null; after: number | null };
   /** Every phase finished and nothing failed. */
   ok: boolean;
@@ -169,6 +177,7 @@ async function run(options: ReconcileOptions, lease: Lease | null): Promise<Reco
     sinceClamped: window.sinceClamped,
     events: { seen: 0, new: 0, applied: 0, fulfilled: 0, failed: 0 },
     checkouts: { checked: 0, corrected: 0, fulfilled: 0, notFound: 0, failed: 0 },
+    refunds: { checked: 0, corrected: 0, notFound: 0, failed: 0 },
     checkpoint: { before, after: before },
     ok: false,
   };
@@ -295,7 +304,42 @@ async function run(options: ReconcileOptions, lease: Lease | null): Promise<Reco
     await progress({ phase: "checkouts", done: i + 1, total: stale.length });
   }
 
-  report.ok = report.events.failed === 0 && report.checkouts.failed === 0;
+  // 4. Refunds still pending (a bank refund takes days; its refund.updated may
+  // have been missed): Stripe is asked for each, and its answer applied.
+  const waiting = await db
+    .select({ id: refunds.id, status: refunds.status })
+    .from(refunds)
+    .where(eq(refunds.status, "pending"))
+    .orderBy(asc(refunds.created), asc(refunds.id));
+  for (const [i, row] of waiting.entries()) {
+    stillHeld();
+    let refund: Stripe.Refund;
+    try {
+      refund = await stripe.refunds.retrieve(row.id);
+    } catch (error: unknown) {
+      if (describeStripeError(error).type === "StripeInvalidRequestError") {
+        report.refunds.notFound++;
+        console.warn(`reconcile: refund not found in Stripe id=${row.id}: ${messageOf(error)}`);
+        continue;
+      }
+      throw new ReconcileError(describeStripeFailure(`retrieving refund ${row.id}`, error), report, { cause: error });
+    }
+    report.refunds.checked++;
+    if (dryRun) {
+      const news = refundNews(refund, 0);
+      if (news && news.status !== row.status) report.refunds.corrected++;
+    } else {
+      try {
+        if ((await applyRefund(refund)).changed) report.refunds.corrected++;
+      } catch (error: unknown) {
+        report.refunds.failed++;
+        console.error(`reconcile: refund not applied id=${row.id}: ${messageOf(error)}`);
+      }
+    }
+    await progress({ phase: "refunds", done: i + 1, total: waiting.length });
+  }
+
+  report.ok = report.events.failed === 0 && report.checkouts.failed === 0 && report.refunds.failed === 0;
   return report;
 }
 
@@ -313,7 +357,14 @@ const iso = (seconds: number) => new Date(seconds * 1000).toISOString().replace(
 
 /** The report as a few lines for people: the CLI prints it, the schedule logs it. */
 export function formatReport(report: ReconcileReport): string[] {
-  const { events: e, checkouts: c } = report;
+  const { events: e, checkouts: c, refunds: r } = report;
+  // Only when there were pending refunds to ask about.
+  const refundLine = (corrected: string) =>
+    r.checked || r.notFound || r.failed
+      ? [
+          `pending refunds: ${r.checked} checked, ${r.corrected} ${corrected}${r.notFound ? `, ${r.notFound} not found in Stripe` : ""}${r.failed ? `, ${r.failed} failed` : ""}`,
+        ]
+      : [];
   const from =
     report.sinceFrom === "checkpoint"
       ? "the checkpoint, minus the overlap"
@@ -328,6 +379,7 @@ export function formatReport(report: ReconcileReport): string[] {
     lines.push(
       `checkouts: ${c.checked} checked, ${c.corrected} would be corrected${c.notFound ? `, ${c.notFound} not found in Stripe` : ""}`,
     );
+    lines.push(...refundLine("would be corrected"));
     lines.push("dry run: nothing was written");
     return lines;
   }
@@ -337,6 +389,7 @@ export function formatReport(report: ReconcileReport): string[] {
   lines.push(
     `checkouts: ${c.checked} checked, ${c.corrected} corrected, ${c.fulfilled} fulfilled${c.notFound ? `, ${c.notFound} not found in Stripe` : ""}${c.failed ? `, ${c.failed} failed` : ""}`,
   );
+  lines.push(...refundLine("corrected"));
   lines.push(
     report.checkpoint.after === null
       ? "checkpoint: none yet"

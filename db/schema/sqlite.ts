@@ -70,6 +70,10 @@ export const checkoutSessions = sqliteTable(
     stripeChargeId: text("stripe_charge_id"),
     // Minor units refunded so far (Stripe's charge.amount_refunded); 0 until a refund.
     amountRefunded: integer("amount_refunded").notNull().default(0),
+    // Of amount_refunded, what is in refunds still pending (docs/decisions/165-refunds-table.md).
+    amountRefundPending: integer("amount_refund_pending").notNull().default(0),
+    // The highest charge.amount_refunded a charge event reported (pending refunds included).
+    chargeAmountRefunded: integer("charge_amount_refunded").notNull().default(0),
     // null until a dispute; then open, won or lost (won and lost are final).
     disputeStatus: text("dispute_status"),
     // The newest renewal invoice's outcome (paid, payment_failed) and its event's `created`.
@@ -100,11 +104,40 @@ export const stripeEvents = sqliteTable(
     payload: text("payload").notNull(),
     // The id of the event's data.object (cs_..., sub_...): finds an object's events without parsing payloads.
     objectId: text("object_id"),
+    // The id that ties the event to an order before the order names its object: the payment
+    // intent (or charge) of a charge, dispute or refund, the subscription of an invoice.
+    linkId: text("link_id"),
     // Where the event came from: webhook, reconcile.
     source: text("source").notNull().default("webhook"),
     receivedAt: integer("received_at").notNull().default(now),
   },
-  (t) => [index("stripe_events_created_idx").on(t.created), index("stripe_events_object_idx").on(t.objectId)],
+  (t) => [
+    index("stripe_events_created_idx").on(t.created),
+    index("stripe_events_object_idx").on(t.objectId),
+    index("stripe_events_link_idx").on(t.linkId),
+  ],
+);
+
+// Each refund of an order as Stripe last reported it (refund.* and reconcile):
+// pending, succeeded, failed or canceled. Written only once its order is known.
+export const refunds = sqliteTable(
+  "refunds",
+  {
+    // Stripe's id, re_...
+    id: text("id").primaryKey(),
+    checkoutSessionId: text("checkout_session_id")
+      .notNull()
+      .references(() => checkoutSessions.id),
+    chargeId: text("charge_id"),
+    paymentIntentId: text("payment_intent_id"),
+    amount: integer("amount").notNull(),
+    status: text("status", { enum: ["pending", "succeeded", "failed", "canceled"] }).notNull(),
+    // The refund's `created` and the `created` of the newest event applied (unix seconds).
+    created: integer("created").notNull(),
+    eventAt: integer("event_at").notNull(),
+    updatedAt: integer("updated_at").notNull().default(now),
+  },
+  (t) => [index("refunds_checkout_idx").on(t.checkoutSessionId), index("refunds_status_idx").on(t.status)],
 );
 
 // Leases that keep a job (the reconcile run) from running twice at once.

@@ -9,6 +9,7 @@ export type Product = typeof sqlite.products.$inferSelect;
 export type Shopper = typeof sqlite.shoppers.$inferSelect;
 export type CheckoutSession = typeof sqlite.checkoutSessions.$inferSelect;
 export type StripeEvent = typeof sqlite.stripeEvents.$inferSelect;
+export type Refund = typeof sqlite.refunds.$inferSelect;
 export type JobLock = typeof sqlite.jobLocks.$inferSelect;
 export type Job = typeof sqlite.jobs.$inferSelect;
 export type Operator = typeof sqlite.operators.$inferSelect;

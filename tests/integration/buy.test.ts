@@ -31,6 +31,7 @@ const creates = () => emu.requestsTo("POST", "/v1/checkout/sessions");
 beforeEach(async () => {
   await emu.reset();
   await emu.clearFaults();
+  await db.delete(schema.refunds);
   await db.delete(schema.checkoutSessions);
   await db.delete(schema.shoppers);
   await db.update(schema.products).set({ active: true });

@@ -19,6 +19,7 @@ const root = path.resolve(import.meta.dirname, "../..");
 export async function cleanSlate() {
   await emu.reset();
   await emu.clearFaults();
+  await db.delete(schema.refunds);
   await db.delete(schema.checkoutSessions);
   await db.delete(schema.shoppers);
   await db.delete(schema.stripeEvents);

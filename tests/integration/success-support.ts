@@ -103,6 +103,7 @@ export function tamper(cookie: string) {
 
 export async function resetData() {
   await db.delete(schema.stripeEvents);
+  await db.delete(schema.refunds);
   await db.delete(schema.checkoutSessions);
   await db.delete(schema.shoppers);
 }

@@ -101,6 +101,29 @@ describe("Stripe's own deliveries", () => {
     expect(await checkout(id)).toMatchObject({ payment_status: "paid", fulfilled_at: expect.any(Number) });
   });
 
+  it("a payment, a pending refund and its failure, all held, then delivered newest first and duplicated: paid, nothing refunded", async () => {
+    const { id } = await buy("ceramic-pour-over");
+    await emu.delivery({ mode: "hold", duplicate: true, order: "reverse" });
+    await emu.pay(id, "card");
+    const refund = await emu.refund(id, { amount: 1000, pending: true });
+    await emu.failRefund(refund.id);
+    await emu.delivery({ mode: "normal" });
+    await emu.release();
+    // completed, refund.created, charge.refunded, refund.updated, refund.failed: each twice.
+    const deliveries = await emu.waitForDeliveries(10);
+    expect(deliveries.every((d) => d.status === 200)).toBe(true);
+    const [money] = await serverQuery<{ amount_refunded: number; amount_refund_pending: number }>(
+      server,
+      "SELECT amount_refunded, amount_refund_pending FROM checkout_sessions WHERE id = ?",
+      [id],
+    );
+    expect(money).toEqual({ amount_refunded: 0, amount_refund_pending: 0 });
+    expect(await serverQuery(server, "SELECT id, status FROM refunds WHERE checkout_session_id = ?", [id])).toEqual([
+      { id: refund.id, status: "failed" },
+    ]);
+    expect(await checkout(id)).toMatchObject({ payment_status: "paid", fulfilled_at: expect.any(Number) });
+  });
+
   it("a card payment: one delivery, answered 200; paid, fulfilled once; the next checkout reuses the customer", async () => {
     const { id, cookie } = await buy("ceramic-pour-over");
     await emu.pay(id, "card");

@@ -17,6 +17,7 @@ const paid = (over: Partial<CheckoutSession> = {}): CheckoutSession =>
     amountTotal: 6400,
     currency: "usd",
     amountRefunded: 0,
+    amountRefundPending: 0,
     disputeStatus: null,
     invoiceStatus: null,
     subscriptionStatus: null,
@@ -32,6 +33,17 @@ describe("the money after the payment, in words", () => {
   it("a partial refund, then a full one", () => {
     expect(stateInWords(paid({ amountRefunded: 1200 }))).toBe("Refunded $12.00 of $64.00");
     expect(stateInWords(paid({ amountRefunded: 6400 }))).toBe("Refunded");
+  });
+  it("a pending refund is said apart from what is back on the card", () => {
+    expect(stateInWords(paid({ amountRefunded: 1200, amountRefundPending: 1200 }))).toBe(
+      "Refund pending: $12.00 of $64.00",
+    );
+    expect(stateInWords(paid({ amountRefunded: 2000, amountRefundPending: 800 }))).toBe(
+      "Refunded $12.00 of $64.00. Refund pending: $8.00",
+    );
+    expect(stateInWords(paid({ amountRefunded: 6400, amountRefundPending: 5200 }))).toBe(
+      "Refunded $12.00 of $64.00. Refund pending: $52.00",
+    );
   });
   it("a dispute, open, won, lost", () => {
     expect(stateInWords(paid({ disputeStatus: "open" }))).toBe("Payment disputed");

@@ -24,7 +24,9 @@ describe("the registry of handled event types", () => {
             ? "dispute"
             : type.startsWith("charge.")
               ? "charge"
-              : "invoice";
+              : type.startsWith("refund.")
+                ? "refund"
+                : "invoice";
       expect(object).toBe(entry.object);
       expect(entry.effect).toMatch(/^[a-z_]+$/);
     }

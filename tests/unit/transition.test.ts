@@ -30,6 +30,8 @@ function stored(mode: "payment" | "subscription"): CheckoutSession {
     url: "https://checkout.stripe.com/c/pay/cs_test_one",
     stripeChargeId: null,
     amountRefunded: 0,
+    amountRefundPending: 0,
+    chargeAmountRefunded: 0,
     disputeStatus: null,
     invoiceStatus: null,
     invoiceEventAt: null,

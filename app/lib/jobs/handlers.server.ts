@@ -1,4 +1,5 @@
 import type { Mailer } from "../mail.server";
+import { moneyAfterPaymentHandlers } from "./money-after-payment.server";
 import { type LoadOrder, orderPaidHandler } from "./order-paid.server";
 import type { JobHandler } from "./types";
 
@@ -7,7 +8,10 @@ import type { JobHandler } from "./types";
  * work after payment here (README, "Jobs and mail"): a handler is async, is
  * given the payload, the job key, the attempt number and an AbortSignal, and
  * must make its own effect happen once per key, because a job runs at least
- * once.
+ * once. The jobs the money after a payment enqueues (a revocation, a
+ * reinstatement, a renewal) have default handlers that log and are done: pass
+ * your own `run` to moneyAfterPaymentHandlers to take back or grant access
+ * (README, "After payment").
  */
 export function shopHandlers(deps: {
   loadOrder: LoadOrder;
@@ -15,5 +19,5 @@ export function shopHandlers(deps: {
   appOrigin: string;
   mailFrom: string;
 }): JobHandler<never>[] {
-  return [orderPaidHandler({ ...deps, from: deps.mailFrom })];
+  return [orderPaidHandler({ ...deps, from: deps.mailFrom }), ...moneyAfterPaymentHandlers()];
 }

@@ -13,6 +13,9 @@ export const HANDLED_EVENTS = {
   "customer.subscription.updated": { object: "subscription", effect: "subscription" },
   "customer.subscription.deleted": { object: "subscription", effect: "subscription" },
   "charge.refunded": { object: "charge", effect: "charge" },
+  "refund.created": { object: "refund", effect: "refund" },
+  "refund.updated": { object: "refund", effect: "refund" },
+  "refund.failed": { object: "refund", effect: "refund" },
   "charge.dispute.created": { object: "dispute", effect: "dispute" },
   "charge.dispute.updated": { object: "dispute", effect: "dispute" },
   "charge.dispute.closed": { object: "dispute", effect: "dispute" },
@@ -26,7 +29,7 @@ export type HandledEventType = keyof typeof HANDLED_EVENTS;
 export type EventEffect = (typeof HANDLED_EVENTS)[HandledEventType]["effect"];
 export type SessionEffect = Exclude<
   EventEffect,
-  "subscription" | "charge" | "dispute" | "invoice_paid" | "invoice_failed"
+  "subscription" | "charge" | "refund" | "dispute" | "invoice_paid" | "invoice_failed"
 >;
 
 export const HANDLED_EVENT_TYPES = Object.keys(HANDLED_EVENTS) as HandledEventType[];
@@ -39,3 +42,12 @@ export const SUBSCRIPTION_EVENT_TYPES = HANDLED_EVENT_TYPES.filter(
 export function handledEvent(type: string): (typeof HANDLED_EVENTS)[HandledEventType] | null {
   return Object.hasOwn(HANDLED_EVENTS, type) ? HANDLED_EVENTS[type as HandledEventType] : null;
 }
+
+/**
+ * The types whose news belongs to an order through an id the order learns
+ * later (its payment intent or subscription): stored when they come first,
+ * and applied when the order names that id (stripe_events.link_id).
+ */
+export const LINKED_EVENT_TYPES = HANDLED_EVENT_TYPES.filter(
+  (type) => HANDLED_EVENTS[type].object !== "checkout.session",
+);

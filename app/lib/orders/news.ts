@@ -6,6 +6,7 @@ import {
   disputeNews,
   invoiceNews,
   type Job,
+  refundNews,
   type StoredNews,
   sessionFacts,
   subscriptionNews,
@@ -35,6 +36,11 @@ export const nothing = (checkoutId: string | null = null): ApplyResult => ({
   jobs: [],
 });
 
+/** Every kind of news but a session's: the payload of a stored event, applied when its order is linked. */
+export function storedNews(stored: { payload: string }): StoredNews | null {
+  return newsOf(JSON.parse(stored.payload) as Stripe.Event);
+}
+
 /** What an event tells the state machine, or null (a type it does not act on, or an object it cannot read). */
 export function newsOf(event: Pick<Stripe.Event, "type" | "created" | "data">): StoredNews | null {
   const handled = handledEvent(event.type);
@@ -42,6 +48,7 @@ export function newsOf(event: Pick<Stripe.Event, "type" | "created" | "data">): 
   const object: unknown = event.data?.object;
   if (handled.effect === "subscription") return subscriptionNews(object, event.created);
   if (handled.effect === "charge") return chargeNews(object, event.created);
+  if (handled.effect === "refund") return refundNews(object, event.created);
   if (handled.effect === "dispute") return disputeNews(object, event.created);
   if (handled.effect === "invoice_paid") return invoiceNews(object, event.created, true);
   if (handled.effect === "invoice_failed") return invoiceNews(object, event.created, false);

@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, isNull, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, isNull, or, sql } from "drizzle-orm";
 import type Stripe from "stripe";
 
 import * as t from "../../../db/schema/pg";
@@ -6,11 +6,11 @@ import type { CheckoutSession } from "../../../db/schema/types";
 import type { DatabaseHandle } from "../db.server";
 import { retryingSerialization } from "../db-errors.server";
 import { enqueueInTransaction, fulfillAsync, type Tx } from "../fulfillment.server";
-import { moneyLink } from "./link";
-import { SUBSCRIPTION_EVENT_TYPES } from "./events";
-import { type ApplyResult, type EventSource, newsOf, nothing, objectIdOf, warnForeign } from "./news";
+import { LINKED_EVENT_TYPES } from "./events";
+import { linkIdOf, moneyLink } from "./link";
+import { type ApplyResult, type EventSource, newsOf, nothing, objectIdOf, storedNews, warnForeign } from "./news";
 import type { OrderStore } from "./sqlite-store.server";
-import { type Context, changes, type StoredNews, subscriptionNews, transition } from "./transition";
+import { type Context, changes, type RefundFact, type StoredNews, transition } from "./transition";
 
 type PgHandle = Extract<DatabaseHandle, { dialect: "postgres" }>;
 type PgTx = Extract<Tx, { dialect: "postgres" }>;
@@ -24,19 +24,20 @@ type PgTx = Extract<Tx, { dialect: "postgres" }>;
  * A serialization failure or deadlock is retried a few times
  * (db-errors.server.ts), then the caller answers 503.
  *
- * Subscription news and the completion that links the subscription to an
- * order meet on a transaction-scoped advisory lock on the subscription id:
- * whichever commits second sees the other's work (read committed), so an
- * early subscription event is never lost between the two.
+ * News that belongs to an order through an id the order learns later
+ * (subscription and invoice news by subscription; charge, refund and dispute
+ * news by payment intent) and the completion that links that id meet on a
+ * transaction-scoped advisory lock on the id: whichever commits second sees
+ * the other's work (read committed), so early news is never lost between the two.
  */
 export function pgOrderStore(handle: PgHandle, context: () => Context): OrderStore {
   const db = handle.pgDb;
 
-  const lockSubscription = (tx: PgTx, subscriptionId: string) =>
-    tx.tx.execute(sql`select pg_advisory_xact_lock(hashtext(${subscriptionId}))`);
+  const lockLink = (tx: PgTx, linkId: string) => tx.tx.execute(sql`select pg_advisory_xact_lock(hashtext(${linkId}))`);
 
   async function rowFor(tx: PgTx, news: StoredNews): Promise<CheckoutSession | undefined> {
-    if (news.kind === "subscription") await lockSubscription(tx, news.subscriptionId);
+    const linkId = linkIdOf(news);
+    if (linkId) await lockLink(tx, linkId);
     const where =
       news.kind === "session"
         ? eq(t.checkoutSessions.id, news.session.id)
@@ -53,18 +54,33 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
       warnForeign(news);
       return nothing();
     }
-    const decision = transition(row, news, context());
+    const refunds: RefundFact[] =
+      news.kind === "charge" || news.kind === "refund"
+        ? await tx.tx
+            .select({ id: t.refunds.id, amount: t.refunds.amount, status: t.refunds.status })
+            .from(t.refunds)
+            .where(eq(t.refunds.checkoutSessionId, row.id))
+        : [];
+    const decision = transition(row, news, context(), refunds);
     const now = Date.now();
     const changed = changes(decision);
-    if (changed) {
+    if (Object.keys(decision.update).length > 0) {
       await tx.tx
         .update(t.checkoutSessions)
         .set({ ...decision.update, updatedAt: now })
         .where(eq(t.checkoutSessions.id, row.id));
     }
-    if (decision.linkedSubscription) {
-      await lockSubscription(tx, decision.linkedSubscription);
-      await replaySubscription(tx, decision.linkedSubscription);
+    if (decision.refund) {
+      const { status, eventAt } = decision.refund;
+      await tx.tx
+        .insert(t.refunds)
+        .values({ ...decision.refund, updatedAt: now })
+        .onConflictDoUpdate({ target: t.refunds.id, set: { status, eventAt, updatedAt: now } });
+    }
+    for (const linkId of [decision.linkedSubscription, decision.linkedPaymentIntent]) {
+      if (!linkId) continue;
+      await lockLink(tx, linkId);
+      await replayLinked(tx, linkId);
     }
     if (decision.linkCustomer) {
       const [owner] = await tx.tx
@@ -115,14 +131,20 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
     };
   }
 
-  async function replaySubscription(tx: PgTx, subscriptionId: string) {
+  /** The events stored under `linkId` (a subscription or payment intent; object_id for rows from before link_id). */
+  async function replayLinked(tx: PgTx, linkId: string) {
     const earlier = await tx.tx
-      .select({ payload: t.stripeEvents.payload, created: t.stripeEvents.created })
+      .select({ payload: t.stripeEvents.payload })
       .from(t.stripeEvents)
-      .where(and(eq(t.stripeEvents.objectId, subscriptionId), inArray(t.stripeEvents.type, SUBSCRIPTION_EVENT_TYPES)))
+      .where(
+        and(
+          or(eq(t.stripeEvents.linkId, linkId), eq(t.stripeEvents.objectId, linkId)),
+          inArray(t.stripeEvents.type, LINKED_EVENT_TYPES),
+        ),
+      )
       .orderBy(asc(t.stripeEvents.created), asc(t.stripeEvents.receivedAt));
     for (const stored of earlier) {
-      const news = subscriptionNews((JSON.parse(stored.payload) as Stripe.Event).data?.object, stored.created);
+      const news = storedNews(stored);
       if (news) await apply(tx, news);
     }
   }
@@ -131,6 +153,7 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
     processEvent: (event: Stripe.Event, payload: string | undefined, source: EventSource) =>
       retryingSerialization(() =>
         db.transaction(async (tx): Promise<ApplyResult> => {
+          const news = newsOf(event);
           const inserted = await tx
             .insert(t.stripeEvents)
             .values({
@@ -140,12 +163,12 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
               livemode: event.livemode,
               payload: payload ?? JSON.stringify(event),
               objectId: objectIdOf(event),
+              linkId: news ? linkIdOf(news) : null,
               source,
             })
             .onConflictDoNothing()
             .returning({ id: t.stripeEvents.id });
           if (inserted.length === 0) return { ...nothing(), duplicate: true };
-          const news = newsOf(event);
           return news ? apply({ dialect: "postgres", tx }, news) : nothing();
         }),
       ),

@@ -1,14 +1,14 @@
-import { and, asc, eq, inArray, isNull, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, isNull, or, sql } from "drizzle-orm";
 import type Stripe from "stripe";
 
 import * as t from "../../../db/schema/sqlite";
 import type { CheckoutSession } from "../../../db/schema/types";
 import type { DatabaseHandle } from "../db.server";
 import { enqueueInTransactionSync, fulfillSync, type Tx } from "../fulfillment.server";
-import { moneyLink } from "./link";
-import { SUBSCRIPTION_EVENT_TYPES } from "./events";
-import { type ApplyResult, type EventSource, newsOf, nothing, objectIdOf, warnForeign } from "./news";
-import { type Context, changes, type StoredNews, subscriptionNews, transition } from "./transition";
+import { LINKED_EVENT_TYPES } from "./events";
+import { linkIdOf, moneyLink } from "./link";
+import { type ApplyResult, type EventSource, newsOf, nothing, objectIdOf, storedNews, warnForeign } from "./news";
+import { type Context, changes, type RefundFact, type StoredNews, transition } from "./transition";
 
 type SqliteHandle = Extract<DatabaseHandle, { dialect: "sqlite" }>;
 type SqliteTx = Extract<Tx, { dialect: "sqlite" }>;
@@ -35,6 +35,7 @@ export function sqliteOrderStore(handle: SqliteHandle, context: () => Context) {
         livemode: p("livemode"),
         payload: p("payload"),
         objectId: p("objectId"),
+        linkId: p("linkId"),
         source: p("source"),
       })
       .onConflictDoNothing()
@@ -60,6 +61,11 @@ export function sqliteOrderStore(handle: SqliteHandle, context: () => Context) {
       .set({ stripeCustomerId: v("customer"), updatedAt: v("now") })
       .where(and(eq(t.shoppers.id, p("shopper")), isNull(t.shoppers.stripeCustomerId)))
       .prepare(),
+    refundsOf: db
+      .select({ id: t.refunds.id, amount: t.refunds.amount, status: t.refunds.status })
+      .from(t.refunds)
+      .where(eq(t.refunds.checkoutSessionId, p("id")))
+      .prepare(),
     markFulfilled: db
       .update(t.checkoutSessions)
       .set({ fulfilledAt: v("now") })
@@ -81,19 +87,31 @@ export function sqliteOrderStore(handle: SqliteHandle, context: () => Context) {
       warnForeign(news);
       return nothing();
     }
-    const decision = transition(row, news, context());
+    const refunds: RefundFact[] =
+      news.kind === "charge" || news.kind === "refund" ? st.refundsOf.all({ id: row.id }) : [];
+    const decision = transition(row, news, context(), refunds);
     const now = Date.now();
     const changed = changes(decision);
-    if (changed) {
+    if (Object.keys(decision.update).length > 0) {
       tx.tx
         .update(t.checkoutSessions)
         .set({ ...decision.update, updatedAt: now })
         .where(eq(t.checkoutSessions.id, row.id))
         .run();
     }
-    // Subscription events can land before the completion that links the
-    // subscription to this checkout; they were recorded, so apply them now.
-    if (decision.linkedSubscription) replaySubscription(tx, decision.linkedSubscription);
+    if (decision.refund) {
+      const { status, eventAt } = decision.refund;
+      tx.tx
+        .insert(t.refunds)
+        .values({ ...decision.refund, updatedAt: now })
+        .onConflictDoUpdate({ target: t.refunds.id, set: { status, eventAt, updatedAt: now } })
+        .run();
+    }
+    // Subscription, invoice, charge, refund and dispute events can land before
+    // the completion that links their subscription or payment intent to this
+    // checkout; they were recorded, so apply them now.
+    if (decision.linkedSubscription) replayLinked(tx, decision.linkedSubscription);
+    if (decision.linkedPaymentIntent) replayLinked(tx, decision.linkedPaymentIntent);
     if (decision.linkCustomer && !st.shopperByCustomer.get({ customer: decision.linkCustomer })) {
       st.linkCustomer.run({ customer: decision.linkCustomer, now, shopper: row.shopperId });
     }
@@ -120,15 +138,21 @@ export function sqliteOrderStore(handle: SqliteHandle, context: () => Context) {
     };
   }
 
-  function replaySubscription(tx: SqliteTx, subscriptionId: string) {
+  /** The events stored under `linkId` (a subscription or payment intent; object_id for rows from before link_id). */
+  function replayLinked(tx: SqliteTx, linkId: string) {
     const earlier = tx.tx
-      .select({ payload: t.stripeEvents.payload, created: t.stripeEvents.created })
+      .select({ payload: t.stripeEvents.payload })
       .from(t.stripeEvents)
-      .where(and(eq(t.stripeEvents.objectId, subscriptionId), inArray(t.stripeEvents.type, SUBSCRIPTION_EVENT_TYPES)))
+      .where(
+        and(
+          or(eq(t.stripeEvents.linkId, linkId), eq(t.stripeEvents.objectId, linkId)),
+          inArray(t.stripeEvents.type, LINKED_EVENT_TYPES),
+        ),
+      )
       .orderBy(asc(t.stripeEvents.created), asc(t.stripeEvents.receivedAt))
       .all();
     for (const stored of earlier) {
-      const news = subscriptionNews((JSON.parse(stored.payload) as Stripe.Event).data?.object, stored.created);
+      const news = storedNews(stored);
       if (news) apply(tx, news);
     }
   }
@@ -137,6 +161,7 @@ export function sqliteOrderStore(handle: SqliteHandle, context: () => Context) {
     async processEvent(event: Stripe.Event, payload: string | undefined, source: EventSource): Promise<ApplyResult> {
       return db.transaction(
         (tx) => {
+          const news = newsOf(event);
           const inserted = st.insertEvent.get({
             id: event.id,
             type: event.type,
@@ -144,10 +169,10 @@ export function sqliteOrderStore(handle: SqliteHandle, context: () => Context) {
             livemode: event.livemode,
             payload: payload ?? JSON.stringify(event),
             objectId: objectIdOf(event),
+            linkId: news ? linkIdOf(news) : null,
             source,
           });
           if (!inserted) return { ...nothing(), duplicate: true };
-          const news = newsOf(event);
           return news ? apply({ dialect: "sqlite", tx }, news) : nothing();
         },
         { behavior: "immediate" },

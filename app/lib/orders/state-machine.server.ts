@@ -5,7 +5,7 @@ import { handle } from "../db.server";
 import { type ApplyResult, type EventSource, nothing } from "./news";
 import { pgOrderStore } from "./pg-store.server";
 import { sqliteOrderStore } from "./sqlite-store.server";
-import { sessionFacts } from "./transition";
+import { refundNews, sessionFacts } from "./transition";
 
 /**
  * The one state machine that moves a checkout forward. The webhook, the
@@ -40,4 +40,13 @@ export function processStripeEvent(
 export async function applyCheckoutSession(session: Stripe.Checkout.Session): Promise<ApplyResult> {
   const facts = sessionFacts(session);
   return facts ? store.applyNews({ kind: "session", effect: "retrieved", session: facts }) : nothing();
+}
+
+/**
+ * Applies a Refund as Stripe reports it now (reconcile asks about the
+ * refunds still pending), with no event to record.
+ */
+export async function applyRefund(refund: Stripe.Refund): Promise<ApplyResult> {
+  const news = refundNews(refund, Math.floor(Date.now() / 1000));
+  return news ? store.applyNews(news) : nothing();
 }

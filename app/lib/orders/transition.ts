@@ -1,4 +1,4 @@
-import type { CheckoutSession } from "../../../db/schema/types";
+import type { CheckoutSession, Refund } from "../../../db/schema/types";
 import type { SessionEffect } from "./events";
 
 /**
@@ -41,6 +41,21 @@ export type ChargeNews = {
   amountRefunded: number;
   created: number;
 };
+/** A Refund (refund.created, refund.updated, refund.failed, or retrieved by reconcile). */
+export type RefundNews = {
+  kind: "refund";
+  refundId: string;
+  chargeId: string | null;
+  paymentIntentId: string | null;
+  amount: number;
+  status: Refund["status"];
+  /** The refund's own `created` (unix seconds). */
+  refundCreated: number;
+  /** The event's `created`, or the time it was retrieved. */
+  created: number;
+};
+/** A refund as the stores keep it, for the rule: the refunded amounts are derived from these. */
+export type RefundFact = Pick<Refund, "id" | "amount" | "status">;
 /** A Dispute (charge.dispute.*): its status read as open, won or lost. */
 export type DisputeNews = {
   kind: "dispute";
@@ -60,7 +75,7 @@ export type InvoiceNews = {
   renewal: boolean;
   created: number;
 };
-export type News = SessionNews | SubscriptionNews | ChargeNews | DisputeNews | InvoiceNews;
+export type News = SessionNews | SubscriptionNews | ChargeNews | RefundNews | DisputeNews | InvoiceNews;
 /** Every kind of news reaches the stores. */
 export type StoredNews = News;
 
@@ -85,6 +100,10 @@ export type Decision = {
   linkCustomer: string | null;
   /** A subscription newly linked: its events stored earlier must be applied now. */
   linkedSubscription: string | null;
+  /** A payment intent newly linked: its charge, refund and dispute events stored earlier must be applied now. */
+  linkedPaymentIntent: string | null;
+  /** A refund to insert or update (by id) in the refunds table. */
+  refund: Omit<Refund, "updatedAt"> | null;
   /** Jobs this decision enqueues, in the same transaction (kind + key). */
   jobs: Job[];
 };
@@ -97,6 +116,8 @@ const NOTHING: Decision = {
   raisedFlag: null,
   linkCustomer: null,
   linkedSubscription: null,
+  linkedPaymentIntent: null,
+  refund: null,
   jobs: [],
 };
 
@@ -150,6 +171,34 @@ export function chargeNews(object: unknown, created: number): ChargeNews | null 
   const amountRefunded = int(c.amount_refunded);
   if (!chargeId || amountRefunded === null || amountRefunded < 0) return null;
   return { kind: "charge", chargeId, paymentIntentId: idOf(c.payment_intent), amountRefunded, created };
+}
+
+const REFUND_STATUS: Record<string, Refund["status"]> = {
+  pending: "pending",
+  requires_action: "pending",
+  succeeded: "succeeded",
+  failed: "failed",
+  canceled: "canceled",
+};
+
+/** A Refund object as news; null without an id, an amount or a status Stripe documents. */
+export function refundNews(object: unknown, created: number): RefundNews | null {
+  if (typeof object !== "object" || object === null) return null;
+  const r = object as Record<string, unknown>;
+  const refundId = str(r.id);
+  const amount = int(r.amount);
+  const status = Object.hasOwn(REFUND_STATUS, String(r.status)) ? REFUND_STATUS[String(r.status)]! : null;
+  if (!refundId || amount === null || amount < 0 || !status) return null;
+  return {
+    kind: "refund",
+    refundId,
+    chargeId: idOf(r.charge),
+    paymentIntentId: idOf(r.payment_intent),
+    amount,
+    status,
+    refundCreated: int(r.created) ?? created,
+    created,
+  };
 }
 
 /** A Dispute object as news; won and lost are final, every other status is open. */
@@ -218,14 +267,22 @@ function mismatch(row: CheckoutSession, session: SessionFacts, context: Context)
   return null;
 }
 
-export function transition(row: CheckoutSession, news: News, context: Context): Decision {
+/** `refunds`: the order's stored refunds (the stores load them for charge and refund news). */
+export function transition(
+  row: CheckoutSession,
+  news: News,
+  context: Context,
+  refunds: readonly RefundFact[] = [],
+): Decision {
   switch (news.kind) {
     case "session":
       return sessionTransition(row, news, context);
     case "subscription":
       return subscriptionTransition(row, news);
     case "charge":
-      return chargeTransition(row, news);
+      return chargeTransition(row, news, refunds);
+    case "refund":
+      return refundTransition(row, news, refunds);
     case "dispute":
       return disputeTransition(row, news);
     case "invoice":
@@ -271,6 +328,8 @@ function sessionTransition(row: CheckoutSession, { effect, session }: SessionNew
     raisedFlag: flag && flag !== row.flag ? flag : null,
     linkCustomer: session.customerId && !flag ? session.customerId : null,
     linkedSubscription: update.stripeSubscriptionId ?? null,
+    linkedPaymentIntent: update.paymentIntentId ?? null,
+    refund: null,
     jobs: [],
   };
 }
@@ -283,24 +342,95 @@ function subscriptionTransition(row: CheckoutSession, news: SubscriptionNews): D
   return { ...NOTHING, update: { subscriptionStatus: news.status, subscriptionEventAt: news.created } };
 }
 
-/** A refund only ever grows the refunded amount; the order is revoked once, when it is first refunded in full. */
-function chargeTransition(row: CheckoutSession, news: ChargeNews): Decision {
+/**
+ * What an order's refunds add up to. `chargeTotal` is the highest
+ * charge.amount_refunded reported (Stripe counts pending refunds in it and
+ * takes a failed one out); what it holds beyond the known refunds (all of
+ * them, failed ones too: an older charge event still counted those) is
+ * refunded money whose refund.* news has not come yet, counted as succeeded,
+ * as Stripe's total does. Whatever order the news comes in, once it has all
+ * come the figures are the same.
+ */
+export function refundTotals(chargeTotal: number, refunds: readonly RefundFact[]) {
+  let known = 0;
+  let pending = 0;
+  let succeeded = 0;
+  for (const r of refunds) {
+    known += r.amount;
+    if (r.status === "pending") pending += r.amount;
+    if (r.status === "succeeded") succeeded += r.amount;
+  }
+  const unexplained = Math.max(0, chargeTotal - known);
+  return { amountRefunded: succeeded + unexplained + pending, amountRefundPending: pending };
+}
+
+/** Order of a refund's statuses: pending, then succeeded, then failed or canceled (final; a succeeded card refund can still fail). */
+const REFUND_RANK: Record<Refund["status"], number> = { pending: 0, succeeded: 1, failed: 2, canceled: 2 };
+
+/**
+ * The refunded amounts from the charge total and the refunds; a full refund
+ * (pending refunds not counted) revokes the order, once: its key is per order.
+ */
+function refundDecision(
+  row: CheckoutSession,
+  update: Partial<CheckoutSession>,
+  chargeTotal: number,
+  refunds: readonly RefundFact[],
+): Job[] {
+  if (chargeTotal !== row.chargeAmountRefunded) update.chargeAmountRefunded = chargeTotal;
+  const totals = refundTotals(chargeTotal, refunds);
+  if (totals.amountRefunded !== row.amountRefunded) update.amountRefunded = totals.amountRefunded;
+  if (totals.amountRefundPending !== row.amountRefundPending) update.amountRefundPending = totals.amountRefundPending;
+  const full = (settled: number) => row.amountTotal != null && row.amountTotal > 0 && settled >= row.amountTotal;
+  const settled = totals.amountRefunded - totals.amountRefundPending;
+  return full(settled) && !full(row.amountRefunded - row.amountRefundPending)
+    ? [
+        {
+          kind: "order.revoked",
+          key: `order.revoked:${row.id}:refund`,
+          payload: { checkoutId: row.id, cause: "refund" },
+        },
+      ]
+    : [];
+}
+
+/** charge.refunded: the charge's running total, kept at its highest (refund.* news says what came back). */
+function chargeTransition(row: CheckoutSession, news: ChargeNews, refunds: readonly RefundFact[]): Decision {
   const update: Partial<CheckoutSession> = {};
   if (!row.stripeChargeId) update.stripeChargeId = news.chargeId;
-  const amountRefunded = Math.max(row.amountRefunded, news.amountRefunded);
-  if (amountRefunded !== row.amountRefunded) update.amountRefunded = amountRefunded;
-  const full = (total: number) => row.amountTotal != null && row.amountTotal > 0 && total >= row.amountTotal;
-  const jobs: Job[] =
-    full(amountRefunded) && !full(row.amountRefunded)
-      ? [
-          {
-            kind: "order.revoked",
-            key: `order.revoked:${row.id}:refund`,
-            payload: { checkoutId: row.id, cause: "refund" },
-          },
-        ]
-      : [];
+  const chargeTotal = Math.max(row.chargeAmountRefunded, news.amountRefunded);
+  const jobs = refundDecision(row, update, chargeTotal, refunds);
   return { ...NOTHING, update, jobs };
+}
+
+/**
+ * refund.*: a refund's status only moves forward (pending, succeeded, then
+ * failed or canceled), so duplicates and any order end the same; a failed or
+ * canceled refund gives its amount back.
+ */
+function refundTransition(row: CheckoutSession, news: RefundNews, refunds: readonly RefundFact[]): Decision {
+  const update: Partial<CheckoutSession> = {};
+  if (!row.stripeChargeId && news.chargeId) update.stripeChargeId = news.chargeId;
+  const stored = refunds.find((r) => r.id === news.refundId);
+  const moves = !stored || REFUND_RANK[news.status] > REFUND_RANK[stored.status];
+  const status = stored && !moves ? stored.status : news.status;
+  const next = stored
+    ? refunds.map((r) => (r.id === news.refundId ? { ...r, status } : r))
+    : [...refunds, { id: news.refundId, amount: news.amount, status }];
+  const jobs = refundDecision(row, update, row.chargeAmountRefunded, next);
+  const refund = moves
+    ? {
+        id: news.refundId,
+        checkoutSessionId: row.id,
+        chargeId: news.chargeId,
+        paymentIntentId: news.paymentIntentId,
+        amount: stored?.amount ?? news.amount,
+        status,
+        created: news.refundCreated,
+        eventAt: news.created,
+      }
+    : null;
+  return { ...NOTHING, update, refund, jobs };
 }
 
 /** open -> won | lost, final; a lost dispute revokes the order, a won one reinstates it, once per dispute. */
@@ -313,7 +443,13 @@ function disputeTransition(row: CheckoutSession, news: DisputeNews): Decision {
   const payload = { checkoutId: row.id, disputeId: news.disputeId };
   const jobs: Job[] =
     news.outcome === "lost"
-      ? [{ kind: "order.revoked", key: `order.revoked:${row.id}:dispute:${news.disputeId}`, payload }]
+      ? [
+          {
+            kind: "order.revoked",
+            key: `order.revoked:${row.id}:dispute:${news.disputeId}`,
+            payload: { ...payload, cause: "dispute" },
+          },
+        ]
       : news.outcome === "won"
         ? [{ kind: "order.reinstated", key: `order.reinstated:${row.id}:${news.disputeId}`, payload }]
         : [];
@@ -355,4 +491,4 @@ export function applyDecision(row: CheckoutSession, decision: Decision, now: num
   return next;
 }
 
-export const changes = (decision: Decision) => Object.keys(decision.update).length > 0;
+export const changes = (decision: Decision) => Object.keys(decision.update).length > 0 || decision.refund !== null;
