@@ -6,6 +6,7 @@ import type { CheckoutSession } from "../../../db/schema/types";
 import type { DatabaseHandle } from "../db.server";
 import { retryingSerialization } from "../db-errors.server";
 import { enqueueInTransaction, fulfillAsync, type Tx } from "../fulfillment.server";
+import { settleCartAsync } from "./cart-settle.server";
 import { moneyLink } from "./link";
 import { SUBSCRIPTION_EVENT_TYPES } from "./events";
 import { type ApplyResult, type EventSource, newsOf, nothing, objectIdOf, warnForeign } from "./news";
@@ -99,6 +100,7 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
         .returning();
       if (won) {
         await fulfillAsync(tx, won);
+        await settleCartAsync(tx, won);
         fulfilled = true;
       }
     }
