@@ -3,6 +3,8 @@ import type { ReactNode } from "react";
 
 import type { SuccessView } from "~/lib/order-views";
 
+import { OrderLines } from "./order-lines";
+
 export type { SuccessState, SuccessView } from "~/lib/order-views";
 
 /**
@@ -28,12 +30,27 @@ export function OrderStatus({ view }: { view: SuccessView }) {
 }
 
 function Summary({ order }: { order: SuccessView["order"] }) {
+  // A cart's order lists its lines; a single product keeps the short form.
+  const several = order.lines && order.lines.length > 1 ? order.lines : null;
+  return (
+    <>
+      {several ? <OrderLines lines={several} caption="What you ordered" /> : null}
+      <SummaryList order={order} several={several !== null} />
+    </>
+  );
+}
+
+function SummaryList({ order, several }: { order: SuccessView["order"]; several: boolean }) {
   return (
     <dl className="order-summary">
-      <dt>Product</dt>
-      <dd>{order.productName}</dd>
-      <dt>Quantity</dt>
-      <dd>{order.quantity}</dd>
+      {several ? null : (
+        <>
+          <dt>Product</dt>
+          <dd>{order.productName}</dd>
+          <dt>Quantity</dt>
+          <dd>{order.quantity}</dd>
+        </>
+      )}
       {order.amount ? (
         <>
           <dt>Amount</dt>
