@@ -15,7 +15,7 @@ export function AddToCartForm({ slug, token, maxQuantity }: { slug: string; toke
       <input type="hidden" name="product" value={slug} />
       {maxQuantity > 1 ? (
         <label>
-          Quantity for the cart
+          How many for the cart
           <input
             type="number"
             name="quantity"
