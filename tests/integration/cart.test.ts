@@ -1,5 +1,5 @@
 import { eq } from "drizzle-orm";
-import { beforeEach, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 
 import { processStripeEvent } from "~/lib/checkout.server";
 import { action, loader } from "~/routes/cart";
@@ -7,6 +7,7 @@ import { loader as productLoader } from "~/routes/products.$slug";
 
 import { db, schema } from "../support/db";
 import { emulatorControl } from "../support/emulator";
+import { type Proc, startBuiltServer } from "../support/server";
 import { cookieFrom, formRequest, getRequest, settle } from "../support/http";
 import { CHECKOUT_EVENT, sessionFor, stripeEvent } from "../support/stripe-fixtures";
 
@@ -465,5 +466,110 @@ describe("the payment takes what it bought out of the cart", () => {
     const other = await checkedOut();
     await deliver(CHECKOUT_EVENT.expired, sessionFor(other.row, "expired"));
     expect((await viewCart(other.cookie)).cart.lines).toHaveLength(2);
+  });
+});
+
+describe("the cart through the built server (npm start), as a browser without JavaScript", () => {
+  let server: Proc & { databasePath: string };
+  beforeAll(async () => {
+    server = await startBuiltServer({ stripeApiBase: emu.url });
+  });
+  afterAll(() => server?.stop());
+
+  const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
+  async function send(path: string, cookie: string, fields?: Record<string, string>, headers = {}) {
+    return fetch(`${server.url}${path}`, {
+      method: fields ? "POST" : "GET",
+      redirect: "manual",
+      headers: {
+        Cookie: cookie,
+        ...(fields ? { "Content-Type": "application/x-www-form-urlencoded" } : {}),
+        ...headers,
+      },
+      body: fields ? form(fields) : undefined,
+    });
+  }
+  const field = (html: string, name: string) => new RegExp(`name="${name}" value="([^"]+)"`).exec(html)?.[1];
+
+  it("add, set, check out (303 to Stripe with the lines), pay: the cart is empty; bad input gets 4xx pages", async () => {
+    const page = await fetch(`${server.url}/products/ceramic-pour-over`);
+    const cookie = page.headers.get("set-cookie")!.split(";")[0]!;
+    const html = await page.text();
+    expect(html).toContain("Add to cart");
+    // The cart form's token is the one beside intent=add.
+    const token = /name="token" value="([^"]+)"\/><input type="hidden" name="intent" value="add"/.exec(html)?.[1];
+    expect(token).toBeDefined();
+
+    let response = await send("/cart", cookie, {
+      intent: "add",
+      token: token!,
+      product: "ceramic-pour-over",
+      quantity: "1",
+    });
+    expect(response.status).toBe(303);
+    expect(response.headers.get("Location")).toBe("/cart");
+    response = await send("/cart", cookie, { intent: "add", token: token!, product: "stoneware-mug", quantity: "2" });
+    expect(response.status).toBe(303);
+
+    // Bad input: a page with the message, a 4xx, nothing sent to Stripe.
+    for (const [fields, status, text] of [
+      [
+        { intent: "add", token: token!, product: "stoneware-mug", quantity: "1.5" },
+        400,
+        "The quantity must be a whole number.",
+      ],
+      [
+        { intent: "add", token: "A".repeat(24), product: "stoneware-mug", quantity: "1" },
+        400,
+        "This form has expired.",
+      ],
+      [
+        { intent: "add", token: token!, product: "linen-apron", quantity: "1" },
+        409,
+        "one checkout charges one currency",
+      ],
+      [{ intent: "nope", token: token! }, 400, "This form is not one we know."],
+    ] as const) {
+      const refused = await send("/cart", cookie, fields);
+      expect(refused.status).toBe(status);
+      expect(await refused.text()).toContain(text);
+    }
+    const crossSite = await send(
+      "/cart",
+      cookie,
+      { intent: "empty", token: token! },
+      { "Sec-Fetch-Site": "cross-site" },
+    );
+    expect(crossSite.status).toBe(403);
+
+    let cart = await (await send("/cart", cookie)).text();
+    expect(cart).toContain("Ceramic Pour-Over Dripper");
+    expect(cart).toContain("$68.00");
+    const line = /name="intent" value="set"\/><input type="hidden" name="line" value="(\d+)"/.exec(cart)?.[1];
+    response = await send("/cart", cookie, { intent: "set", token: token!, line: line!, quantity: "2" });
+    expect(response.status).toBe(303);
+    cart = await (await send("/cart", cookie)).text();
+    expect(cart).toContain("$100.00");
+    expect(await creates()).toHaveLength(0);
+
+    response = await send("/cart", cookie, { intent: "checkout", token: token!, version: field(cart, "version")! });
+    expect(response.status).toBe(303);
+    const location = response.headers.get("Location")!;
+    expect(location).toMatch(new RegExp(`^${emu.url}/c/pay/cs_test_`));
+    const [request] = await creates();
+    expect(request!.params.line_items).toEqual({
+      "0": { price: "price_1TSceramicPourOver", quantity: "2" },
+      "1": { price: "price_1TSstonewareMug", quantity: "2" },
+    });
+    expect(request!.params.cancel_url).toBe(`${server.url}/cart?canceled=1`);
+
+    const id = location.split("/").pop()!;
+    await emu.pay(id, "card", "ada@example.com");
+    const success = await send(`/checkout/success?session_id=${id}`, cookie);
+    expect(success.status).toBe(200);
+    const successHtml = await success.text();
+    expect(successHtml).toContain("Thank you: your payment went through.");
+    expect(successHtml).toContain("Stoneware Mug");
+    expect(await (await send("/cart", cookie)).text()).toContain("Your cart is empty.");
   });
 });
