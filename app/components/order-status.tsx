@@ -126,7 +126,12 @@ function Processing({ view }: { view: SuccessView }) {
       <p role="status">This page checks again by itself every few seconds. Please do not pay again.</p>
       <p>
         If you left the payment page without paying, nothing was charged and you can{" "}
-        <Link to={`/products/${view.order.productSlug}`}>go back to {view.order.productName}</Link>.
+        {view.order.fromCart ? (
+          <Link to="/cart">go back to your cart</Link>
+        ) : (
+          <Link to={`/products/${view.order.productSlug}`}>go back to {view.order.productName}</Link>
+        )}
+        .
       </p>
     </Section>
   );
@@ -149,7 +154,11 @@ function Failed({ view }: { view: SuccessView }) {
     <Section title="The payment failed.">
       <p>You were not charged.</p>
       <p>
-        <Link to={`/products/${view.order.productSlug}`}>Try again: {view.order.productName}</Link>
+        {view.order.fromCart ? (
+          <Link to="/cart">Try again: your cart</Link>
+        ) : (
+          <Link to={`/products/${view.order.productSlug}`}>Try again: {view.order.productName}</Link>
+        )}
       </p>
     </Section>
   );
@@ -160,7 +169,11 @@ function Expired({ view }: { view: SuccessView }) {
     <Section title="This checkout expired.">
       <p>You were not charged.</p>
       <p>
-        <Link to={`/products/${view.order.productSlug}`}>Back to {view.order.productName}</Link>
+        {view.order.fromCart ? (
+          <Link to="/cart">Back to your cart</Link>
+        ) : (
+          <Link to={`/products/${view.order.productSlug}`}>Back to {view.order.productName}</Link>
+        )}
       </p>
     </Section>
   );

@@ -21,6 +21,8 @@ export type SuccessView = {
     quantity: number;
     /** Every line of the order (a cart's checkout has several). */
     lines?: OrderLineView[];
+    /** A cart's checkout: "try again" leads back to the cart, not to a product. */
+    fromCart?: boolean;
     amount: string | null;
     email: string | null;
     /** A subscription's billing interval ("month"), when known. */

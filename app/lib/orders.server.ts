@@ -132,6 +132,7 @@ export function successView(
       mode: checkout.mode,
       quantity: checkout.quantity,
       ...(lines ? { lines } : {}),
+      ...(checkout.cartId != null ? { fromCart: true } : {}),
       amount: amountOf(checkout),
       email: checkout.customerEmail,
       interval: product.recurringInterval ?? undefined,
