@@ -1,6 +1,7 @@
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 
+import { orderDetail } from "~/lib/admin.server";
 import { processStripeEvent } from "~/lib/checkout.server";
 import { action, loader } from "~/routes/cart";
 import { loader as productLoader } from "~/routes/products.$slug";
@@ -349,6 +350,11 @@ describe("checking out a cart", () => {
     expect(items.map((i) => [i.checkoutSessionId, i.quantity, i.unitAmount, i.currency])).toEqual([
       [row!.id, 2, 3200, "usd"],
       [row!.id, 3, 1800, "usd"],
+    ]);
+    // The operator's console shows every line.
+    expect((await orderDetail(row!.id))!.lines).toEqual([
+      { name: "Ceramic Pour-Over Dripper", quantity: 2, unitPrice: "$32.00", lineTotal: "$64.00" },
+      { name: "Stoneware Mug", quantity: 3, unitPrice: "$18.00", lineTotal: "$54.00" },
     ]);
     // Checking out leaves the cart as it is until the payment.
     expect((await viewCart(s.cookie)).cart.lines).toHaveLength(2);
