@@ -3,6 +3,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vites
 
 import { orderDetail } from "~/lib/admin.server";
 import { processStripeEvent } from "~/lib/checkout.server";
+import { handle } from "~/lib/db.server";
+import { confirmationMail, pgOrderLoader, sqliteOrderLoader } from "~/lib/jobs/order-paid.server";
 import { action, loader } from "~/routes/cart";
 import { loader as productLoader } from "~/routes/products.$slug";
 
@@ -463,6 +465,13 @@ describe("the payment takes what it bought out of the cart", () => {
     const s = await checkedOut();
     await deliver(CHECKOUT_EVENT.completed, sessionFor(s.row, "paid"));
     expect(await cartLines()).toEqual([]);
+    // The confirmation mail, from the order as the job's loader reads it (the app's own database).
+    const loadOrder = handle.dialect === "sqlite" ? sqliteOrderLoader(handle.sqlite) : pgOrderLoader(handle.pool);
+    const order = await loadOrder(s.row.id);
+    const mail = confirmationMail(order!, { appOrigin: "https://shop.example.com", shopName: "Field & Kiln" });
+    expect(mail.text).toContain(
+      "2 × Ceramic Pour-Over Dripper ($32.00 each): $64.00\n3 × Stoneware Mug ($18.00 each): $54.00\nTotal: $118.00",
+    );
   });
 
   it("completed unpaid (a bank debit on its way) or expired: the cart stays", async () => {
