@@ -6,7 +6,9 @@ import type { ReactNode } from "react";
 import { GeneralErrorBoundary } from "./components/error-boundary";
 import { useRequestInfo } from "./components/request-info";
 import { SimulatedPaymentsBanner } from "./components/simulated-banner";
+import { cartCount } from "./lib/cart.server";
 import { config } from "./lib/config.server";
+import { getShopper } from "./lib/session.server";
 import styles from "./styles.css?url";
 
 export const links: LinksFunction = () => [
@@ -17,13 +19,25 @@ export const links: LinksFunction = () => [
 
 export const meta: MetaFunction = () => [{ title: "Field & Kiln" }];
 
-export async function loader(_: LoaderFunctionArgs) {
+export async function loader({ request }: LoaderFunctionArgs) {
   return json({
+    cartCount: await headerCartCount(request),
     simulated: config.stripe.simulated,
     emulated: config.stripe.emulated,
     // Development without MAIL_URL: mail is written to files and shown at /dev/mail.
     mailPage: !config.production && !config.mail.url,
   });
+}
+
+// The header's count is a courtesy: a database that does not answer leaves it out, not the page.
+async function headerCartCount(request: Request): Promise<number | null> {
+  const { shopperId } = await getShopper(request);
+  if (!shopperId) return 0;
+  try {
+    return await cartCount(shopperId);
+  } catch {
+    return null;
+  }
 }
 
 export function Layout({ children }: { children: ReactNode }) {
@@ -44,6 +58,10 @@ export function Layout({ children }: { children: ReactNode }) {
             Field &amp; Kiln
           </Link>
           <nav>
+            <Link to="/cart" className="cart-link">
+              Cart
+              {data?.cartCount ? <span className="cart-count"> ({data.cartCount})</span> : null}
+            </Link>
             <Link to="/orders">Your orders</Link>
           </nav>
         </header>

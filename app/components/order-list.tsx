@@ -49,7 +49,19 @@ export function OrderList({
               <td data-label="Date">
                 <time dateTime={order.dateTime}>{order.date}</time>
               </td>
-              <td data-label="Product">{order.productName}</td>
+              <td data-label="Product">
+                {order.lines && order.lines.length > 1 ? (
+                  <ul className="order-list-lines">
+                    {order.lines.map((line) => (
+                      <li key={line.name}>
+                        {line.name}: {line.quantity} × {line.unitPrice} = {line.lineTotal}
+                      </li>
+                    ))}
+                  </ul>
+                ) : (
+                  order.productName
+                )}
+              </td>
               <td data-label="Quantity">{order.quantity}</td>
               <td data-label="Amount">{order.amount ?? "-"}</td>
               <td data-label="State">{order.state}</td>

@@ -3,6 +3,8 @@ import type { ReactNode } from "react";
 
 import type { SuccessView } from "~/lib/order-views";
 
+import { OrderLines } from "./order-lines";
+
 export type { SuccessState, SuccessView } from "~/lib/order-views";
 
 /**
@@ -28,12 +30,27 @@ export function OrderStatus({ view }: { view: SuccessView }) {
 }
 
 function Summary({ order }: { order: SuccessView["order"] }) {
+  // A cart's order lists its lines; a single product keeps the short form.
+  const several = order.lines && order.lines.length > 1 ? order.lines : null;
+  return (
+    <>
+      {several ? <OrderLines lines={several} caption="What you ordered" /> : null}
+      <SummaryList order={order} several={several !== null} />
+    </>
+  );
+}
+
+function SummaryList({ order, several }: { order: SuccessView["order"]; several: boolean }) {
   return (
     <dl className="order-summary">
-      <dt>Product</dt>
-      <dd>{order.productName}</dd>
-      <dt>Quantity</dt>
-      <dd>{order.quantity}</dd>
+      {several ? null : (
+        <>
+          <dt>Product</dt>
+          <dd>{order.productName}</dd>
+          <dt>Quantity</dt>
+          <dd>{order.quantity}</dd>
+        </>
+      )}
       {order.amount ? (
         <>
           <dt>Amount</dt>
@@ -109,7 +126,12 @@ function Processing({ view }: { view: SuccessView }) {
       <p role="status">This page checks again by itself every few seconds. Please do not pay again.</p>
       <p>
         If you left the payment page without paying, nothing was charged and you can{" "}
-        <Link to={`/products/${view.order.productSlug}`}>go back to {view.order.productName}</Link>.
+        {view.order.fromCart ? (
+          <Link to="/cart">go back to your cart</Link>
+        ) : (
+          <Link to={`/products/${view.order.productSlug}`}>go back to {view.order.productName}</Link>
+        )}
+        .
       </p>
     </Section>
   );
@@ -132,7 +154,11 @@ function Failed({ view }: { view: SuccessView }) {
     <Section title="The payment failed.">
       <p>You were not charged.</p>
       <p>
-        <Link to={`/products/${view.order.productSlug}`}>Try again: {view.order.productName}</Link>
+        {view.order.fromCart ? (
+          <Link to="/cart">Try again: your cart</Link>
+        ) : (
+          <Link to={`/products/${view.order.productSlug}`}>Try again: {view.order.productName}</Link>
+        )}
       </p>
     </Section>
   );
@@ -143,7 +169,11 @@ function Expired({ view }: { view: SuccessView }) {
     <Section title="This checkout expired.">
       <p>You were not charged.</p>
       <p>
-        <Link to={`/products/${view.order.productSlug}`}>Back to {view.order.productName}</Link>
+        {view.order.fromCart ? (
+          <Link to="/cart">Back to your cart</Link>
+        ) : (
+          <Link to={`/products/${view.order.productSlug}`}>Back to {view.order.productName}</Link>
+        )}
       </p>
     </Section>
   );

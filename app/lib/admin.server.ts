@@ -6,7 +6,7 @@ import { config } from "./config.server";
 import { db, schema } from "./db.server";
 import { currentHolder } from "./locks.server";
 import { formatMoney } from "./money";
-import { stateInWords } from "./orders.server";
+import { stateInWords, orderLines } from "./orders.server";
 import { getCheckpoint, RECONCILE_JOB } from "./reconcile.server";
 import { Stripe, stripe } from "./stripe.server";
 
@@ -124,6 +124,8 @@ export async function orderDetail(id: string) {
     email: checkout.customerEmail,
     product: found.product,
     quantity: found.quantity,
+    // A cart's checkout: every line (product and quantity above are its first).
+    lines: (await orderLines([checkout.id])).get(checkout.id) ?? [],
     amount:
       checkout.amountTotal !== null && checkout.currency ? formatMoney(checkout.amountTotal, checkout.currency) : null,
     paymentIntentId: pi,

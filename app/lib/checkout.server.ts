@@ -16,6 +16,7 @@ const { checkoutSessions } = schema;
 type NewCheckout = {
   id: string;
   shopperId: string;
+  /** The first line's product and quantity (every line is in `lines`). */
   productId: number;
   quantity: number;
   mode: Product["mode"];
@@ -25,14 +26,24 @@ type NewCheckout = {
   formToken: string;
   stripeCustomerId: string | null;
   expiresAt: number | null;
+  cartId: number | null;
+  cartVersion: number | null;
 };
+
+/** One line the shop asks Stripe to charge: a catalog product and how many. */
+export type CheckoutLine = { product: Product; quantity: number };
+
+type NewLineItem = { productId: number; quantity: number; unitAmount: number; currency: string };
 
 /** Where the Buy path reads and writes, per dialect. */
 type BuyStore = {
   byFormToken(token: string): Promise<CheckoutSession | undefined>;
   shopperCustomer(shopperId: string): Promise<string | null>;
-  /** Stores the shopper and the checkout in one transaction; returns the row that holds the form token. */
-  store(checkout: NewCheckout): Promise<CheckoutSession | undefined>;
+  /**
+   * Stores the shopper, the checkout and its line items in one transaction;
+   * returns the row that holds the form token.
+   */
+  store(checkout: NewCheckout, lines: NewLineItem[]): Promise<CheckoutSession | undefined>;
 };
 
 /**
@@ -76,18 +87,34 @@ function sqliteBuyStore(h: Extract<typeof handle, { dialect: "sqlite" }>): BuySt
         formToken: p("formToken"),
         stripeCustomerId: p("stripeCustomerId"),
         expiresAt: p("expiresAt"),
+        cartId: p("cartId"),
+        cartVersion: p("cartVersion"),
       })
       .onConflictDoNothing()
+      .returning({ id: t.checkoutSessions.id })
+      .prepare(),
+    insertLineItem: h.sqliteDb
+      .insert(t.checkoutLineItems)
+      .values({
+        checkoutSessionId: p("checkoutSessionId"),
+        productId: p("productId"),
+        quantity: p("quantity"),
+        unitAmount: p("unitAmount"),
+        currency: p("currency"),
+      })
       .prepare(),
   };
   return {
     byFormToken: async (token) => st.checkoutByFormToken.get({ token }),
     shopperCustomer: async (id) => st.shopperById.get({ id })?.stripeCustomerId ?? null,
-    store: async (checkout) =>
+    store: async (checkout, lines) =>
       h.sqliteDb.transaction(
         () => {
           st.insertShopper.run({ id: checkout.shopperId });
-          st.insertCheckout.run(checkout);
+          // Only the row that won the form token gets the lines.
+          if (st.insertCheckout.get(checkout)) {
+            for (const line of lines) st.insertLineItem.run({ ...line, checkoutSessionId: checkout.id });
+          }
           return st.checkoutByFormToken.get({ token: checkout.formToken });
         },
         { behavior: "immediate" },
@@ -103,13 +130,19 @@ function pgBuyStore(h: Extract<typeof handle, { dialect: "postgres" }>): BuyStor
     byFormToken: (token) => byFormToken(token),
     shopperCustomer: async (id) =>
       (await h.pgDb.select().from(t.shoppers).where(eq(t.shoppers.id, id)).limit(1))[0]?.stripeCustomerId ?? null,
-    store: (checkout) =>
+    store: (checkout, lines) =>
       h.pgDb.transaction(async (tx) => {
         await tx.insert(t.shoppers).values({ id: checkout.shopperId }).onConflictDoNothing();
-        await tx
+        const won = await tx
           .insert(t.checkoutSessions)
           .values({ ...checkout, status: "open", paymentStatus: "unpaid" })
-          .onConflictDoNothing();
+          .onConflictDoNothing()
+          .returning({ id: t.checkoutSessions.id });
+        if (won.length > 0 && lines.length > 0) {
+          await tx
+            .insert(t.checkoutLineItems)
+            .values(lines.map((line) => ({ ...line, checkoutSessionId: checkout.id })));
+        }
         return byFormToken(checkout.formToken, tx as unknown as typeof h.pgDb);
       }),
   };
@@ -134,10 +167,54 @@ export function cancelUrl(product: Pick<Product, "slug">) {
   return `${config.appOrigin}/products/${encodeURIComponent(product.slug)}?canceled=1`;
 }
 
+export function cartCancelUrl() {
+  return `${config.appOrigin}/cart?canceled=1`;
+}
+
+/**
+ * The one place where a Checkout Session's parameters are built, for Buy now
+ * and for the cart alike: everything Stripe is told comes from the catalog
+ * and the configuration, never from the request. Checkout's own options
+ * (promotion codes, tax, shipping...) belong here, so that both paths get them.
+ */
+export function checkoutSessionParams({
+  mode,
+  lines,
+  cancelUrl,
+  shopperId,
+  metadata,
+  customer,
+}: {
+  mode: Product["mode"];
+  lines: CheckoutLine[];
+  cancelUrl: string;
+  shopperId: string;
+  metadata: Record<string, string>;
+  customer: string | undefined;
+}): Stripe.Checkout.SessionCreateParams {
+  return {
+    mode,
+    line_items: lines.map(({ product, quantity }) => ({ price: product.stripePriceId, quantity })),
+    success_url: successUrl(),
+    cancel_url: cancelUrl,
+    client_reference_id: shopperId,
+    metadata: { ...metadata, shopper: shopperId },
+    ...(customer
+      ? { customer }
+      : mode === "payment"
+        ? // So that the next checkout can reuse the customer Stripe makes.
+          { customer_creation: "always" as const }
+        : {}),
+  };
+}
+
+/** What the shop expects Stripe to charge for these lines, in minor units. */
+export const linesTotal = (lines: CheckoutLine[]) =>
+  lines.reduce((sum, { product, quantity }) => sum + product.unitAmount * quantity, 0);
+
 /**
  * Creates (or, for a repeated form token, finds again) the Stripe Checkout
- * Session for one product and quantity, and stores it. Everything Stripe is
- * told comes from the catalog and the configuration, never from the request.
+ * Session for one product and quantity (Buy now), and stores it.
  * Nothing is stored unless Stripe answered.
  */
 export async function createCheckout({
@@ -156,31 +233,97 @@ export async function createCheckout({
 }): Promise<{ id: string; url: string; reused: boolean }> {
   const previous = await buy().byFormToken(formToken);
   if (previous) return reuse(previous, { product, quantity, shopperId });
-
-  let customer = (await buy().shopperCustomer(shopperId)) ?? undefined;
-
-  const paramsFor = (customer: string | undefined): Stripe.Checkout.SessionCreateParams => ({
+  const opened = await openCheckout({
+    key: formToken,
     mode: product.mode,
-    line_items: [{ price: product.stripePriceId, quantity }],
-    success_url: successUrl(),
-    cancel_url: cancelUrl(product),
-    client_reference_id: shopperId,
-    metadata: { product: product.slug, shopper: shopperId },
-    ...(customer
-      ? { customer }
-      : product.mode === "payment"
-        ? // So that the next checkout can reuse the customer Stripe makes.
-          { customer_creation: "always" as const }
-        : {}),
+    lines: [{ product, quantity }],
+    cancelUrl: cancelUrl(product),
+    metadata: { product: product.slug },
+    shopperId,
+    clientAddress,
+    cart: null,
   });
+  // Two submits of one form raced past the first look-up: the idempotency key
+  // gave both the same session, and one row holds it.
+  if (opened.stored && opened.stored.id !== opened.id) return reuse(opened.stored, { product, quantity, shopperId });
+  return { id: opened.id, url: opened.url, reused: false };
+}
+
+/** A stored checkout by its form token (Buy now) or cart key: what a repeated submit finds. */
+export const checkoutByKey = (key: string) => buy().byFormToken(key);
+
+/**
+ * Opens the Checkout Session for a cart: one line item per cart line, in
+ * payment mode, keyed by `key` (the cart id, version and contents), so that a
+ * double submit finds the same session and a changed cart opens a new one.
+ * The caller has checked the lines against the catalog and the cart's version.
+ */
+export async function createCartCheckout({
+  key,
+  cart,
+  lines,
+  shopperId,
+  clientAddress,
+}: {
+  key: string;
+  cart: { id: number; version: number };
+  lines: CheckoutLine[];
+  shopperId: string;
+  clientAddress?: string;
+}): Promise<{ id: string; url: string; reused: boolean }> {
+  const previous = await buy().byFormToken(key);
+  if (previous) return reuseCart(previous, shopperId);
+  const opened = await openCheckout({
+    key,
+    mode: "payment",
+    lines,
+    cancelUrl: cartCancelUrl(),
+    metadata: { cart: String(cart.id) },
+    shopperId,
+    clientAddress,
+    cart,
+  });
+  if (opened.stored && opened.stored.id !== opened.id) return reuseCart(opened.stored, shopperId);
+  return { id: opened.id, url: opened.url, reused: false };
+}
+
+/**
+ * The Stripe call and the stored row, shared by Buy now and the cart: the
+ * per-shopper and per-address bounds, the idempotency key, a stale customer
+ * forgotten, Stripe's failures as UserErrors, and the row with its lines.
+ */
+async function openCheckout({
+  key,
+  mode,
+  lines,
+  cancelUrl,
+  metadata,
+  shopperId,
+  clientAddress,
+  cart,
+}: {
+  key: string;
+  mode: Product["mode"];
+  lines: CheckoutLine[];
+  cancelUrl: string;
+  metadata: Record<string, string>;
+  shopperId: string;
+  clientAddress: string | undefined;
+  cart: { id: number; version: number } | null;
+}) {
+  const first = lines[0];
+  if (!first) throw new UserError(400, "There is nothing to check out.");
+  let customer = (await buy().shopperCustomer(shopperId)) ?? undefined;
+  const paramsFor = (customer: string | undefined) =>
+    checkoutSessionParams({ mode, lines, cancelUrl, shopperId, metadata, customer });
 
   // One shopper, or one address, opens a bounded number of sessions: Stripe's rate limit is the account's.
-  for (const [limiter, key] of [
+  for (const [limiter, limiterKey] of [
     [checkoutsPerShopper, shopperId],
     [checkoutsPerAddress, clientAddress],
   ] as const) {
-    if (!key) continue;
-    const taken = await limiter.take(key);
+    if (!limiterKey) continue;
+    const taken = await limiter.take(limiterKey);
     if (!taken.ok) throw new UserError(429, TOO_MANY_CHECKOUTS, taken.retryAfter);
   }
 
@@ -188,7 +331,7 @@ export async function createCheckout({
   try {
     try {
       session = await stripe.checkout.sessions.create(paramsFor(customer), {
-        idempotencyKey: `checkout-${formToken}`,
+        idempotencyKey: `checkout-${key}`,
       });
     } catch (error: unknown) {
       // The stored customer is gone (deleted, or the keys moved from test to
@@ -199,7 +342,7 @@ export async function createCheckout({
       await forgetCustomer(shopperId, customer);
       customer = undefined;
       session = await stripe.checkout.sessions.create(paramsFor(undefined), {
-        idempotencyKey: `checkout-${formToken}-new-customer`,
+        idempotencyKey: `checkout-${key}-new-customer`,
       });
     }
   } catch (error: unknown) {
@@ -208,7 +351,7 @@ export async function createCheckout({
       throw new UserError(409, "This form was already submitted. Reload the page to start again.");
     }
     console.error(
-      `checkout create failed product=${product.slug} type=${failure.type} request=${failure.requestId ?? "-"}`,
+      `checkout create failed ${cart ? `cart=${cart.id}` : `product=${first.product.slug}`} type=${failure.type} request=${failure.requestId ?? "-"}`,
     );
     throw new UserError(502, PAYMENT_SERVICE_DOWN);
   }
@@ -218,30 +361,37 @@ export async function createCheckout({
   }
   const url = session.url;
 
-  const expected = product.unitAmount * quantity;
+  const expected = linesTotal(lines);
   if (session.amount_total != null && session.amount_total !== expected) {
     console.warn(
       `checkout amount differs from catalog session=${session.id} expected=${expected} stripe=${session.amount_total}`,
     );
   }
 
-  const stored = await buy().store({
-    id: session.id,
-    shopperId,
-    productId: product.id,
-    quantity,
-    mode: product.mode,
-    amountTotal: expected,
-    currency: product.currency,
-    url,
-    formToken,
-    stripeCustomerId: customer ?? null,
-    expiresAt: session.expires_at ? session.expires_at * 1000 : null,
-  });
-  // Two submits of one form raced past the first look-up: the idempotency key
-  // gave both the same session, and one row holds it.
-  if (stored && stored.id !== session.id) return reuse(stored, { product, quantity, shopperId });
-  return { id: session.id, url, reused: false };
+  const stored = await buy().store(
+    {
+      id: session.id,
+      shopperId,
+      productId: first.product.id,
+      quantity: first.quantity,
+      mode,
+      amountTotal: expected,
+      currency: first.product.currency,
+      url,
+      formToken: key,
+      stripeCustomerId: customer ?? null,
+      expiresAt: session.expires_at ? session.expires_at * 1000 : null,
+      cartId: cart?.id ?? null,
+      cartVersion: cart?.version ?? null,
+    },
+    lines.map(({ product, quantity }) => ({
+      productId: product.id,
+      quantity,
+      unitAmount: product.unitAmount,
+      currency: product.currency,
+    })),
+  );
+  return { id: session.id, url, stored };
 }
 
 async function forgetCustomer(shopperId: string, customer: string) {
@@ -255,7 +405,7 @@ function reuse(
   previous: CheckoutSession,
   { product, quantity, shopperId }: { product: Product; quantity: number; shopperId: string },
 ) {
-  if (previous.shopperId !== shopperId || previous.productId !== product.id) {
+  if (previous.shopperId !== shopperId || previous.productId !== product.id || previous.cartId !== null) {
     throw new UserError(409, "This form was already used. Reload the page to start a new checkout.");
   }
   if (previous.quantity !== quantity) {
@@ -266,6 +416,14 @@ function reuse(
   }
   if (previous.status !== "open" || !previous.url) {
     throw new UserError(409, "This checkout is no longer open. Reload the page to start a new one.");
+  }
+  return { id: previous.id, url: previous.url, reused: true };
+}
+
+function reuseCart(previous: CheckoutSession, shopperId: string) {
+  // The key names this shopper's cart, its version and its contents: the same key is the same checkout.
+  if (previous.shopperId !== shopperId || previous.status !== "open" || !previous.url) {
+    throw new UserError(409, "This checkout is no longer open. Reload your cart to start a new one.");
   }
   return { id: previous.id, url: previous.url, reused: true };
 }

@@ -5,6 +5,9 @@
  * importing from components/.
  */
 
+/** One line of an order, as the shop asked Stripe to charge it (app/components/order-lines.tsx). */
+export type OrderLineView = { name: string; quantity: number; unitPrice: string; lineTotal: string };
+
 export type SuccessState = "paid" | "review" | "processing" | "waiting_for_bank" | "failed" | "expired";
 
 export type SuccessView = {
@@ -16,6 +19,10 @@ export type SuccessView = {
     productSlug: string;
     mode: "payment" | "subscription";
     quantity: number;
+    /** Every line of the order (a cart's checkout has several). */
+    lines?: OrderLineView[];
+    /** A cart's checkout: "try again" leads back to the cart, not to a product. */
+    fromCart?: boolean;
     amount: string | null;
     email: string | null;
     /** A subscription's billing interval ("month"), when known. */
@@ -29,6 +36,8 @@ export type OrderListItem = {
   id: string;
   productName: string;
   quantity: number;
+  /** Every line of the order (a cart's checkout has several). */
+  lines?: OrderLineView[];
   amount: string | null;
   /** The state in words: "Paid", "Waiting for your bank"... */
   state: string;

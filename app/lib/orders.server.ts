@@ -1,6 +1,6 @@
-import { and, desc, eq, isNotNull } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, isNotNull } from "drizzle-orm";
 
-import type { OrderListItem, SuccessState, SuccessView } from "~/lib/order-views";
+import type { OrderLineView, OrderListItem, SuccessState, SuccessView } from "~/lib/order-views";
 
 import type { CheckoutSession, Product } from "../../db/schema/types";
 import { getCheckout } from "./checkout.server";
@@ -12,7 +12,30 @@ import { sessionLookups } from "./rate-limit.server";
 import { describeStripeError } from "./stripe-errors.server";
 import { stripe } from "./stripe.server";
 
-const { checkoutSessions, products, shoppers } = schema;
+const { checkoutLineItems, checkoutSessions, products, shoppers } = schema;
+
+/** The lines of these checkouts, by checkout id, in the order they were asked for. */
+export async function orderLines(checkoutIds: string[]): Promise<Map<string, OrderLineView[]>> {
+  const byCheckout = new Map<string, OrderLineView[]>();
+  if (checkoutIds.length === 0) return byCheckout;
+  const rows = await db
+    .select({ item: checkoutLineItems, name: products.name })
+    .from(checkoutLineItems)
+    .innerJoin(products, eq(products.id, checkoutLineItems.productId))
+    .where(inArray(checkoutLineItems.checkoutSessionId, checkoutIds))
+    .orderBy(asc(checkoutLineItems.id));
+  for (const { item, name } of rows) {
+    const lines = byCheckout.get(item.checkoutSessionId) ?? [];
+    lines.push({
+      name,
+      quantity: item.quantity,
+      unitPrice: formatMoney(item.unitAmount, item.currency),
+      lineTotal: formatMoney(item.unitAmount * item.quantity, item.currency),
+    });
+    byCheckout.set(item.checkoutSessionId, lines);
+  }
+  return byCheckout;
+}
 
 /**
  * The shopper's own checkouts: the success page, the orders page and the
@@ -95,7 +118,10 @@ function successState(checkout: CheckoutSession): SuccessState {
 // How often a pending page reloads itself: a card settles in seconds, a bank debit in days.
 const REFRESH_SECONDS: Partial<Record<SuccessState, number>> = { processing: 3, waiting_for_bank: 10 };
 
-export function successView({ checkout, product }: OwnCheckout): SuccessView {
+export function successView(
+  { checkout, product }: OwnCheckout,
+  lines: OrderLineView[] | undefined = undefined,
+): SuccessView {
   const state = successState(checkout);
   return {
     state,
@@ -105,6 +131,8 @@ export function successView({ checkout, product }: OwnCheckout): SuccessView {
       productSlug: product.slug,
       mode: checkout.mode,
       quantity: checkout.quantity,
+      ...(lines ? { lines } : {}),
+      ...(checkout.cartId != null ? { fromCart: true } : {}),
       amount: amountOf(checkout),
       email: checkout.customerEmail,
       interval: product.recurringInterval ?? undefined,
@@ -185,19 +213,20 @@ const dateFormat = new Intl.DateTimeFormat("en-US", { dateStyle: "medium", timeZ
 
 /** The shopper's checkouts, newest first. */
 export async function listOrders(shopperId: string): Promise<OrderListItem[]> {
-  return (
-    await db
-      .select({ checkout: checkoutSessions, productName: products.name })
-      .from(checkoutSessions)
-      .innerJoin(products, eq(products.id, checkoutSessions.productId))
-      .where(eq(checkoutSessions.shopperId, shopperId))
-      // The insertion order breaks ties between checkouts made in the same millisecond.
-      .orderBy(desc(checkoutSessions.createdAt), desc(dialectSql.insertionOrder(checkoutSessions)))
-      .limit(ORDERS_SHOWN)
-  ).map(({ checkout, productName }) => ({
+  const rows = await db
+    .select({ checkout: checkoutSessions, productName: products.name })
+    .from(checkoutSessions)
+    .innerJoin(products, eq(products.id, checkoutSessions.productId))
+    .where(eq(checkoutSessions.shopperId, shopperId))
+    // The insertion order breaks ties between checkouts made in the same millisecond.
+    .orderBy(desc(checkoutSessions.createdAt), desc(dialectSql.insertionOrder(checkoutSessions)))
+    .limit(ORDERS_SHOWN);
+  const lines = await orderLines(rows.map(({ checkout }) => checkout.id));
+  return rows.map(({ checkout, productName }) => ({
     id: checkout.id,
     productName,
-    quantity: checkout.quantity,
+    quantity: lines.get(checkout.id)?.reduce((sum, line) => sum + line.quantity, 0) ?? checkout.quantity,
+    ...(lines.has(checkout.id) ? { lines: lines.get(checkout.id) } : {}),
     amount: amountOf(checkout),
     state: stateInWords(checkout),
     date: dateFormat.format(checkout.createdAt),

@@ -45,10 +45,28 @@ export default function AdminOrder() {
           {order.status} / {order.paymentStatus}
           {order.subscriptionStatus ? ` / subscription ${order.subscriptionStatus}` : null} ({order.stateInWords})
         </dd>
-        <dt>Line</dt>
-        <dd>
-          {order.quantity} × {order.product} ({order.mode})
-        </dd>
+        {order.lines.length > 1 ? (
+          <>
+            <dt>Lines</dt>
+            <dd>
+              <ul>
+                {order.lines.map((line) => (
+                  <li key={line.name}>
+                    {line.quantity} × {line.name} at {line.unitPrice}: {line.lineTotal}
+                  </li>
+                ))}
+              </ul>
+              ({order.mode})
+            </dd>
+          </>
+        ) : (
+          <>
+            <dt>Line</dt>
+            <dd>
+              {order.quantity} × {order.product} ({order.mode})
+            </dd>
+          </>
+        )}
         <dt>Amount</dt>
         <dd>{order.amount ?? "not known yet"}</dd>
         <dt>Email</dt>

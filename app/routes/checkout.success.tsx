@@ -5,7 +5,14 @@ import { useLoaderData } from "@remix-run/react";
 import { GeneralErrorBoundary } from "~/components/error-boundary";
 import { OrderStatus } from "~/components/order-status";
 import { orUnavailable } from "~/lib/db-errors.server";
-import { findOwnCheckout, isKnownShopper, refreshFromStripe, SESSION_ID, successView } from "~/lib/orders.server";
+import {
+  findOwnCheckout,
+  isKnownShopper,
+  orderLines,
+  refreshFromStripe,
+  SESSION_ID,
+  successView,
+} from "~/lib/orders.server";
 import { clientKey, orderLookups } from "~/lib/rate-limit.server";
 import { getShopper } from "~/lib/session.server";
 
@@ -68,7 +75,8 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
     }
 
     const checkout = await refreshFromStripe(own.checkout);
-    return json(successView({ checkout, product: own.product }), { headers });
+    const lines = (await orderLines([checkout.id])).get(checkout.id);
+    return json(successView({ checkout, product: own.product }, lines), { headers });
   });
 }
 

@@ -2,9 +2,11 @@ import type { ActionFunctionArgs, HeadersFunction, LoaderFunctionArgs, MetaFunct
 import { json, redirect } from "@remix-run/node";
 import { Link, useActionData, useLoaderData } from "@remix-run/react";
 
+import { AddToCartForm } from "~/components/add-to-cart-form";
 import { BuyForm } from "~/components/buy-form";
 import { GeneralErrorBoundary } from "~/components/error-boundary";
 import { FORM_EXPIRED, isFormTokenFor, newFormToken, parseBuyForm } from "~/lib/buy-form.server";
+import { cartFormToken } from "~/lib/cart.server";
 import { getProduct } from "~/lib/catalog.server";
 import { createCheckout } from "~/lib/checkout.server";
 import { UserError } from "~/lib/user-error";
@@ -48,6 +50,8 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
         interval: product.recurringInterval,
       },
       token: newFormToken(shopperId),
+      // One-time products can go in the cart; a subscription is its own checkout.
+      cartToken: product.mode === "payment" ? cartFormToken(shopperId) : null,
       canceled,
     },
     { headers: { "Cache-Control": "no-store", ...(setCookie ? { "Set-Cookie": setCookie } : {}) } },
@@ -99,7 +103,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
 }
 
 export default function ProductPage() {
-  const { product, token, canceled } = useLoaderData<typeof loader>();
+  const { product, token, cartToken, canceled } = useLoaderData<typeof loader>();
   const actionData = useActionData<typeof action>();
   return (
     <article className="product" aria-labelledby="product-title">
@@ -127,6 +131,7 @@ export default function ProductPage() {
         field={actionData?.field}
         quantity={actionData?.quantity}
       />
+      {cartToken ? <AddToCartForm slug={product.slug} token={cartToken} maxQuantity={product.maxQuantity} /> : null}
     </article>
   );
 }

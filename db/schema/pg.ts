@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { bigint, boolean, index, integer, pgTable, primaryKey, serial, text } from "drizzle-orm/pg-core";
+import { bigint, boolean, index, integer, pgTable, primaryKey, serial, text, unique } from "drizzle-orm/pg-core";
 
 // The PostgreSQL tables: the same names, columns and keys as db/schema/sqlite.ts
 // (tests/unit/schema-drift.test.ts keeps the two alike), so that one set of
@@ -35,6 +35,36 @@ export const shoppers = pgTable("shoppers", {
   updatedAt: ms("updated_at").notNull().default(now),
 });
 
+// One cart per shopper: as in db/schema/sqlite.ts.
+export const carts = pgTable("carts", {
+  id: serial("id").primaryKey(),
+  shopperId: text("shopper_id")
+    .notNull()
+    .unique()
+    .references(() => shoppers.id, { onDelete: "cascade" }),
+  version: integer("version").notNull().default(0),
+  createdAt: ms("created_at").notNull().default(now),
+  updatedAt: ms("updated_at").notNull().default(now),
+});
+
+export const cartLines = pgTable(
+  "cart_lines",
+  {
+    id: serial("id").primaryKey(),
+    cartId: integer("cart_id")
+      .notNull()
+      .references(() => carts.id, { onDelete: "cascade" }),
+    productId: integer("product_id")
+      .notNull()
+      .references(() => products.id),
+    quantity: integer("quantity").notNull(),
+    unitAmount: integer("unit_amount").notNull(),
+    currency: text("currency").notNull(),
+    createdAt: ms("created_at").notNull().default(now),
+  },
+  (t) => [unique("cart_lines_cart_product_unique").on(t.cartId, t.productId)],
+);
+
 export const checkoutSessions = pgTable(
   "checkout_sessions",
   {
@@ -48,6 +78,9 @@ export const checkoutSessions = pgTable(
       .references(() => products.id),
     quantity: integer("quantity").notNull(),
     mode: text("mode", { enum: ["payment", "subscription"] }).notNull(),
+    // A cart's checkout: as in db/schema/sqlite.ts.
+    cartId: integer("cart_id").references(() => carts.id, { onDelete: "set null" }),
+    cartVersion: integer("cart_version"),
     status: text("status", { enum: ["open", "complete", "expired"] })
       .notNull()
       .default("open"),
@@ -93,6 +126,23 @@ export const checkoutSessions = pgTable(
     index("checkout_sessions_subscription_idx").on(t.stripeSubscriptionId),
     index("checkout_sessions_status_idx").on(t.status, t.paymentStatus),
   ],
+);
+
+export const checkoutLineItems = pgTable(
+  "checkout_line_items",
+  {
+    id: serial("id").primaryKey(),
+    checkoutSessionId: text("checkout_session_id")
+      .notNull()
+      .references(() => checkoutSessions.id, { onDelete: "cascade" }),
+    productId: integer("product_id")
+      .notNull()
+      .references(() => products.id),
+    quantity: integer("quantity").notNull(),
+    unitAmount: integer("unit_amount").notNull(),
+    currency: text("currency").notNull(),
+  },
+  (t) => [index("checkout_line_items_session_idx").on(t.checkoutSessionId)],
 );
 
 export const stripeEvents = pgTable(

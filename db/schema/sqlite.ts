@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, unique } from "drizzle-orm/sqlite-core";
 
 // The SQLite tables. db/schema/pg.ts holds the same tables for PostgreSQL
 // (tests/unit/schema-drift.test.ts keeps the two alike); row types are in
@@ -33,6 +33,40 @@ export const shoppers = sqliteTable("shoppers", {
   updatedAt: integer("updated_at").notNull().default(now),
 });
 
+// One cart per shopper, on the server (the cookie carries only the shopper id).
+// `version` grows by one on every change: a checkout form carries the version
+// it showed, and the checkout's idempotency key includes it.
+export const carts = sqliteTable("carts", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  shopperId: text("shopper_id")
+    .notNull()
+    .unique()
+    .references(() => shoppers.id, { onDelete: "cascade" }),
+  version: integer("version").notNull().default(0),
+  createdAt: integer("created_at").notNull().default(now),
+  updatedAt: integer("updated_at").notNull().default(now),
+});
+
+// A cart's lines: one per product. unit_amount and currency are the price the
+// shopper was shown, so that a price changed since is noticed and said.
+export const cartLines = sqliteTable(
+  "cart_lines",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    cartId: integer("cart_id")
+      .notNull()
+      .references(() => carts.id, { onDelete: "cascade" }),
+    productId: integer("product_id")
+      .notNull()
+      .references(() => products.id),
+    quantity: integer("quantity").notNull(),
+    unitAmount: integer("unit_amount").notNull(),
+    currency: text("currency").notNull(),
+    createdAt: integer("created_at").notNull().default(now),
+  },
+  (t) => [unique("cart_lines_cart_product_unique").on(t.cartId, t.productId)],
+);
+
 export const checkoutSessions = sqliteTable(
   "checkout_sessions",
   {
@@ -46,6 +80,11 @@ export const checkoutSessions = sqliteTable(
       .references(() => products.id),
     quantity: integer("quantity").notNull(),
     mode: text("mode", { enum: ["payment", "subscription"] }).notNull(),
+    // A cart's checkout: the cart and the version it had (product_id and
+    // quantity are then its first line; checkout_line_items holds every line).
+    // docs/decisions/151-cart-checkout-rows.md
+    cartId: integer("cart_id").references(() => carts.id, { onDelete: "set null" }),
+    cartVersion: integer("cart_version"),
     status: text("status", { enum: ["open", "complete", "expired"] })
       .notNull()
       .default("open"),
@@ -91,6 +130,24 @@ export const checkoutSessions = sqliteTable(
     index("checkout_sessions_subscription_idx").on(t.stripeSubscriptionId),
     index("checkout_sessions_status_idx").on(t.status, t.paymentStatus),
   ],
+);
+
+// What the shop asked Stripe to charge, line by line (Buy now: one line).
+export const checkoutLineItems = sqliteTable(
+  "checkout_line_items",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    checkoutSessionId: text("checkout_session_id")
+      .notNull()
+      .references(() => checkoutSessions.id, { onDelete: "cascade" }),
+    productId: integer("product_id")
+      .notNull()
+      .references(() => products.id),
+    quantity: integer("quantity").notNull(),
+    unitAmount: integer("unit_amount").notNull(),
+    currency: text("currency").notNull(),
+  },
+  (t) => [index("checkout_line_items_session_idx").on(t.checkoutSessionId)],
 );
 
 export const stripeEvents = sqliteTable(

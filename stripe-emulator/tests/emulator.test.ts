@@ -167,9 +167,16 @@ describe("catalog: prices and products", () => {
     expect(prices.object).toBe("list");
     expect(prices.url).toBe("/v1/prices");
     expect(prices.has_more).toBe(false);
-    expect(prices.data.map((p) => p.id)).toEqual([CLUB, "price_1TSgiftCard", APRON, CERAMIC]);
+    expect(prices.data.map((p) => p.id)).toEqual([
+      "price_1TSbeeswaxCandle",
+      "price_1TSstonewareMug",
+      CLUB,
+      "price_1TSgiftCard",
+      APRON,
+      CERAMIC,
+    ]);
     for (const price of prices.data) expect(keys(price)).toEqual(fixture("price"));
-    const club = prices.data[0]!;
+    const club = prices.data[2]!;
     expect(club).toMatchObject({
       type: "recurring",
       unit_amount: 1800,
@@ -191,7 +198,7 @@ describe("catalog: prices and products", () => {
     const product = await stripe.products.retrieve("prod_TSlinenApron");
     expect(keys(product)).toEqual(fixture("product"));
     expect(product).toMatchObject({ name: "Linen Work Apron", default_price: APRON, active: true });
-    expect((await stripe.products.list()).data).toHaveLength(4);
+    expect((await stripe.products.list()).data).toHaveLength(6);
 
     const missing = await stripe.prices.retrieve("price_nope").catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
@@ -815,7 +822,7 @@ describe("faults", () => {
     const error = await impatient.checkout.sessions.list().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Stripe.errors.StripeConnectionError);
     expect(Date.now() - started).toBeLessThan(2000);
-    expect((await stripe.prices.list()).data).toHaveLength(4);
+    expect((await stripe.prices.list()).data).toHaveLength(6);
     await control("DELETE", "/faults");
     expect((await stripe.checkout.sessions.list()).data).toHaveLength(0);
   });

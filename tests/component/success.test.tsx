@@ -52,6 +52,33 @@ const showing = (view: Partial<SuccessView>) =>
 const refreshTag = (container: HTMLElement) => container.querySelector('meta[http-equiv="refresh"]');
 
 describe("the success page", () => {
+  it("paid, a cart's order: lists each line with its quantity, unit price and line total", async () => {
+    showing({
+      state: "paid",
+      order: {
+        ...ORDER,
+        quantity: 2,
+        fromCart: true,
+        amount: "$118.00",
+        lines: [
+          { name: "Ceramic Pour-Over Dripper", quantity: 2, unitPrice: "$32.00", lineTotal: "$64.00" },
+          { name: "Stoneware Mug", quantity: 3, unitPrice: "$18.00", lineTotal: "$54.00" },
+        ],
+      },
+    });
+    const table = await screen.findByRole("table", { name: "What you ordered" });
+    expect([...table.querySelectorAll("tbody tr")].map((row) => row.textContent)).toEqual([
+      "Ceramic Pour-Over Dripper2$32.00$64.00",
+      "Stoneware Mug3$18.00$54.00",
+    ]);
+    expect(screen.getByText("$118.00")).toBeInTheDocument();
+  });
+
+  it("failed, a cart's order: leads back to the cart", async () => {
+    showing({ state: "failed", order: { ...ORDER, fromCart: true } });
+    expect(await screen.findByRole("link", { name: "Try again: your cart" })).toHaveAttribute("href", "/cart");
+  });
+
   it("paid, then refunded in part: says how much came back", async () => {
     showing({ state: "paid", order: { ...ORDER, afterPayment: "Refunded $12.00 of $64.00" } });
     expect(await screen.findByText("Refunded $12.00 of $64.00")).toBeInTheDocument();

@@ -60,7 +60,7 @@ describe("catalog sync", () => {
 
     const report = await syncCatalog();
 
-    expect(report).toMatchObject({ dryRun: false, added: 1, updated: 2, deactivated: 1, unchanged: 1, skipped: [] });
+    expect(report).toMatchObject({ dryRun: false, added: 1, updated: 2, deactivated: 1, unchanged: 3, skipped: [] });
     const gift = catalog["gift-card"]!;
     expect(await bySlug("gift-card")).toMatchObject({
       name: gift.name,
@@ -96,7 +96,7 @@ describe("catalog sync", () => {
 
     const before = await snapshot();
     const again = await syncCatalog();
-    expect(again).toMatchObject({ added: 0, updated: 0, deactivated: 0, unchanged: 4, changes: [] });
+    expect(again).toMatchObject({ added: 0, updated: 0, deactivated: 0, unchanged: 6, changes: [] });
     expect(await snapshot()).toEqual(before);
   });
 
@@ -106,13 +106,13 @@ describe("catalog sync", () => {
 
     const report = await syncCatalog({ dryRun: true });
 
-    expect(report).toMatchObject({ dryRun: true, added: 1, updated: 2, deactivated: 1, unchanged: 1 });
+    expect(report).toMatchObject({ dryRun: true, added: 1, updated: 2, deactivated: 1, unchanged: 3 });
     expect(formatSyncReport(report)).toEqual([
       "- deactivate retired-mug (price_retiredMug): price no longer active in Stripe",
       '~ update linen-apron (price_1TSlinenApron): name "Linen Apron (old name)" -> "Linen Work Apron", description "stale" -> "Stonewashed European linen with two deep pockets and adjustable cross-back straps.", unitAmount 1 -> 4900',
       '+ add gift-card (price_1TSgiftCard): "Digital Gift Card", 2500 gbp, payment, max 1',
       "~ update coffee-club (price_1TScoffeeClub): active false -> true",
-      "catalog: 1 added, 2 updated, 1 deactivated, 1 unchanged (dry run: nothing was written)",
+      "catalog: 1 added, 2 updated, 1 deactivated, 3 unchanged (dry run: nothing was written)",
     ]);
     expect(await snapshot()).toEqual(before);
   });
@@ -138,7 +138,7 @@ describe("catalog sync", () => {
 
     const report = await syncCatalog();
 
-    expect(report).toMatchObject({ added: 1, updated: 0, deactivated: 1, unchanged: 3 });
+    expect(report).toMatchObject({ added: 1, updated: 0, deactivated: 1, unchanged: 5 });
     expect(await bySlug("ceramic-pour-over")).toMatchObject({
       stripePriceId: "price_1TSceramicPourOver",
       unitAmount: 3200,
@@ -244,13 +244,13 @@ describe("npm run stripe:sync-catalog", { timeout: 60_000 }, () => {
     expect(dry.stdout).toContain("+ add gift-card (price_1TSgiftCard)");
     expect(dry.stdout).toContain("- deactivate retired-mug (price_retiredMug)");
     expect(dry.stdout).toContain(
-      "catalog: 1 added, 2 updated, 1 deactivated, 1 unchanged (dry run: nothing was written)",
+      "catalog: 1 added, 2 updated, 1 deactivated, 3 unchanged (dry run: nothing was written)",
     );
     expect(await snapshot()).toEqual(before);
 
     const real = await runCli("sync-catalog");
     expect(real.code).toBe(0);
-    expect(real.stdout.trim().split("\n").at(-1)).toBe("catalog: 1 added, 2 updated, 1 deactivated, 1 unchanged");
+    expect(real.stdout.trim().split("\n").at(-1)).toBe("catalog: 1 added, 2 updated, 1 deactivated, 3 unchanged");
     expect(await bySlug("gift-card")).toMatchObject({ active: true });
     expect(await bySlug("retired-mug")).toMatchObject({ active: false });
 

@@ -82,6 +82,8 @@ describe("this shopper's own checkout", () => {
         productSlug: "ceramic-pour-over",
         mode: "payment",
         quantity: 2,
+        // Buy now stores its one line too.
+        lines: [{ name: "Ceramic Pour-Over Dripper", quantity: 2, unitPrice: "$32.00", lineTotal: "$64.00" }],
         amount: "$64.00",
         email: "ada@example.com",
         afterPayment: null,

@@ -36,7 +36,7 @@ describe("database", () => {
     expect(sqlite.pragma("busy_timeout", { simple: true })).toBe(1234);
     expect(sqlite.pragma("foreign_keys", { simple: true })).toBe(1);
     // Reopening does not seed twice.
-    expect((sqlite.prepare("SELECT count(*) AS n FROM products").get() as { n: number }).n).toBe(4);
+    expect((sqlite.prepare("SELECT count(*) AS n FROM products").get() as { n: number }).n).toBe(6);
     sqlite.close();
   });
 

@@ -93,6 +93,27 @@ describe("the confirmation mail", () => {
     expect(mail.html).not.toContain("<raku>");
   });
 
+  it("lists every line of a cart's order with its quantity, unit price and line total", () => {
+    const cartOrder: PaidOrder = {
+      ...order,
+      amountTotal: 11_800,
+      currency: "usd",
+      quantity: 2,
+      productName: "Ceramic Pour-Over Dripper",
+      unitAmount: 3200,
+      productCurrency: "usd",
+      lines: [
+        { name: "Ceramic Pour-Over Dripper", quantity: 2, unitAmount: 3200, currency: "usd" },
+        { name: "Stoneware Mug", quantity: 3, unitAmount: 1800, currency: "usd" },
+      ],
+    };
+    const mail = confirmationMail(cartOrder, { appOrigin: "https://shop.example.com", shopName: "Field & Kiln" });
+    expect(mail.text).toContain(
+      "2 × Ceramic Pour-Over Dripper ($32.00 each): $64.00\n3 × Stoneware Mug ($18.00 each): $54.00\nTotal: $118.00",
+    );
+    expect(mail.html).toContain("<li>3 × Stoneware Mug ($18.00 each): $54.00</li>");
+  });
+
   it("is only for complete, paid, unflagged orders", () => {
     expect(isMailable(order)).toBe(true);
     expect(isMailable({ ...order, paymentStatus: "no_payment_required" })).toBe(true);

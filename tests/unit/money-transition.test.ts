@@ -19,6 +19,8 @@ const paidOrder = (mode: "payment" | "subscription" = "payment"): CheckoutSessio
   productId: 1,
   quantity: 1,
   mode,
+  cartId: null,
+  cartVersion: null,
   status: "complete",
   paymentStatus: "paid",
   amountTotal: 6400,

@@ -43,6 +43,8 @@ function stored(mode: "payment" | "subscription"): CheckoutSession {
     subscriptionEventAt: null,
     paymentIntentId: null,
     expiresAt: null,
+    cartId: null,
+    cartVersion: null,
     flag: null,
     fulfilledAt: null,
     createdAt: 1,

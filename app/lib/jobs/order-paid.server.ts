@@ -33,7 +33,11 @@ export type PaidOrder = {
   productName: string;
   unitAmount: number;
   productCurrency: string;
+  /** What the shop asked Stripe to charge, line by line (none for a checkout stored before lines were). */
+  lines?: MailLine[];
 };
+
+export type MailLine = { name: string; quantity: number; unitAmount: number; currency: string };
 
 export type LoadOrder = (checkoutId: string) => Promise<PaidOrder | undefined>;
 
@@ -42,16 +46,25 @@ const ORDER_SQL = `SELECT c.id, c.status, c.payment_status AS "paymentStatus", c
   p.currency AS "productCurrency"
   FROM checkout_sessions c JOIN products p ON p.id = c.product_id WHERE c.id = `;
 
+const LINES_SQL = `SELECT p.name, i.quantity, i.unit_amount AS "unitAmount", i.currency
+  FROM checkout_line_items i JOIN products p ON p.id = i.product_id WHERE i.checkout_session_id = `;
+
 export function sqliteOrderLoader(sqlite: Database.Database): LoadOrder {
   const statement = sqlite.prepare(`${ORDER_SQL}?`);
-  return async (checkoutId) => statement.get(checkoutId) as PaidOrder | undefined;
+  const lines = sqlite.prepare(`${LINES_SQL}? ORDER BY i.id`);
+  return async (checkoutId) => {
+    const row = statement.get(checkoutId) as PaidOrder | undefined;
+    return row && { ...row, lines: lines.all(checkoutId) as MailLine[] };
+  };
 }
 
 export function pgOrderLoader(pool: Pick<Pool | PoolClient, "query">): LoadOrder {
   return async (checkoutId) => {
     const result = await pool.query<PaidOrder>(`${ORDER_SQL}$1`, [checkoutId]);
     const row = result.rows[0];
-    return row && { ...row, amountTotal: row.amountTotal === null ? null : Number(row.amountTotal) };
+    if (!row) return undefined;
+    const lines = await pool.query<MailLine>(`${LINES_SQL}$1 ORDER BY i.id`, [checkoutId]);
+    return { ...row, amountTotal: row.amountTotal === null ? null : Number(row.amountTotal), lines: lines.rows };
   };
 }
 
@@ -68,14 +81,29 @@ const escapeHtml = (value: string) =>
 
 export function confirmationMail(order: PaidOrder, { appOrigin, shopName }: { appOrigin: string; shopName: string }) {
   const currency = order.currency ?? order.productCurrency;
-  const line = `${order.quantity} × ${order.productName} (${formatMoney(order.unitAmount, order.productCurrency)} each)`;
-  const total = `Total: ${formatMoney(order.amountTotal ?? order.unitAmount * order.quantity, currency)}`;
+  const lines: MailLine[] = order.lines?.length
+    ? order.lines
+    : [
+        {
+          name: order.productName,
+          quantity: order.quantity,
+          unitAmount: order.unitAmount,
+          currency: order.productCurrency,
+        },
+      ];
+  // One line per product: name, quantity, unit price, line total.
+  const lineTexts = lines.map(
+    (l) =>
+      `${l.quantity} × ${l.name} (${formatMoney(l.unitAmount, l.currency)} each): ${formatMoney(l.unitAmount * l.quantity, l.currency)}`,
+  );
+  const subtotal = lines.reduce((sum, l) => sum + l.unitAmount * l.quantity, 0);
+  const total = `Total: ${formatMoney(order.amountTotal ?? subtotal, currency)}`;
   const ordersUrl = `${appOrigin}/orders`;
   const subject = `Your ${shopName} order is confirmed`;
   const text = [
     `Thank you for your order from ${shopName}.`,
     "",
-    line,
+    ...lineTexts,
     total,
     "",
     `Your orders: ${ordersUrl}`,
@@ -84,7 +112,7 @@ export function confirmationMail(order: PaidOrder, { appOrigin, shopName }: { ap
   ].join("\n");
   const html = `<!doctype html><html><body>
 <p>Thank you for your order from ${escapeHtml(shopName)}.</p>
-<ul><li>${escapeHtml(line)}</li></ul>
+<ul>${lineTexts.map((line) => `<li>${escapeHtml(line)}</li>`).join("")}</ul>
 <p><strong>${escapeHtml(total)}</strong></p>
 <p><a href="${escapeHtml(ordersUrl)}">Your orders</a></p>
 <p>Order reference: ${escapeHtml(order.id)}</p>

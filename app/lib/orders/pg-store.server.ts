@@ -6,6 +6,7 @@ import type { CheckoutSession } from "../../../db/schema/types";
 import type { DatabaseHandle } from "../db.server";
 import { retryingSerialization } from "../db-errors.server";
 import { enqueueInTransaction, fulfillAsync, type Tx } from "../fulfillment.server";
+import { settleCartAsync } from "./cart-settle.server";
 import { LINKED_EVENT_TYPES } from "./events";
 import { linkIdOf, moneyLink } from "./link";
 import { type ApplyResult, type EventSource, newsOf, nothing, objectIdOf, storedNews, warnForeign } from "./news";
@@ -115,6 +116,7 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
         .returning();
       if (won) {
         await fulfillAsync(tx, won);
+        await settleCartAsync(tx, won);
         fulfilled = true;
       }
     }

@@ -5,6 +5,7 @@ import * as t from "../../../db/schema/sqlite";
 import type { CheckoutSession } from "../../../db/schema/types";
 import type { DatabaseHandle } from "../db.server";
 import { enqueueInTransactionSync, fulfillSync, type Tx } from "../fulfillment.server";
+import { settleCartSync } from "./cart-settle.server";
 import { LINKED_EVENT_TYPES } from "./events";
 import { linkIdOf, moneyLink } from "./link";
 import { type ApplyResult, type EventSource, newsOf, nothing, objectIdOf, storedNews, warnForeign } from "./news";
@@ -122,7 +123,10 @@ export function sqliteOrderStore(handle: SqliteHandle, context: () => Context) {
     // The WHERE makes this the single winner even if two writers got here.
     if (decision.fulfill && st.markFulfilled.run({ now, id: row.id }).changes === 1) {
       const current = st.checkoutById.get({ id: row.id });
-      if (current) fulfillSync(tx, current);
+      if (current) {
+        fulfillSync(tx, current);
+        settleCartSync(tx, current);
+      }
       fulfilled = true;
     }
     // Revocations, reinstatements, renewals: enqueued with the news that decides them (their keys make it once).
