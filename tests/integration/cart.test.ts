@@ -83,6 +83,7 @@ async function errorOf(response: Response) {
 beforeEach(async () => {
   await emu.reset();
   await emu.clearFaults();
+  await db.delete(schema.refunds);
   await db.delete(schema.checkoutSessions);
   await db.delete(schema.shoppers);
   await db.update(schema.products).set({ active: true });
