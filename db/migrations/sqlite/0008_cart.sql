@@ -33,5 +33,5 @@ CREATE TABLE `checkout_line_items` (
 );
 --> statement-breakpoint
 CREATE INDEX `checkout_line_items_session_idx` ON `checkout_line_items` (`checkout_session_id`);--> statement-breakpoint
-ALTER TABLE `checkout_sessions` ADD `cart_id` integer REFERENCES carts(id);--> statement-breakpoint
+ALTER TABLE `checkout_sessions` ADD `cart_id` integer REFERENCES carts(id) ON DELETE SET NULL;--> statement-breakpoint
 ALTER TABLE `checkout_sessions` ADD `cart_version` integer;
