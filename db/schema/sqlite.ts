@@ -104,7 +104,8 @@ export const stripeEvents = sqliteTable(
     source: text("source").notNull().default("webhook"),
     receivedAt: integer("received_at").notNull().default(now),
   },
-  (t) => [index("stripe_events_created_idx").on(t.created), index("stripe_events_object_idx").on(t.objectId)],
+  // Only the index a query uses: an object's events (the replay, the order timeline). None filters on `created` alone.
+  (t) => [index("stripe_events_object_idx").on(t.objectId)],
 );
 
 // Leases that keep a job (the reconcile run) from running twice at once.
