@@ -1,13 +1,14 @@
-// The production server (`npm start`): the built Remix app behind Express.
-// Configuration is validated when the build is imported; a bad value stops
-// here with its message only. See docs/decisions/001-custom-express-server.md.
+// The production server (`npm start`): the built Remix app behind node:http
+// and a small fetch adapter (Request in, Response out). Configuration is
+// validated when the build is imported; a bad value stops here with its
+// message only. See docs/decisions/160-node-http-server.md.
 import { randomBytes } from "node:crypto";
 import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { createReadableStreamFromReadable, createRequestHandler, writeReadableStreamToWritable } from "@remix-run/node";
-import express from "express";
+import serveStatic from "serve-static";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -31,19 +32,24 @@ const handleRemix = createRequestHandler(build, config.production ? "production"
 const appHost = new URL(config.appOrigin).host;
 
 // Short plain-text answers of the shop's own; no library's default error page.
-function answer(res, status, message, headers = {}) {
-  res.status(status).set(headers).type("text/plain").send(message);
+function answer(req, res, status, message, headers = {}) {
+  const body = Buffer.from(message);
+  res.statusCode = status;
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  res.setHeader("Content-Type", "text/plain; charset=utf-8");
+  res.setHeader("Content-Length", body.length);
+  res.end(req.method === "HEAD" ? undefined : body);
 }
 
 // While draining (SIGTERM), every answer closes its connection.
 let draining = false;
 const inFlight = new Set();
 
-const app = express();
-app.disable("x-powered-by");
-app.set("etag", false);
+// Fingerprinted assets are immutable; everything else in public/ briefly cached.
+const assets = serveStatic(path.join(here, "build/client/assets"), { immutable: true, maxAge: "1y" });
+const publicFiles = serveStatic(path.join(here, "build/client"), { maxAge: "1h" });
 
-app.use((req, res, next) => {
+async function handle(req, res) {
   // A reference id for logs and error pages; never trusted from the client.
   const id = randomBytes(8).toString("hex");
   req.headers["x-request-id"] = id;
@@ -58,7 +64,8 @@ app.use((req, res, next) => {
 
   // Method, target, Host syntax, cross-site posts and body limits are decided
   // on the URL and route Remix will use (docs/decisions/090-one-view-of-the-request.md).
-  const verdict = checkRequest(req.method, req.originalUrl, { get: (name) => req.get(name) ?? null });
+  const target = req.url;
+  const verdict = checkRequest(req.method, target, { get: (name) => header(req, name) });
   // One count per answer, labelled by route id (never the raw path): app/lib/metrics.server.ts.
   const routeId = verdict.ok ? verdict.routeId : null;
   const started = performance.now();
@@ -72,44 +79,71 @@ app.use((req, res, next) => {
   });
   if (!verdict.ok) {
     req.resume();
-    return answer(res, verdict.status, verdict.message, verdict.headers);
+    return answer(req, res, verdict.status, verdict.message, verdict.headers);
   }
-  req.remixUrl = verdict.url;
   const declared = req.headers["content-length"];
   if (declared !== undefined && Number(declared) > verdict.bodyLimit) {
     req.resume();
-    return answer(res, 413, `The request is too large (at most ${verdict.bodyLimit} bytes).`);
+    return answer(req, res, 413, `The request is too large (at most ${verdict.bodyLimit} bytes).`);
   }
   if (declared === undefined && req.headers["transfer-encoding"] && verdict.routeId !== "routes/stripe.webhook") {
     // Browsers send forms with a length; the webhook route counts a chunked body itself.
     req.resume();
-    return answer(res, 411, "A Content-Length is required.");
+    return answer(req, res, 411, "A Content-Length is required.");
   }
-  next();
-});
-
-// Fingerprinted assets are immutable; everything else in public/ briefly cached.
-app.use("/assets", express.static(path.join(here, "build/client/assets"), { immutable: true, maxAge: "1y" }));
-app.use(express.static(path.join(here, "build/client"), { maxAge: "1h" }));
-
-app.all("*", async (req, res, next) => {
   try {
-    const response = await handleRemix(remixRequest(req, res), {
+    if ((req.method === "GET" || req.method === "HEAD") && (await serveFile(req, res))) return;
+    const response = await handleRemix(remixRequest(req, res, verdict.url), {
       // The socket's peer, for the success page's guessing bound. Behind a proxy
       // this is the proxy: see docs/decisions/021-guessing-bound.md.
       clientAddress: req.socket.remoteAddress,
     });
     await sendRemixResponse(res, response);
   } catch (error) {
-    next(error);
+    fail(req, res, error);
   }
-});
+}
+
+// A request header as Express's req.get read it (Referer and Referrer are one).
+function header(req, name) {
+  const lower = name.toLowerCase();
+  const value =
+    req.headers[lower === "referrer" ? "referer" : lower] ?? (lower === "referer" ? req.headers.referrer : undefined);
+  return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value;
+}
+
+// build/client through serve-static (what express.static is), /assets mounted
+// as Express mounted it; false when no file answered and Remix should.
+function serveFile(req, res) {
+  const original = req.url;
+  const mounted = original === "/assets" || original.startsWith("/assets/") || original.startsWith("/assets?");
+  return new Promise((resolve, reject) => {
+    const next = (error) => {
+      req.url = original;
+      if (error) reject(error);
+      else resolve(false);
+    };
+    res.once("finish", () => resolve(true));
+    if (mounted) {
+      req.originalUrl = original;
+      req.url = original.slice("/assets".length) || "/";
+      if (req.url.startsWith("?")) req.url = `/${req.url}`;
+      assets(req, res, (error) => {
+        req.url = original;
+        if (error || res.headersSent) return next(error);
+        publicFiles(req, res, next);
+      });
+    } else {
+      publicFiles(req, res, next);
+    }
+  });
+}
 
 // The Request Remix sees: APP_ORIGIN plus the request target, and a Host
 // that agrees with it. Origin was checked above; Remix's own check (which
 // answers 500 on a proxy-rewritten Host or an Origin that is not a URL) is
 // given nothing to disagree with.
-function remixRequest(req, res) {
+function remixRequest(req, res, url) {
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
     for (const one of Array.isArray(value) ? value : [value]) if (one !== undefined) headers.append(name, one);
@@ -127,32 +161,35 @@ function remixRequest(req, res) {
     init.body = createReadableStreamFromReadable(req);
     init.duplex = "half";
   }
-  return new Request(req.remixUrl.href, init);
+  return new Request(url.href, init);
 }
 
 async function sendRemixResponse(res, response) {
-  res.statusMessage = response.statusText;
-  res.status(response.status);
-  for (const [name, value] of response.headers.entries()) res.append(name, value);
+  res.statusCode = response.status;
+  if (response.statusText) res.statusMessage = response.statusText;
+  for (const [name, value] of response.headers.entries()) {
+    const had = res.getHeader(name);
+    res.setHeader(name, had === undefined ? value : [...(Array.isArray(had) ? had : [String(had)]), value]);
+  }
   if (response.body) await writeReadableStreamToWritable(response.body, res);
   else res.end();
 }
 
-// The last word on any error Express or a middleware passes on.
-app.use((error, req, res, _next) => {
+// The last word on any error a handler throws.
+function fail(req, res, error) {
   const status = Number(error?.status ?? error?.statusCode);
   if (res.headersSent) {
     res.destroy();
     return;
   }
   req.resume();
-  if (status >= 400 && status < 500) return answer(res, status, "The request could not be read.");
+  if (status >= 400 && status < 500) return answer(req, res, status, "The request could not be read.");
   const id = res.getHeader("X-Request-Id");
   req.log.error(
     `error ref=${id} ${req.method}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
   );
-  answer(res, 500, `Something went wrong on our side. Please try again (reference: ${id}).`);
-});
+  answer(req, res, 500, `Something went wrong on our side. Please try again (reference: ${id}).`);
+}
 
 const server = http.createServer(
   {
@@ -162,7 +199,7 @@ const server = http.createServer(
     connectionsCheckingInterval: Math.min(1_000, config.http.headersTimeoutMs),
     keepAliveTimeout: 5_000,
   },
-  app,
+  (req, res) => void handle(req, res).catch((error) => fail(req, res, error)),
 );
 
 // HOST unset: every interface, which is what the log line then says.

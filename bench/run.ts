@@ -423,8 +423,8 @@ async function decomposeWebhook(ctx: Context, pristine: string) {
       (databasePath) => startActionServer({ ...common, databasePath, silent: true }),
     ],
     ["app's webhook action on node:http", (databasePath) => startActionServer({ ...common, databasePath })],
-    ["server.js (Express + Remix), logs off", (databasePath) => startApp({ ...common, databasePath, silent: true })],
-    ["server.js (Express + Remix), as shipped", (databasePath) => startApp({ ...common, databasePath })],
+    ["server.js (node:http + Remix), logs off", (databasePath) => startApp({ ...common, databasePath, silent: true })],
+    ["server.js (node:http + Remix), as shipped", (databasePath) => startApp({ ...common, databasePath })],
   ];
   const passes: Summary[][] = [[], []];
   for (const pass of [0, 1]) {

@@ -62,7 +62,8 @@ export const DISCARD_LIMIT_BYTES = 8 * 1024 * 1024;
 /**
  * Reads and drops the rest of a refused body while the 413 goes out, so that
  * the sender can read the answer and reuse the connection; past `budget`
- * bytes it cancels, which @remix-run/express turns into closing the socket.
+ * bytes it cancels, which the body stream of server.js (@remix-run/node's
+ * createReadableStreamFromReadable) turns into closing the socket.
  * (Cancelling at once would reset the connection under the 413.)
  */
 async function discardRest(reader: ReadableStreamDefaultReader<Uint8Array>, budget: number) {

@@ -163,11 +163,9 @@ export const stripeEvents = pgTable(
     source: text("source").notNull().default("webhook"),
     receivedAt: ms("received_at").notNull().default(now),
   },
-  (t) => [
-    index("stripe_events_created_idx").on(t.created),
-    index("stripe_events_object_idx").on(t.objectId),
-    index("stripe_events_link_idx").on(t.linkId),
-  ],
+  // Only the indexes a query uses: an object's events and a link's events (the replays, the order
+  // timeline). None filters on `created` alone.
+  (t) => [index("stripe_events_object_idx").on(t.objectId), index("stripe_events_link_idx").on(t.linkId)],
 );
 
 // Each refund of an order as Stripe last reported it (refund.* and reconcile):

@@ -65,11 +65,16 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
     const decision = transition(row, news, context(), refunds);
     const now = Date.now();
     const changed = changes(decision);
-    if (Object.keys(decision.update).length > 0) {
-      await tx.tx
+    // The row is locked (FOR UPDATE, read after the lock): fulfillment wins here or not at all.
+    const fulfill = decision.fulfill && row.fulfilledAt == null;
+    // One UPDATE of the order per piece of news: its changes and, when it wins, fulfilled_at.
+    let current: CheckoutSession | undefined;
+    if (Object.keys(decision.update).length > 0 || fulfill) {
+      [current] = await tx.tx
         .update(t.checkoutSessions)
-        .set({ ...decision.update, updatedAt: now })
-        .where(eq(t.checkoutSessions.id, row.id));
+        .set({ ...decision.update, updatedAt: now, ...(fulfill ? { fulfilledAt: now } : {}) })
+        .where(eq(t.checkoutSessions.id, row.id))
+        .returning();
     }
     if (decision.refund) {
       const { status, eventAt } = decision.refund;
@@ -82,6 +87,10 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
       if (!linkId) continue;
       await lockLink(tx, linkId);
       await replayLinked(tx, linkId);
+    }
+    // The fulfillment hooks see the order as the replays left it.
+    if ((decision.linkedSubscription || decision.linkedPaymentIntent) && current) {
+      [current] = await tx.tx.select().from(t.checkoutSessions).where(eq(t.checkoutSessions.id, row.id));
     }
     if (decision.linkCustomer) {
       const [owner] = await tx.tx
@@ -107,19 +116,11 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
     if (decision.raisedFlag) {
       console.warn(`checkout not fulfilled: ${decision.raisedFlag} session=${row.id} shopper=${row.shopperId}`);
     }
-    let fulfilled = false;
-    if (decision.fulfill) {
-      const [won] = await tx.tx
-        .update(t.checkoutSessions)
-        .set({ fulfilledAt: now })
-        .where(and(eq(t.checkoutSessions.id, row.id), isNull(t.checkoutSessions.fulfilledAt)))
-        .returning();
-      if (won) {
-        await fulfillAsync(tx, won);
-        await settleCartAsync(tx, won);
-        fulfilled = true;
-      }
+    if (fulfill && current) {
+      await fulfillAsync(tx, current);
+      await settleCartAsync(tx, current);
     }
+    const fulfilled = fulfill && current !== undefined;
     // Revocations, reinstatements, renewals: enqueued with the news that decides them (their keys make it once).
     for (const job of decision.jobs) await enqueueInTransaction(tx, job, now);
     const flag = decision.update.flag !== undefined ? decision.update.flag : row.flag;

@@ -67,11 +67,6 @@ export function sqliteOrderStore(handle: SqliteHandle, context: () => Context) {
       .from(t.refunds)
       .where(eq(t.refunds.checkoutSessionId, p("id")))
       .prepare(),
-    markFulfilled: db
-      .update(t.checkoutSessions)
-      .set({ fulfilledAt: v("now") })
-      .where(and(eq(t.checkoutSessions.id, p("id")), isNull(t.checkoutSessions.fulfilledAt)))
-      .prepare(),
   };
 
   function rowFor(news: StoredNews): CheckoutSession | undefined {
@@ -93,12 +88,17 @@ export function sqliteOrderStore(handle: SqliteHandle, context: () => Context) {
     const decision = transition(row, news, context(), refunds);
     const now = Date.now();
     const changed = changes(decision);
-    if (Object.keys(decision.update).length > 0) {
-      tx.tx
+    // Fulfillment wins here or not at all: one writer at a time (BEGIN IMMEDIATE), and the row was read in this transaction.
+    const fulfill = decision.fulfill && row.fulfilledAt == null;
+    // One UPDATE of the order per piece of news: its changes and, when it wins, fulfilled_at.
+    let current: CheckoutSession | undefined;
+    if (Object.keys(decision.update).length > 0 || fulfill) {
+      current = tx.tx
         .update(t.checkoutSessions)
-        .set({ ...decision.update, updatedAt: now })
+        .set({ ...decision.update, updatedAt: now, ...(fulfill ? { fulfilledAt: now } : {}) })
         .where(eq(t.checkoutSessions.id, row.id))
-        .run();
+        .returning()
+        .get();
     }
     if (decision.refund) {
       const { status, eventAt } = decision.refund;
@@ -113,22 +113,21 @@ export function sqliteOrderStore(handle: SqliteHandle, context: () => Context) {
     // checkout; they were recorded, so apply them now.
     if (decision.linkedSubscription) replayLinked(tx, decision.linkedSubscription);
     if (decision.linkedPaymentIntent) replayLinked(tx, decision.linkedPaymentIntent);
+    // The fulfillment hooks see the order as the replays left it.
+    if ((decision.linkedSubscription || decision.linkedPaymentIntent) && current) {
+      current = st.checkoutById.get({ id: row.id });
+    }
     if (decision.linkCustomer && !st.shopperByCustomer.get({ customer: decision.linkCustomer })) {
       st.linkCustomer.run({ customer: decision.linkCustomer, now, shopper: row.shopperId });
     }
     if (decision.raisedFlag) {
       console.warn(`checkout not fulfilled: ${decision.raisedFlag} session=${row.id} shopper=${row.shopperId}`);
     }
-    let fulfilled = false;
-    // The WHERE makes this the single winner even if two writers got here.
-    if (decision.fulfill && st.markFulfilled.run({ now, id: row.id }).changes === 1) {
-      const current = st.checkoutById.get({ id: row.id });
-      if (current) {
-        fulfillSync(tx, current);
-        settleCartSync(tx, current);
-      }
-      fulfilled = true;
+    if (fulfill && current) {
+      fulfillSync(tx, current);
+      settleCartSync(tx, current);
     }
+    const fulfilled = fulfill && current !== undefined;
     // Revocations, reinstatements, renewals: enqueued with the news that decides them (their keys make it once).
     for (const job of decision.jobs) enqueueInTransactionSync(tx, job, now);
     const flag = decision.update.flag !== undefined ? decision.update.flag : row.flag;
