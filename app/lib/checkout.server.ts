@@ -4,6 +4,7 @@ import type Stripe from "stripe";
 import * as pgTables from "../../db/schema/pg";
 import * as sqliteTables from "../../db/schema/sqlite";
 import type { CheckoutSession, Product } from "../../db/schema/types";
+import { checkoutOptionParams } from "./checkout-options.server";
 import { config } from "./config.server";
 import { db, handle, schema } from "./db.server";
 import { checkoutsPerAddress, checkoutsPerShopper, TOO_MANY_CHECKOUTS } from "./rate-limit.server";
@@ -19,6 +20,7 @@ type NewCheckout = {
   productId: number;
   quantity: number;
   mode: Product["mode"];
+  amountSubtotal: number;
   amountTotal: number;
   currency: string;
   url: string;
@@ -70,6 +72,7 @@ function sqliteBuyStore(h: Extract<typeof handle, { dialect: "sqlite" }>): BuySt
         mode: p("mode"),
         status: "open",
         paymentStatus: "unpaid",
+        amountSubtotal: p("amountSubtotal"),
         amountTotal: p("amountTotal"),
         currency: p("currency"),
         url: p("url"),
@@ -172,6 +175,12 @@ export async function createCheckout({
         ? // So that the next checkout can reuse the customer Stripe makes.
           { customer_creation: "always" as const }
         : {}),
+    // Promotion codes, tax, shipping, phone, terms: configured once, shared with the cart.
+    ...checkoutOptionParams(config.checkout, {
+      mode: product.mode,
+      shippable: product.shippable,
+      customer: customer !== undefined,
+    }),
   });
 
   // One shopper, or one address, opens a bounded number of sessions: Stripe's rate limit is the account's.
@@ -218,10 +227,11 @@ export async function createCheckout({
   }
   const url = session.url;
 
+  // The subtotal: Stripe's total may also hold shipping (and, once the shopper pays, discounts and tax).
   const expected = product.unitAmount * quantity;
-  if (session.amount_total != null && session.amount_total !== expected) {
+  if (session.amount_subtotal != null && session.amount_subtotal !== expected) {
     console.warn(
-      `checkout amount differs from catalog session=${session.id} expected=${expected} stripe=${session.amount_total}`,
+      `checkout amount differs from catalog session=${session.id} expected=${expected} stripe=${session.amount_subtotal}`,
     );
   }
 
@@ -231,6 +241,8 @@ export async function createCheckout({
     productId: product.id,
     quantity,
     mode: product.mode,
+    amountSubtotal: expected,
+    // Replaced by Stripe's total (after discounts, tax and shipping) when the session completes.
     amountTotal: expected,
     currency: product.currency,
     url,

@@ -25,6 +25,10 @@ function stored(mode: "payment" | "subscription"): CheckoutSession {
     mode,
     status: "open",
     paymentStatus: "unpaid",
+    amountSubtotal: 2500,
+    amountDiscount: null,
+    amountTax: null,
+    amountShipping: null,
     amountTotal: 2500,
     currency: "usd",
     url: "https://checkout.stripe.com/c/pay/cs_test_one",
@@ -58,6 +62,7 @@ const session = (mode: "payment" | "subscription", status: string, paymentStatus
   payment_status: paymentStatus,
   livemode: false,
   client_reference_id: SHOPPER,
+  amount_subtotal: 2500,
   amount_total: 2500,
   currency: "usd",
   customer: status === "complete" ? "cus_one" : null,
@@ -209,7 +214,7 @@ describe("the transition, in every order Stripe can deliver", () => {
 });
 
 describe("a completed session that does not say what was paid", () => {
-  for (const field of ["amount_total", "currency"] as const) {
+  for (const field of ["amount_subtotal", "amount_total", "currency"] as const) {
     it(`is flagged, not fulfilled, when ${field} is null`, () => {
       const object = { ...session("payment", "complete", "paid"), [field]: null };
       const decision = transition(
@@ -218,7 +223,7 @@ describe("a completed session that does not say what was paid", () => {
         context,
       );
       expect(decision.fulfill).toBe(false);
-      expect(decision.update.flag).toBe(field === "amount_total" ? "amount_missing" : "currency_missing");
+      expect(decision.update.flag).toBe(field === "currency" ? "currency_missing" : "amount_missing");
       expect(decision.update.paymentStatus).toBe("paid");
     });
   }
