@@ -2,6 +2,7 @@ import { Link } from "@remix-run/react";
 import type { ReactNode } from "react";
 
 import type { SuccessView } from "~/lib/order-views";
+import { OrderTotals } from "./OrderTotals";
 
 export type { SuccessState, SuccessView } from "~/lib/order-views";
 
@@ -29,12 +30,21 @@ export function OrderStatus({ view }: { view: SuccessView }) {
 
 function Summary({ order }: { order: SuccessView["order"] }) {
   return (
+    <>
+      <SummaryList order={order} />
+      {order.totals ? <OrderTotals totals={order.totals} /> : null}
+    </>
+  );
+}
+
+function SummaryList({ order }: { order: SuccessView["order"] }) {
+  return (
     <dl className="order-summary">
       <dt>Product</dt>
       <dd>{order.productName}</dd>
       <dt>Quantity</dt>
       <dd>{order.quantity}</dd>
-      {order.amount ? (
+      {order.amount && !order.totals ? (
         <>
           <dt>Amount</dt>
           <dd>

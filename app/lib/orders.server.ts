@@ -1,6 +1,6 @@
 import { and, desc, eq, isNotNull } from "drizzle-orm";
 
-import type { OrderListItem, SuccessState, SuccessView } from "~/lib/order-views";
+import { type OrderListItem, type SuccessState, type SuccessView, totalsView } from "~/lib/order-views";
 
 import type { CheckoutSession, Product } from "../../db/schema/types";
 import { getCheckout } from "./checkout.server";
@@ -109,6 +109,7 @@ export function successView({ checkout, product }: OwnCheckout): SuccessView {
       email: checkout.customerEmail,
       interval: product.recurringInterval ?? undefined,
       afterPayment: afterPayment(checkout),
+      totals: totalsView(checkout, formatMoney),
     },
   };
 }
@@ -193,6 +194,7 @@ export async function listOrders(shopperId: string): Promise<OrderListItem[]> {
     productName,
     quantity: checkout.quantity,
     amount: amountOf(checkout),
+    totals: totalsView(checkout, formatMoney),
     state: stateInWords(checkout),
     date: dateFormat.format(checkout.createdAt),
     dateTime: new Date(checkout.createdAt).toISOString(),

@@ -1,10 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 
 import { type CheckoutOptions, config } from "~/lib/config.server";
+import type { OrderListItem, SuccessView } from "~/lib/order-views";
+import { loader as ordersLoader } from "~/routes/orders";
+import { loader as successLoader } from "~/routes/checkout.success";
 import { db, schema } from "../support/db";
 
 import { expectConsoleError } from "../support/console";
 import { emulatorControl } from "../support/emulator";
+import { getRequest, settle } from "../support/http";
 import { buy, deliverWebhook, newShopper } from "./success-support";
 
 /**
@@ -133,7 +137,8 @@ describe("Buy now with Checkout's options", () => {
 describe("a paid order with a promotion code, tax and shipping", () => {
   it("stores Stripe's subtotal, discount, tax, shipping and total, is not flagged, and is fulfilled", async () => {
     use(ALL);
-    const id = await buy("ceramic-pour-over", await newShopper(), 2);
+    const cookie = await newShopper();
+    const id = await buy("ceramic-pour-over", cookie, 2);
     await emu.payWith(id, { promotion_code: "WELCOME10", shipping_rate: "shr_emulator_express" });
     expect(await deliverWebhook(id)).toMatchObject({ fulfilled: true, flag: null });
     const [row] = await db.select().from(schema.checkoutSessions);
@@ -148,6 +153,31 @@ describe("a paid order with a promotion code, tax and shipping", () => {
       amountShipping: 1500,
       amountTotal: 7721,
       fulfilledAt: expect.any(Number),
+    });
+
+    const totals = { subtotal: "$64.00", discount: "-$6.40", shipping: "$15.00", tax: "$4.61", total: "$77.21" };
+    const success = await settle(() =>
+      successLoader({ request: getRequest(`/checkout/success?session_id=${id}`, { cookie }), params: {}, context: {} }),
+    );
+    expect(((await success.json()) as SuccessView).order.totals).toEqual(totals);
+    const orders = await settle(() =>
+      ordersLoader({ request: getRequest("/orders", { cookie }), params: {}, context: {} }),
+    );
+    expect(((await orders.json()) as { orders: OrderListItem[] }).orders[0]!.totals).toEqual(totals);
+  });
+
+  it("an order with no discount, tax or shipping shows its amount alone", async () => {
+    use({});
+    const cookie = await newShopper();
+    const id = await buy("ceramic-pour-over", cookie, 2);
+    await emu.pay(id);
+    await deliverWebhook(id);
+    const orders = await settle(() =>
+      ordersLoader({ request: getRequest("/orders", { cookie }), params: {}, context: {} }),
+    );
+    expect(((await orders.json()) as { orders: OrderListItem[] }).orders[0]).toMatchObject({
+      amount: "$64.00",
+      totals: null,
     });
   });
 });
