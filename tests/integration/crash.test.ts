@@ -58,6 +58,7 @@ function signedEvent(i: number) {
         mode: "payment",
         status: "complete",
         payment_status: "paid",
+        amount_subtotal: 3200,
         amount_total: 3200,
         currency: "usd",
         livemode: false,
