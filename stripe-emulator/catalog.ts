@@ -19,6 +19,7 @@ export type CatalogEntry = {
   recurringInterval?: "day" | "week" | "month" | "year";
   maxQuantity: number;
   active: boolean;
+  shippable?: boolean;
 };
 
 export type PriceObject = {
@@ -91,6 +92,7 @@ export function loadCatalog(path: string = DEFAULT_CATALOG_PATH): Catalog {
       recurringInterval: e.recurringInterval,
       maxQuantity: typeof e.maxQuantity === "number" ? e.maxQuantity : 1,
       active: e.active !== false,
+      shippable: e.shippable === true,
     };
   });
   return buildCatalog(entries);
@@ -153,10 +155,11 @@ export function buildCatalog(entries: CatalogEntry[]): Catalog {
         metadata: { slug: e.slug },
         name: e.name,
         package_dimensions: null,
-        shippable: null,
+        // Stripe's products are goods (shippable true/false) or services (null).
+        shippable: e.shippable ? true : null,
         statement_descriptor: null,
         tax_code: null,
-        type: "service",
+        type: e.shippable ? "good" : "service",
         unit_label: null,
         updated: created,
         url: null,

@@ -1,3 +1,4 @@
+import { defaultDetails, type PayDetails } from "./checkout-options";
 import { StripeApiError } from "./errors";
 import { lifecycleControl } from "./lifecycle-control";
 import type { Runtime } from "./runtime";
@@ -50,6 +51,32 @@ function optionalString(body: Body, key: string): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== "string") throw bad(`\`${key}\` must be a string`);
   return value;
+}
+
+/** What the hosted page would collect: promotion_code, shipping_rate, shipping {name, address}, phone, terms_accepted. */
+function payDetails(body: Body): PayDetails {
+  const details: PayDetails = {
+    promotionCode: optionalString(body, "promotion_code"),
+    shippingRate: optionalString(body, "shipping_rate"),
+    phone: optionalString(body, "phone"),
+    termsAccepted: optionalBoolean(body, "terms_accepted"),
+  };
+  const shipping = body.shipping;
+  if (shipping !== undefined && shipping !== null) {
+    if (typeof shipping !== "object")
+      throw bad("`shipping` must be { name, address: { line1, city, postal_code, country } }");
+    const s = shipping as Body;
+    const address = (typeof s.address === "object" && s.address !== null ? s.address : {}) as Body;
+    details.shipping = {
+      name: optionalString(s, "name") ?? "",
+      line1: optionalString(address, "line1") ?? "",
+      line2: optionalString(address, "line2"),
+      city: optionalString(address, "city") ?? "",
+      postalCode: optionalString(address, "postal_code") ?? "",
+      country: optionalString(address, "country") ?? "",
+    };
+  }
+  return details;
 }
 
 export async function handleControl(
@@ -193,7 +220,8 @@ async function route(
         if (payMethod !== "card" && payMethod !== "delayed") throw bad("`method` must be card or delayed");
         const email = optionalString(body, "email") ?? state.defaultEmail(record);
         const name = optionalString(body, "name") ?? null;
-        return ok(state.pay(record, payMethod, email, name, null).session);
+        const details = defaultDetails(record.options, payDetails(body));
+        return ok(state.pay(record, payMethod, email, name, null, details).session);
       }
       case "decline":
         return ok(state.decline(record).session);

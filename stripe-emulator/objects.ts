@@ -41,7 +41,7 @@ export type CustomerDetails = {
   email: string;
   individual_name: null;
   name: string | null;
-  phone: null;
+  phone: string | null;
   tax_exempt: "none";
   tax_ids: never[];
 };
@@ -219,14 +219,14 @@ export function buildCheckoutSession(input: {
   };
 }
 
-export function buildCustomerDetails(email: string, name: string | null): CustomerDetails {
+export function buildCustomerDetails(email: string, name: string | null, phone: string | null = null): CustomerDetails {
   return {
     address: nullAddress(),
     business_name: null,
     email,
     individual_name: null,
     name,
-    phone: null,
+    phone,
     tax_exempt: "none",
     tax_ids: [],
   };

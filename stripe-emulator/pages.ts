@@ -1,3 +1,4 @@
+import { type PayDetails, PROMOTION_CODE, TAX_PERCENT, type Totals, totalsFor } from "./checkout-options";
 import type { LineItem, PortalSession, Subscription } from "./objects";
 import type { SessionRecord } from "./state";
 
@@ -5,7 +6,11 @@ import type { SessionRecord } from "./state";
  * The hosted pages: Checkout at /c/pay/:id and the billing portal at
  * /p/session/:id. Plain HTML forms, no scripts: they work with JavaScript off.
  * Stable ids for browser tests: #email, #pay-card, #pay-declined,
- * #pay-delayed, #back, #error, #total, #line-items, #return.
+ * #pay-delayed, #back, #error, #total, #line-items, #return; with Checkout's
+ * options #promotion-code, #apply, #shipping-name, #shipping-line1,
+ * #shipping-city, #shipping-postal-code, #shipping-country,
+ * #shipping-rate-<shr_id>, #phone, #terms, and the totals #subtotal,
+ * #discount, #shipping-amount, #tax.
  */
 
 export const PAGE_TITLE = "Checkout (Stripe emulator)";
@@ -77,7 +82,32 @@ function lineItemRows(items: readonly LineItem[]) {
     .join("\n");
 }
 
-function summary(record: SessionRecord) {
+/** Subtotal, discount, shipping and tax rows: from the totals given (an open page) or the session's own. */
+function totalRows(record: SessionRecord, totals: Totals | null) {
+  const s = record.session;
+  const t = totals ?? {
+    subtotal: s.amount_subtotal,
+    discount: (s.total_details as { amount_discount?: number } | null)?.amount_discount ?? 0,
+    tax: (s.total_details as { amount_tax?: number } | null)?.amount_tax ?? 0,
+    shipping: (s.total_details as { amount_shipping?: number | null } | null)?.amount_shipping ?? 0,
+  };
+  const o = record.options;
+  const money = (amount: number) => escapeHtml(formatAmount(amount, s.currency));
+  const rows = [
+    t.discount > 0 ? `<tr><td>Discount</td><td class="num" id="discount">-${money(t.discount)}</td></tr>` : "",
+    o.shippingRates.length > 0
+      ? `<tr><td>Shipping</td><td class="num" id="shipping-amount">${money(t.shipping)}</td></tr>`
+      : "",
+    o.automaticTax ? `<tr><td>Tax (${TAX_PERCENT}%)</td><td class="num" id="tax">${money(t.tax)}</td></tr>` : "",
+  ].filter(Boolean);
+  if (rows.length === 0) return "";
+  return `<table id="totals">
+<tr><td>Subtotal</td><td class="num" id="subtotal">${money(t.subtotal)}</td></tr>
+${rows.join("\n")}
+</table>`;
+}
+
+function summary(record: SessionRecord, totals: Totals | null = null) {
   const s = record.session;
   const recurring = record.lineItems.find((i) => i.price.recurring);
   const totalLabel = s.mode === "subscription" ? "Total due today" : "Total";
@@ -90,7 +120,8 @@ function summary(record: SessionRecord) {
 ${lineItemRows(record.lineItems)}
 </tbody>
 </table>
-<p id="total">${totalLabel}: <span id="total-amount">${escapeHtml(formatAmount(s.amount_total, s.currency))}</span></p>
+${totalRows(record, totals)}
+<p id="total">${totalLabel}: <span id="total-amount">${escapeHtml(formatAmount(totals?.total ?? s.amount_total, s.currency))}</span></p>
 ${then}`;
 }
 
@@ -99,15 +130,32 @@ export function checkoutPage(
   record: SessionRecord,
   email: string,
   error: { status: number; message: string } | null = null,
+  details: PayDetails = {},
 ): Page {
   const s = record.session;
+  let totals: Totals | null = null;
+  try {
+    totals = totalsFor(s, record.lineItems, record.options, details, { requireAll: false });
+  } catch {
+    // A code or rate that does not apply (its error is shown): the totals without them.
+    totals = totalsFor(
+      s,
+      record.lineItems,
+      record.options,
+      { ...details, promotionCode: "", shippingRate: undefined },
+      {
+        requireAll: false,
+      },
+    );
+  }
   const back = s.cancel_url ? `<p><a id="back" href="${escapeHtml(s.cancel_url)}">Back</a></p>` : "";
   const body = `<h1>${s.mode === "subscription" ? "Subscribe" : "Pay"}</h1>
-${summary(record)}
+${summary(record, totals)}
 ${error ? `<div id="error" role="alert">${escapeHtml(error.message)}</div>` : ""}
 <form method="post" action="/c/pay/${escapeHtml(s.id)}">
 <label for="email">Email</label>
 <input id="email" name="email" type="email" autocomplete="email" required value="${escapeHtml(email)}">
+${optionFields(record, details, totals)}
 <div class="buttons">
 <button id="pay-card" type="submit" name="action" value="card">Pay</button>
 <button id="pay-declined" type="submit" name="action" value="declined">Pay with a declined card</button>
@@ -116,6 +164,55 @@ ${error ? `<div id="error" role="alert">${escapeHtml(error.message)}</div>` : ""
 </form>
 ${back}`;
   return { status: error?.status ?? 200, html: document(PAGE_TITLE, body) };
+}
+
+function optionFields(record: SessionRecord, details: PayDetails, totals: Totals) {
+  const s = record.session;
+  const o = record.options;
+  const value = (text: string | undefined) => escapeHtml(text ?? "");
+  const parts: string[] = [];
+  if (s.allow_promotion_codes) {
+    parts.push(`<label for="promotion-code">Promotion code (test code: ${PROMOTION_CODE.code})</label>
+<input id="promotion-code" name="promotion_code" autocomplete="off" value="${value(details.promotionCode)}">
+<button id="apply" type="submit" name="action" value="apply" formnovalidate>Apply</button>`);
+  }
+  if (o.allowedCountries) {
+    const a = details.shipping;
+    const countries = o.allowedCountries
+      .map((c) => `<option value="${c}"${a?.country === c ? " selected" : ""}>${c}</option>`)
+      .join("");
+    parts.push(`<fieldset id="shipping"><legend>Shipping address</legend>
+<label for="shipping-name">Name</label><input id="shipping-name" name="shipping_name" required value="${value(a?.name)}">
+<label for="shipping-line1">Address</label><input id="shipping-line1" name="shipping_line1" required value="${value(a?.line1)}">
+<label for="shipping-line2">Address line 2</label><input id="shipping-line2" name="shipping_line2" value="${value(a?.line2)}">
+<label for="shipping-city">City</label><input id="shipping-city" name="shipping_city" required value="${value(a?.city)}">
+<label for="shipping-postal-code">Postal code</label><input id="shipping-postal-code" name="shipping_postal_code" required value="${value(a?.postalCode)}">
+<label for="shipping-country">Country</label><select id="shipping-country" name="shipping_country">${countries}</select>
+</fieldset>`);
+  }
+  if (o.shippingRates.length > 0) {
+    const rates = o.shippingRates
+      .map(
+        (rate) =>
+          `<label><input type="radio" id="shipping-rate-${escapeHtml(rate.id)}" name="shipping_rate" value="${escapeHtml(rate.id)}"${
+            totals.rate?.id === rate.id ? " checked" : ""
+          }> ${escapeHtml(rate.display_name)}: ${escapeHtml(formatAmount(rate.amounts[s.currency]!, s.currency))}</label>`,
+      )
+      .join("\n");
+    parts.push(`<fieldset id="shipping-rates"><legend>Shipping method</legend>\n${rates}\n</fieldset>`);
+  }
+  if (o.phone) {
+    parts.push(`<label for="phone">Phone</label>
+<input id="phone" name="phone" type="tel" autocomplete="tel" required value="${value(details.phone)}">`);
+  }
+  if (o.termsRequired) {
+    parts.push(
+      `<label><input id="terms" name="terms" type="checkbox" value="accepted" required${
+        details.termsAccepted ? " checked" : ""
+      }> ${escapeHtml(o.termsMessage ?? "I agree to the terms of service.")}</label>`,
+    );
+  }
+  return parts.join("\n");
 }
 
 /** A session that can no longer be paid: expired (410) or complete (200). */

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 
 import { Api } from "./api";
 import { loadCatalog } from "./catalog";
+import { type PayDetails, totalsFor } from "./checkout-options";
 import { handleControl } from "./control";
 import { dashboard } from "./dashboard";
 import { apiError, StripeApiError } from "./errors";
@@ -314,22 +315,59 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     if (req.method !== "POST") return sendPage(res, { ...notFoundPage("Use GET or POST."), status: 405 });
 
     const form = parseForm(rawBody);
-    const action = typeof form.action === "string" ? form.action : "";
-    const email = typeof form.email === "string" ? form.email.trim() : "";
-    if (action !== "card" && action !== "declined" && action !== "delayed") {
-      return sendPage(
+    const field = (name: string) => (typeof form[name] === "string" ? (form[name] as string) : "");
+    const action = field("action");
+    const email = field("email").trim();
+    const details: PayDetails = {
+      promotionCode: field("promotion_code"),
+      shippingRate: field("shipping_rate") || undefined,
+      shipping: record.options.allowedCountries
+        ? {
+            name: field("shipping_name"),
+            line1: field("shipping_line1"),
+            line2: field("shipping_line2"),
+            city: field("shipping_city"),
+            postalCode: field("shipping_postal_code"),
+            country: field("shipping_country"),
+          }
+        : undefined,
+      phone: field("phone"),
+      termsAccepted: field("terms") === "accepted",
+    };
+    const again = (status: number, message: string | null) =>
+      sendPage(
         res,
-        checkoutPage(record, email || state.defaultEmail(record), { status: 400, message: "Choose how to pay." }),
+        checkoutPage(record, email || state.defaultEmail(record), message ? { status, message } : null, details),
       );
+    if (action === "apply") {
+      // Shows the totals with the promotion code and shipping rate entered; nothing changes.
+      try {
+        totalsFor(record.session, record.lineItems, record.options, details, { requireAll: false });
+        return again(200, null);
+      } catch (error: unknown) {
+        if (error instanceof StripeApiError) return again(400, error.message);
+        throw error;
+      }
+    }
+    if (action !== "card" && action !== "declined" && action !== "delayed") {
+      return again(400, "Choose how to pay.");
     }
     if (!isEmail(email)) {
-      return sendPage(res, checkoutPage(record, email, { status: 400, message: "Enter a valid email address." }));
+      return sendPage(
+        res,
+        checkoutPage(record, email, { status: 400, message: "Enter a valid email address." }, details),
+      );
     }
     if (action === "declined") {
       state.decline(record);
-      return sendPage(res, checkoutPage(record, email, { status: 402, message: DECLINED_MESSAGE }));
+      return sendPage(res, checkoutPage(record, email, { status: 402, message: DECLINED_MESSAGE }, details));
     }
-    state.pay(record, action === "card" ? "card" : "delayed", email, null, null);
+    try {
+      state.pay(record, action === "card" ? "card" : "delayed", email, null, null, details);
+    } catch (error: unknown) {
+      if (error instanceof StripeApiError && error.status === 400) return again(400, error.message);
+      throw error;
+    }
     const target = successUrl(record) ?? `/c/pay/${record.id}`;
     send(res, 303, "", { Location: target, "Cache-Control": "no-store" });
   }

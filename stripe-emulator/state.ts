@@ -1,4 +1,14 @@
 import type { Catalog, PriceObject } from "./catalog";
+import {
+  applyTotals,
+  openSessionFields,
+  type PayDetails,
+  parseSessionOptions,
+  type SessionOptions,
+  SHIPPING_RATES,
+  shippingRateObject,
+  totalsFor,
+} from "./checkout-options";
 import { invalid, missingParam, noSuchParam, StripeApiError, unknownParam } from "./errors";
 import { newId, nowSeconds } from "./ids";
 import { Lifecycle } from "./lifecycle";
@@ -43,6 +53,8 @@ export type SessionRecord = {
   asyncState: "pending" | "succeeded" | "failed" | null;
   paymentIntentMetadata: Record<string, string>;
   subscriptionMetadata: Record<string, string>;
+  /** Promotion codes, tax, shipping, phone, terms (checkout-options.ts). */
+  options: SessionOptions;
 };
 
 export type StoredEvent = { id: string; event: StripeEvent; body: string };
@@ -304,6 +316,10 @@ export class EmulatorState {
     if (id.startsWith("price_")) return this.catalog.price(id);
     if (id.startsWith("prod_")) return this.catalog.product(id);
     if (id.startsWith("cs_")) return this.sessions.get(id)?.session;
+    if (id.startsWith("shr_")) {
+      const rate = SHIPPING_RATES.find((r) => r.id === id);
+      return rate && (shippingRateObject(rate, "usd") as unknown as Record<string, unknown>);
+    }
     return this.lifecycle.resolve(id);
   }
 
@@ -492,6 +508,8 @@ export class EmulatorState {
       );
     }
     const methodTypes = asArray(params.payment_method_types)?.filter((v): v is string => typeof v === "string") ?? [];
+    const currency = items[0]!.price.currency;
+    const options = parseSessionOptions(params, { mode, currency, customer: customerId !== null });
 
     const id = newId.checkoutSession();
     const lineItems = items.map(({ price, quantity }) =>
@@ -518,6 +536,10 @@ export class EmulatorState {
       billingAddressCollection,
       paymentMethodTypes: methodTypes.length > 0 ? methodTypes : ["card"],
     });
+    Object.assign(session, openSessionFields(options, currency));
+    const shippingAmount = options.shippingRates[0]?.amounts[currency] ?? 0;
+    session.amount_total += shippingAmount;
+    session.total_details = { amount_discount: 0, amount_shipping: shippingAmount, amount_tax: 0 };
     const record: SessionRecord = {
       id,
       session,
@@ -527,6 +549,7 @@ export class EmulatorState {
       asyncState: null,
       paymentIntentMetadata,
       subscriptionMetadata,
+      options,
     };
     this.sessions.add(record);
     this.expiry.push(record.expiresAtMs, id);
@@ -559,10 +582,13 @@ export class EmulatorState {
     email: string,
     name: string | null,
     request: RequestContext | null,
+    details: PayDetails = {},
   ) {
     this.assertOpen(record);
     if (!isEmail(email)) throw invalid(`Invalid email address: ${email}`, "email", "email_invalid");
     const s = record.session;
+    const totals = totalsFor(s, record.lineItems, record.options, details, { requireAll: true });
+    const collected = applyTotals(s, record.lineItems, record.options, details, totals);
     let customer = s.customer ? this.customers.get(s.customer) : undefined;
     if (!customer && (s.mode === "subscription" || s.customer_creation === "always")) {
       customer = buildCustomer({ email, name, metadata: {} });
@@ -599,8 +625,13 @@ export class EmulatorState {
       this.lifecycle.firstInvoice(record, subscription, customer!, method);
     }
     s.customer = customer?.id ?? null;
-    s.customer_details = buildCustomerDetails(email, name ?? customer?.name ?? null);
-    s.collected_information = { business_name: null, individual_name: null, shipping_details: null };
+    s.customer_details = buildCustomerDetails(email, name ?? customer?.name ?? null, collected.phone);
+    s.collected_information = {
+      business_name: null,
+      individual_name: null,
+      shipping_details: collected.shippingDetails,
+    };
+    s.consent = collected.consent;
     s.status = "complete";
     s.payment_status = method === "card" ? "paid" : "unpaid";
     s.url = null;

@@ -1,6 +1,7 @@
 import { Form, Link, useNavigation } from "@remix-run/react";
 
 import type { OrderListItem } from "~/lib/order-views";
+import { OrderTotals } from "./OrderTotals";
 
 export type { OrderListItem } from "~/lib/order-views";
 
@@ -63,7 +64,9 @@ export function OrderList({
                 )}
               </td>
               <td data-label="Quantity">{order.quantity}</td>
-              <td data-label="Amount">{order.amount ?? "-"}</td>
+              <td data-label="Amount">
+                {order.totals ? <OrderTotals totals={order.totals} /> : (order.amount ?? "-")}
+              </td>
               <td data-label="State">{order.state}</td>
               <td>
                 {order.canManage ? (

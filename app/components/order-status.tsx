@@ -2,8 +2,8 @@ import { Link } from "@remix-run/react";
 import type { ReactNode } from "react";
 
 import type { SuccessView } from "~/lib/order-views";
-
 import { OrderLines } from "./order-lines";
+import { OrderTotals } from "./OrderTotals";
 
 export type { SuccessState, SuccessView } from "~/lib/order-views";
 
@@ -36,6 +36,7 @@ function Summary({ order }: { order: SuccessView["order"] }) {
     <>
       {several ? <OrderLines lines={several} caption="What you ordered" /> : null}
       <SummaryList order={order} several={several !== null} />
+      {order.totals ? <OrderTotals totals={order.totals} /> : null}
     </>
   );
 }
@@ -51,7 +52,7 @@ function SummaryList({ order, several }: { order: SuccessView["order"]; several:
           <dd>{order.quantity}</dd>
         </>
       )}
-      {order.amount ? (
+      {order.amount && !order.totals ? (
         <>
           <dt>Amount</dt>
           <dd>

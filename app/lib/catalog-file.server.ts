@@ -48,6 +48,7 @@ const entrySchema = z.strictObject(
       .min(1, { error: "maxQuantity must be at least 1" })
       .max(999, { error: "maxQuantity must be at most 999" }),
     active: z.boolean({ error: "active is required (true or false)" }),
+    shippable: z.boolean({ error: "shippable must be true or false (unset: false)" }).optional(),
   },
   { error: (issue) => (issue.code === "unrecognized_keys" ? `unknown field ${issue.keys.join(", ")}` : undefined) },
 );
@@ -112,6 +113,7 @@ export const rowOf = (entry: CatalogEntry) => ({
   recurringInterval: entry.recurringInterval ?? null,
   maxQuantity: entry.maxQuantity,
   active: entry.active,
+  shippable: entry.shippable ?? false,
 });
 
 export type CatalogFileChanges = { added: string[]; updated: string[] };

@@ -30,6 +30,7 @@ type Fields = Pick<
   | "recurringInterval"
   | "maxQuantity"
   | "active"
+  | "shippable"
 >;
 
 export type CatalogChange =
@@ -170,6 +171,8 @@ export function planCatalog(prices: Stripe.Price[], rows: Product[]): Omit<SyncR
     recurringInterval: price.recurring?.interval ?? null,
     maxQuantity,
     active: true,
+    // Stripe's own flag on goods (null for services).
+    shippable: product.shippable === true,
   });
 
   for (const [priceId, want] of wanted) {

@@ -4,6 +4,7 @@ import type Stripe from "stripe";
 import * as pgTables from "../../db/schema/pg";
 import * as sqliteTables from "../../db/schema/sqlite";
 import type { CheckoutSession, Product } from "../../db/schema/types";
+import { checkoutOptionParams } from "./checkout-options.server";
 import { config } from "./config.server";
 import { db, handle, schema } from "./db.server";
 import { checkoutsPerAddress, checkoutsPerShopper, TOO_MANY_CHECKOUTS } from "./rate-limit.server";
@@ -20,6 +21,7 @@ type NewCheckout = {
   productId: number;
   quantity: number;
   mode: Product["mode"];
+  amountSubtotal: number;
   amountTotal: number;
   currency: string;
   url: string;
@@ -81,6 +83,7 @@ function sqliteBuyStore(h: Extract<typeof handle, { dialect: "sqlite" }>): BuySt
         mode: p("mode"),
         status: "open",
         paymentStatus: "unpaid",
+        amountSubtotal: p("amountSubtotal"),
         amountTotal: p("amountTotal"),
         currency: p("currency"),
         url: p("url"),
@@ -205,6 +208,12 @@ export function checkoutSessionParams({
         ? // So that the next checkout can reuse the customer Stripe makes.
           { customer_creation: "always" as const }
         : {}),
+    // Promotion codes, tax, shipping, phone, terms: configured once, for Buy now and the cart alike.
+    ...checkoutOptionParams(config.checkout, {
+      mode,
+      shippable: lines.some(({ product }) => product.shippable),
+      customer: customer !== undefined,
+    }),
   };
 }
 
@@ -361,10 +370,11 @@ async function openCheckout({
   }
   const url = session.url;
 
+  // The subtotal: Stripe's total may also hold shipping (and, once the shopper pays, discounts and tax).
   const expected = linesTotal(lines);
-  if (session.amount_total != null && session.amount_total !== expected) {
+  if (session.amount_subtotal != null && session.amount_subtotal !== expected) {
     console.warn(
-      `checkout amount differs from catalog session=${session.id} expected=${expected} stripe=${session.amount_total}`,
+      `checkout amount differs from catalog session=${session.id} expected=${expected} stripe=${session.amount_subtotal}`,
     );
   }
 
@@ -375,6 +385,8 @@ async function openCheckout({
       productId: first.product.id,
       quantity: first.quantity,
       mode,
+      amountSubtotal: expected,
+      // Replaced by Stripe's total (after discounts, tax and shipping) when the session completes.
       amountTotal: expected,
       currency: first.product.currency,
       url,

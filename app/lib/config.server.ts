@@ -27,6 +27,11 @@ const list = (value: string) =>
     .map((s) => s.trim())
     .filter(Boolean);
 
+const onOff = (name: string) => z.enum(["on", "off"], { error: `${name} must be on or off` }).default("off");
+
+// Two-letter codes Stripe's shipping_address_collection.allowed_countries refuses (SDK docs).
+const UNSUPPORTED_SHIPPING_COUNTRIES = new Set("AS CX CC CU HM IR KP MH FM NF MP PW SY UM VI".split(" "));
+
 const optional = (value: string | undefined) => (value === undefined || value.trim() === "" ? undefined : value.trim());
 
 const schema = z.object({
@@ -141,9 +146,53 @@ const schema = z.object({
       error: "MAIL_FROM must be an address, optionally with a name: Field & Kiln <orders@example.com>",
     })
     .optional(),
+  // Checkout's own options (app/lib/checkout-options.server.ts). All off by default: each needs
+  // something set up in the Stripe account (Stripe Tax, promotion codes, shipping rates, a terms URL).
+  CHECKOUT_PROMOTION_CODES: onOff("CHECKOUT_PROMOTION_CODES"),
+  CHECKOUT_AUTOMATIC_TAX: onOff("CHECKOUT_AUTOMATIC_TAX"),
+  CHECKOUT_SHIPPING_COUNTRIES: z
+    .string()
+    .transform((value) => list(value).map((code) => code.toUpperCase()))
+    .refine((codes) => codes.length > 0 && codes.every((c) => /^[A-Z]{2}$/.test(c)), {
+      error: "CHECKOUT_SHIPPING_COUNTRIES must be comma-separated two-letter ISO country codes such as US,CA,GB",
+    })
+    .refine((codes) => codes.every((c) => !UNSUPPORTED_SHIPPING_COUNTRIES.has(c)), {
+      error: `CHECKOUT_SHIPPING_COUNTRIES names a country Stripe does not ship to (${[...UNSUPPORTED_SHIPPING_COUNTRIES].join(", ")})`,
+    })
+    .refine((codes) => new Set(codes).size === codes.length, {
+      error: "CHECKOUT_SHIPPING_COUNTRIES names a country twice",
+    })
+    .optional(),
+  CHECKOUT_SHIPPING_RATES: z
+    .string()
+    .transform(list)
+    .refine((ids) => ids.length > 0 && ids.every((id) => /^shr_[A-Za-z0-9_]+$/.test(id)), {
+      error: "CHECKOUT_SHIPPING_RATES must be comma-separated shipping rate ids (shr_...)",
+    })
+    .refine((ids) => ids.length <= 5, { error: "CHECKOUT_SHIPPING_RATES may name at most 5 rates (Stripe's limit)" })
+    .refine((ids) => new Set(ids).size === ids.length, { error: "CHECKOUT_SHIPPING_RATES names a rate twice" })
+    .optional(),
+  CHECKOUT_PHONE: onOff("CHECKOUT_PHONE"),
+  CHECKOUT_TERMS_URL: z
+    .url({
+      protocol: /^https?$/,
+      error: "CHECKOUT_TERMS_URL must be an http(s) URL of the shop's terms, such as https://shop.example.com/terms",
+    })
+    .max(500, { error: "CHECKOUT_TERMS_URL must be at most 500 characters" })
+    .optional(),
 });
 
 export type Config = ReturnType<typeof parseConfig>;
+
+/** Checkout's own options, as configured (README's configuration table). */
+export type CheckoutOptions = {
+  promotionCodes: boolean;
+  automaticTax: boolean;
+  shippingCountries: string[];
+  shippingRates: string[];
+  phone: boolean;
+  termsUrl: string | undefined;
+};
 
 export function parseConfig(env: Record<string, string | undefined>) {
   const cleaned = Object.fromEntries(Object.keys(schema.shape).map((key) => [key, optional(env[key])]));
@@ -156,6 +205,11 @@ export function parseConfig(env: Record<string, string | undefined>) {
   }
   const e = result.data;
   const production = e.NODE_ENV === "production";
+  if (e.CHECKOUT_SHIPPING_RATES && !e.CHECKOUT_SHIPPING_COUNTRIES) {
+    throw new ConfigError(
+      "Invalid configuration:\n  CHECKOUT_SHIPPING_RATES needs CHECKOUT_SHIPPING_COUNTRIES: Stripe offers shipping rates only with a shipping address",
+    );
+  }
 
   if (production) {
     const missing = (["STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "SESSION_SECRET", "APP_ORIGIN"] as const).filter(
@@ -221,6 +275,15 @@ export function parseConfig(env: Record<string, string | undefined>) {
       from: e.MAIL_FROM ?? `Field & Kiln <orders@${new URL(e.APP_ORIGIN ?? "http://localhost").hostname}>`,
     },
     metricsToken: e.METRICS_TOKEN,
+    checkout: {
+      promotionCodes: e.CHECKOUT_PROMOTION_CODES === "on",
+      automaticTax: e.CHECKOUT_AUTOMATIC_TAX === "on",
+      // Empty: no shipping address is collected, even for shippable products.
+      shippingCountries: e.CHECKOUT_SHIPPING_COUNTRIES ?? [],
+      shippingRates: e.CHECKOUT_SHIPPING_RATES ?? [],
+      phone: e.CHECKOUT_PHONE === "on",
+      termsUrl: e.CHECKOUT_TERMS_URL,
+    } satisfies CheckoutOptions,
   };
 }
 

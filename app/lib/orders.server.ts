@@ -1,6 +1,12 @@
 import { and, asc, desc, eq, inArray, isNotNull } from "drizzle-orm";
 
-import type { OrderLineView, OrderListItem, SuccessState, SuccessView } from "~/lib/order-views";
+import {
+  type OrderLineView,
+  type OrderListItem,
+  type SuccessState,
+  type SuccessView,
+  totalsView,
+} from "~/lib/order-views";
 
 import type { CheckoutSession, Product } from "../../db/schema/types";
 import { getCheckout } from "./checkout.server";
@@ -137,6 +143,7 @@ export function successView(
       email: checkout.customerEmail,
       interval: product.recurringInterval ?? undefined,
       afterPayment: afterPayment(checkout),
+      totals: totalsView(checkout, formatMoney),
     },
   };
 }
@@ -228,6 +235,7 @@ export async function listOrders(shopperId: string): Promise<OrderListItem[]> {
     quantity: lines.get(checkout.id)?.reduce((sum, line) => sum + line.quantity, 0) ?? checkout.quantity,
     ...(lines.has(checkout.id) ? { lines: lines.get(checkout.id) } : {}),
     amount: amountOf(checkout),
+    totals: totalsView(checkout, formatMoney),
     state: stateInWords(checkout),
     date: dateFormat.format(checkout.createdAt),
     dateTime: new Date(checkout.createdAt).toISOString(),

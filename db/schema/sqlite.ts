@@ -20,6 +20,8 @@ export const products = sqliteTable("products", {
   currency: text("currency").notNull(),
   recurringInterval: text("recurring_interval"),
   maxQuantity: integer("max_quantity").notNull().default(1),
+  // Shipped goods: Checkout collects a shipping address (CHECKOUT_SHIPPING_COUNTRIES) when a line is shippable.
+  shippable: integer("shippable", { mode: "boolean" }).notNull().default(false),
   active: integer("active", { mode: "boolean" }).notNull().default(true),
   createdAt: integer("created_at").notNull().default(now),
   updatedAt: integer("updated_at").notNull().default(now),
@@ -93,6 +95,12 @@ export const checkoutSessions = sqliteTable(
     })
       .notNull()
       .default("unpaid"),
+    // What the shop asked for before discounts, tax and shipping (the mismatch check's basis), minor units.
+    amountSubtotal: integer("amount_subtotal"),
+    // Stripe's total_details once the session completes; amount_total is then Stripe's total.
+    amountDiscount: integer("amount_discount"),
+    amountTax: integer("amount_tax"),
+    amountShipping: integer("amount_shipping"),
     amountTotal: integer("amount_total"),
     currency: text("currency"),
     url: text("url"),

@@ -79,6 +79,28 @@ describe("the success page", () => {
     expect(await screen.findByRole("link", { name: "Try again: your cart" })).toHaveAttribute("href", "/cart");
   });
 
+  it("paid with a discount, shipping and tax: shows each line and the total, not the amount alone", async () => {
+    showing({
+      state: "paid",
+      order: {
+        ...ORDER,
+        amount: "$77.21",
+        totals: { subtotal: "$64.00", discount: "-$6.40", shipping: "$15.00", tax: "$4.61", total: "$77.21" },
+      },
+    });
+    for (const [label, amount] of [
+      ["Subtotal", "$64.00"],
+      ["Discount", "-$6.40"],
+      ["Shipping", "$15.00"],
+      ["Tax", "$4.61"],
+      ["Total", "$77.21"],
+    ] as const) {
+      const term = await screen.findByText(label, { selector: "dt" });
+      expect(term.nextElementSibling).toHaveTextContent(amount);
+    }
+    expect(screen.queryByText("Amount", { selector: "dt" })).toBeNull();
+  });
+
   it("paid, then refunded in part: says how much came back", async () => {
     showing({ state: "paid", order: { ...ORDER, afterPayment: "Refunded $12.00 of $64.00" } });
     expect(await screen.findByText("Refunded $12.00 of $64.00")).toBeInTheDocument();

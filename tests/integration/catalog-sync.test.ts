@@ -225,6 +225,7 @@ describe("planning from Stripe's prices", () => {
         recurringInterval: null,
         maxQuantity: 1,
         active: true,
+        shippable: false,
         createdAt: 0,
         updatedAt: 0,
       },

@@ -204,7 +204,7 @@ describe.skipIf(unavailable !== null)(title, () => {
       const order = table === "rate_limits" ? "name, key" : table.startsWith("job_") ? "name" : "id";
       const from = sqlite.prepare(`SELECT * FROM "${table}" ORDER BY ${order}`).all() as Record<string, unknown>[];
       const to = (await pool.query(`SELECT * FROM "${table}" ORDER BY ${order}`)).rows as Record<string, unknown>[];
-      const booleans = new Set(["active", "livemode"]);
+      const booleans = new Set(["active", "livemode", "shippable"]);
       expect(normalize(to, booleans), table).toEqual(normalize(from, booleans));
       expect(to.length, table).toBeGreaterThan(0);
     }

@@ -70,7 +70,7 @@ describe("order.paid is enqueued by the state machine", () => {
 
   it("no job for a flagged order (amount differs) nor for an unpaid completion", async () => {
     const flagged = await storeCheckout(db);
-    await deliver(stripeEvent(CHECKOUT_EVENT.completed, sessionFor(flagged, "paid", { amount_total: 1 })));
+    await deliver(stripeEvent(CHECKOUT_EVENT.completed, sessionFor(flagged, "paid", { amount_subtotal: 1 })));
     const unpaid = await storeCheckout(db);
     await deliver(stripeEvent(CHECKOUT_EVENT.completed, sessionFor(unpaid, "unpaid")));
     expect(await jobsOf(flagged.id)).toEqual([]);

@@ -57,6 +57,7 @@ function session(c: Checkout, status: string, paymentStatus: string) {
     mode: c.kind === "subscription" ? "subscription" : "payment",
     status,
     payment_status: paymentStatus,
+    amount_subtotal: c.kind === "subscription" ? 1800 : 3200,
     amount_total: c.kind === "subscription" ? 1800 : 3200,
     currency: "usd",
     livemode: false,

@@ -261,7 +261,7 @@ describe("events", () => {
 
 describe("what the shop did not ask for is recorded, not fulfilled", () => {
   it.each([
-    ["amount", { amount_total: 1 }, "amount_mismatch"],
+    ["subtotal", { amount_subtotal: 1 }, "amount_mismatch"],
     ["currency", { currency: "jpy" }, "currency_mismatch"],
     ["livemode", { livemode: true }, "livemode_mismatch"],
     ["mode", { mode: "subscription" }, "mode_mismatch"],
@@ -285,6 +285,48 @@ describe("what the shop did not ask for is recorded, not fulfilled", () => {
     expect((await row(checkout.id)).fulfilledAt).toBeNull();
     expect((await shopper(checkout.shopperId)).stripeCustomerId).toBeNull();
     expect(fulfilled.has(checkout.id)).toBe(false);
+  });
+
+  it("a promotion code, tax and shipping change the total, not the subtotal: stored, not flagged, fulfilled once", async () => {
+    const checkout = await storeCheckout(db, { quantity: 2 });
+    const subtotal = checkout.amountSubtotal!;
+    const discount = subtotal / 10;
+    const tax = Math.round((subtotal - discount) * 0.08);
+    const session = sessionFor(checkout, "paid", {
+      amount_total: subtotal - discount + tax + 500,
+      total_details: { amount_discount: discount, amount_shipping: 500, amount_tax: tax },
+    });
+    expect(await webhook(CHECKOUT_EVENT.completed, session).result).toMatchObject({ fulfilled: true, flag: null });
+    expect(await row(checkout.id)).toMatchObject({
+      status: "complete",
+      paymentStatus: "paid",
+      flag: null,
+      amountSubtotal: subtotal,
+      amountDiscount: discount,
+      amountTax: tax,
+      amountShipping: 500,
+      amountTotal: subtotal - discount + tax + 500,
+    });
+    expect(fulfilled.get(checkout.id)).toBe(1);
+  });
+
+  it("a subtotal other than the shop's is flagged even when the total matches what the shop asked", async () => {
+    const checkout = await storeCheckout(db);
+    const session = sessionFor(checkout, "paid", {
+      amount_subtotal: checkout.amountSubtotal! - 100,
+      amount_total: checkout.amountSubtotal!,
+    });
+    expect(await webhook(CHECKOUT_EVENT.completed, session).result).toMatchObject({
+      fulfilled: false,
+      flag: "amount_mismatch",
+    });
+    // What the shop asked for stays beside what Stripe charged.
+    expect(await row(checkout.id)).toMatchObject({
+      flag: "amount_mismatch",
+      amountSubtotal: checkout.amountSubtotal,
+      amountTotal: checkout.amountSubtotal,
+      fulfilledAt: null,
+    });
   });
 
   it("a payment link's session: event recorded, no checkout, a warning with its ids", async () => {

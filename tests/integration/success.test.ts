@@ -87,6 +87,7 @@ describe("this shopper's own checkout", () => {
         amount: "$64.00",
         email: "ada@example.com",
         afterPayment: null,
+        totals: null,
       },
     });
     expect(await emu.requests()).toHaveLength(0);

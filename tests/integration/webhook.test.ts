@@ -514,7 +514,7 @@ describe.each([actionTransport(), builtServerTransport()])("POST /stripe/webhook
     });
 
     it.each([
-      ["amount", { amount_total: 100 }, "amount_mismatch"],
+      ["subtotal", { amount_subtotal: 100 }, "amount_mismatch"],
       ["currency", { currency: "eur" }, "currency_mismatch"],
       ["livemode", { livemode: true }, "livemode_mismatch"],
     ] as const)(

@@ -47,6 +47,9 @@ export function emulatorControl(base: string = process.env.STRIPE_API_BASE ?? ""
     clearFaults: () => call<void>("DELETE", "/faults"),
     pay: (sessionId: string, method: "card" | "delayed" = "card", email = "shopper@example.com") =>
       call<Record<string, unknown>>("POST", `/sessions/${sessionId}/pay`, { method, email }),
+    /** Pays as a shopper filling in Checkout's options: promotion_code, shipping_rate, shipping, phone, terms_accepted. */
+    payWith: (sessionId: string, details: Record<string, unknown>, email = "shopper@example.com") =>
+      call<Stripe.Checkout.Session>("POST", `/sessions/${sessionId}/pay`, { method: "card", email, ...details }),
     decline: (sessionId: string) => call<Record<string, unknown>>("POST", `/sessions/${sessionId}/decline`),
     asyncSucceed: (sessionId: string) => call<Record<string, unknown>>("POST", `/sessions/${sessionId}/async_succeed`),
     asyncFail: (sessionId: string) => call<Record<string, unknown>>("POST", `/sessions/${sessionId}/async_fail`),

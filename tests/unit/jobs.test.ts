@@ -78,6 +78,10 @@ describe("the confirmation mail", () => {
     flag: null,
     customerEmail: "a@example.com",
     amountTotal: 10_000,
+    amountSubtotal: 10_000,
+    amountDiscount: 0,
+    amountTax: 0,
+    amountShipping: 0,
     currency: "jpy",
     quantity: 1,
     productName: "Tea bowl <raku>",
@@ -112,6 +116,27 @@ describe("the confirmation mail", () => {
       "2 × Ceramic Pour-Over Dripper ($32.00 each): $64.00\n3 × Stoneware Mug ($18.00 each): $54.00\nTotal: $118.00",
     );
     expect(mail.html).toContain("<li>3 × Stoneware Mug ($18.00 each): $54.00</li>");
+  });
+
+  it("lists the subtotal, discount, shipping and tax when they make the total differ", () => {
+    const usd = { ...order, currency: "usd", productCurrency: "usd", unitAmount: 3200, quantity: 2 };
+    const mail = confirmationMail(
+      { ...usd, amountSubtotal: 6400, amountDiscount: 640, amountTax: 461, amountShipping: 1500, amountTotal: 7721 },
+      { appOrigin: "https://shop.example.com", shopName: "Field & Kiln" },
+    );
+    expect(mail.text).toContain(
+      ["Subtotal: $64.00", "Discount: -$6.40", "Shipping: $15.00", "Tax: $4.61", "Total: $77.21"].join("\n"),
+    );
+    expect(mail.html).toContain("<p>Discount: -$6.40</p>");
+    const plain = confirmationMail(
+      { ...usd, amountSubtotal: 6400, amountTotal: 6400 },
+      {
+        appOrigin: "https://shop.example.com",
+        shopName: "Field & Kiln",
+      },
+    );
+    expect(plain.text).not.toContain("Subtotal");
+    expect(plain.text).toContain("Total: $64.00");
   });
 
   it("is only for complete, paid, unflagged orders", () => {

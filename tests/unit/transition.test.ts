@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 
 import type { CheckoutSession } from "../../db/schema/types";
 import { newsOf } from "~/lib/orders/news";
-import { applyDecision, type News, transition } from "~/lib/orders/transition";
+import { applyDecision, type News, sessionFacts, transition } from "~/lib/orders/transition";
 
 /**
  * The pure transition on its own: every order in which Stripe can deliver
@@ -25,6 +25,10 @@ function stored(mode: "payment" | "subscription"): CheckoutSession {
     mode,
     status: "open",
     paymentStatus: "unpaid",
+    amountSubtotal: 2500,
+    amountDiscount: null,
+    amountTax: null,
+    amountShipping: null,
     amountTotal: 2500,
     currency: "usd",
     url: "https://checkout.stripe.com/c/pay/cs_test_one",
@@ -62,6 +66,7 @@ const session = (mode: "payment" | "subscription", status: string, paymentStatus
   payment_status: paymentStatus,
   livemode: false,
   client_reference_id: SHOPPER,
+  amount_subtotal: 2500,
   amount_total: 2500,
   currency: "usd",
   customer: status === "complete" ? "cus_one" : null,
@@ -213,7 +218,7 @@ describe("the transition, in every order Stripe can deliver", () => {
 });
 
 describe("a completed session that does not say what was paid", () => {
-  for (const field of ["amount_total", "currency"] as const) {
+  for (const field of ["amount_subtotal", "amount_total", "currency"] as const) {
     it(`is flagged, not fulfilled, when ${field} is null`, () => {
       const object = { ...session("payment", "complete", "paid"), [field]: null };
       const decision = transition(
@@ -222,7 +227,7 @@ describe("a completed session that does not say what was paid", () => {
         context,
       );
       expect(decision.fulfill).toBe(false);
-      expect(decision.update.flag).toBe(field === "amount_total" ? "amount_missing" : "currency_missing");
+      expect(decision.update.flag).toBe(field === "currency" ? "currency_missing" : "amount_missing");
       expect(decision.update.paymentStatus).toBe("paid");
     });
   }
@@ -237,5 +242,58 @@ describe("a completed session that does not say what was paid", () => {
     expect(decision.fulfill).toBe(true);
     expect(decision.update.stripeCustomerId).toBeUndefined();
     expect(decision.update.paymentIntentId).toBeUndefined();
+  });
+});
+
+describe("the subtotal is what the shop asked for", () => {
+  const completed = (overrides: object, row = stored("payment")) =>
+    transition(
+      row,
+      news(
+        ev("completed", "checkout.session.completed", { ...session("payment", "complete", "paid"), ...overrides }, 1),
+      ),
+      context,
+    );
+
+  it("a discount, tax and shipping change the total: recorded, not flagged, fulfilled", () => {
+    const decision = completed({
+      amount_total: 2500 - 250 + 180 + 500,
+      total_details: { amount_discount: 250, amount_shipping: 500, amount_tax: 180 },
+    });
+    expect(decision.fulfill).toBe(true);
+    expect(decision.raisedFlag).toBeNull();
+    expect(decision.update).toMatchObject({
+      amountTotal: 2930,
+      amountDiscount: 250,
+      amountTax: 180,
+      amountShipping: 500,
+    });
+    expect(decision.update).not.toHaveProperty("amountSubtotal");
+  });
+
+  it("another subtotal is flagged, whatever the total", () => {
+    const decision = completed({ amount_subtotal: 2400, amount_total: 2500 });
+    expect(decision.fulfill).toBe(false);
+    expect(decision.update.flag).toBe("amount_mismatch");
+  });
+
+  it("a row stored before amount_subtotal compares its amount_total", () => {
+    const old = { ...stored("payment"), amountSubtotal: null };
+    expect(completed({}, old)).toMatchObject({ fulfill: true, raisedFlag: null });
+    expect(completed({}, old).update.amountSubtotal).toBe(2500);
+    expect(completed({ amount_subtotal: 2000 }, old).update.flag).toBe("amount_mismatch");
+  });
+
+  it("an open session records no totals", () => {
+    const decision = transition(
+      stored("payment"),
+      {
+        kind: "session",
+        effect: "retrieved",
+        session: sessionFacts({ ...session("payment", "open", "unpaid"), amount_total: 3000 })!,
+      },
+      context,
+    );
+    expect(decision.update).not.toHaveProperty("amountTotal");
   });
 });

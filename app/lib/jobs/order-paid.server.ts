@@ -3,6 +3,7 @@ import type { Pool, PoolClient } from "pg";
 
 import { type Mailer, messageIdFor } from "../mail.server";
 import { formatMoney } from "../money";
+import { totalsView } from "../order-views";
 import type { JobHandler, NewJob } from "./types";
 
 /**
@@ -28,6 +29,10 @@ export type PaidOrder = {
   flag: string | null;
   customerEmail: string | null;
   amountTotal: number | null;
+  amountSubtotal: number | null;
+  amountDiscount: number | null;
+  amountTax: number | null;
+  amountShipping: number | null;
   currency: string | null;
   quantity: number;
   productName: string;
@@ -42,7 +47,8 @@ export type MailLine = { name: string; quantity: number; unitAmount: number; cur
 export type LoadOrder = (checkoutId: string) => Promise<PaidOrder | undefined>;
 
 const ORDER_SQL = `SELECT c.id, c.status, c.payment_status AS "paymentStatus", c.flag, c.customer_email AS "customerEmail",
-  c.amount_total AS "amountTotal", c.currency, c.quantity, p.name AS "productName", p.unit_amount AS "unitAmount",
+  c.amount_total AS "amountTotal", c.amount_subtotal AS "amountSubtotal", c.amount_discount AS "amountDiscount",
+  c.amount_tax AS "amountTax", c.amount_shipping AS "amountShipping", c.currency, c.quantity, p.name AS "productName", p.unit_amount AS "unitAmount",
   p.currency AS "productCurrency"
   FROM checkout_sessions c JOIN products p ON p.id = c.product_id WHERE c.id = `;
 
@@ -64,7 +70,16 @@ export function pgOrderLoader(pool: Pick<Pool | PoolClient, "query">): LoadOrder
     const row = result.rows[0];
     if (!row) return undefined;
     const lines = await pool.query<MailLine>(`${LINES_SQL}$1 ORDER BY i.id`, [checkoutId]);
-    return { ...row, amountTotal: row.amountTotal === null ? null : Number(row.amountTotal), lines: lines.rows };
+    const n = (value: number | null) => (value === null ? null : Number(value));
+    return {
+      ...row,
+      amountTotal: n(row.amountTotal),
+      amountSubtotal: n(row.amountSubtotal),
+      amountDiscount: n(row.amountDiscount),
+      amountTax: n(row.amountTax),
+      amountShipping: n(row.amountShipping),
+      lines: lines.rows,
+    };
   };
 }
 
@@ -98,12 +113,23 @@ export function confirmationMail(order: PaidOrder, { appOrigin, shopName }: { ap
   );
   const subtotal = lines.reduce((sum, l) => sum + l.unitAmount * l.quantity, 0);
   const total = `Total: ${formatMoney(order.amountTotal ?? subtotal, currency)}`;
+  const totals = totalsView(order, formatMoney);
+  // Subtotal, discount, shipping and tax, when they make the total differ from the subtotal.
+  const details = totals
+    ? [
+        `Subtotal: ${totals.subtotal}`,
+        totals.discount && `Discount: ${totals.discount}`,
+        totals.shipping && `Shipping: ${totals.shipping}`,
+        totals.tax && `Tax: ${totals.tax}`,
+      ].filter((l): l is string => Boolean(l))
+    : [];
   const ordersUrl = `${appOrigin}/orders`;
   const subject = `Your ${shopName} order is confirmed`;
   const text = [
     `Thank you for your order from ${shopName}.`,
     "",
     ...lineTexts,
+    ...details,
     total,
     "",
     `Your orders: ${ordersUrl}`,
@@ -113,6 +139,7 @@ export function confirmationMail(order: PaidOrder, { appOrigin, shopName }: { ap
   const html = `<!doctype html><html><body>
 <p>Thank you for your order from ${escapeHtml(shopName)}.</p>
 <ul>${lineTexts.map((line) => `<li>${escapeHtml(line)}</li>`).join("")}</ul>
+${details.map((d) => `<p>${escapeHtml(d)}</p>`).join("\n")}
 <p><strong>${escapeHtml(total)}</strong></p>
 <p><a href="${escapeHtml(ordersUrl)}">Your orders</a></p>
 <p>Order reference: ${escapeHtml(order.id)}</p>

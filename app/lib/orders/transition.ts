@@ -23,7 +23,13 @@ export type SessionFacts = {
   mode: string | null;
   clientReferenceId: string | null;
   currency: string | null;
+  /** Before discounts, tax and shipping: what the shop's line items come to. */
+  amountSubtotal: number | null;
   amountTotal: number | null;
+  /** total_details: what promotion codes, tax and shipping changed. */
+  amountDiscount: number | null;
+  amountTax: number | null;
+  amountShipping: number | null;
   customerId: string | null;
   subscriptionId: string | null;
   paymentIntentId: string | null;
@@ -138,6 +144,8 @@ export function sessionFacts(object: unknown): SessionFacts | null {
   const id = str(s.id);
   if (!id) return null;
   const details = s.customer_details;
+  const totals =
+    typeof s.total_details === "object" && s.total_details !== null ? (s.total_details as Record<string, unknown>) : {};
   return {
     id,
     status: str(s.status),
@@ -146,7 +154,11 @@ export function sessionFacts(object: unknown): SessionFacts | null {
     mode: str(s.mode),
     clientReferenceId: str(s.client_reference_id),
     currency: str(s.currency),
+    amountSubtotal: int(s.amount_subtotal),
     amountTotal: int(s.amount_total),
+    amountDiscount: int(totals.amount_discount),
+    amountTax: int(totals.amount_tax),
+    amountShipping: int(totals.amount_shipping),
     customerId: idOf(s.customer),
     subscriptionId: idOf(s.subscription),
     paymentIntentId: idOf(s.payment_intent),
@@ -262,8 +274,11 @@ function mismatch(row: CheckoutSession, session: SessionFacts, context: Context)
   // A completed session always carries both; without them nothing says what was paid.
   if (session.currency === null) return "currency_missing";
   if (session.currency !== row.currency) return "currency_mismatch";
-  if (session.amountTotal === null) return "amount_missing";
-  if (session.amountTotal !== row.amountTotal) return "amount_mismatch";
+  if (session.amountSubtotal === null || session.amountTotal === null) return "amount_missing";
+  // What the shop asked for is the subtotal: promotion codes, tax and shipping
+  // legitimately change the total (docs/decisions/155-checkout-options.md).
+  // A row from before amount_subtotal was stored asked for its amount_total.
+  if (session.amountSubtotal !== (row.amountSubtotal ?? row.amountTotal)) return "amount_mismatch";
   return null;
 }
 
@@ -319,6 +334,15 @@ function sessionTransition(row: CheckoutSession, { effect, session }: SessionNew
   if (!row.stripeCustomerId && session.customerId) update.stripeCustomerId = session.customerId;
   if (!row.stripeSubscriptionId && session.subscriptionId) update.stripeSubscriptionId = session.subscriptionId;
   if (!row.paymentIntentId && session.paymentIntentId) update.paymentIntentId = session.paymentIntentId;
+  // Stripe's totals, once the session is complete (discounts, tax and shipping are known then).
+  if (status === "complete" && incomingStatus === "complete") {
+    if (row.amountSubtotal == null && !flag && session.amountSubtotal !== null)
+      update.amountSubtotal = session.amountSubtotal;
+    for (const key of ["amountTotal", "amountDiscount", "amountTax", "amountShipping"] as const) {
+      const value = session[key];
+      if (value !== null && value !== row[key]) update[key] = value;
+    }
+  }
   const payable = paymentStatus === "paid" || paymentStatus === "no_payment_required";
   if (session.subscriptionId && !row.subscriptionStatus && payable) update.subscriptionStatus = "active";
 

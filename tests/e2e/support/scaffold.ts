@@ -15,10 +15,10 @@ import { startShop, type Shop } from "./shop";
 export type BrowserShop = Shop & { browser: Browser };
 
 /** Starts Chromium and the shop (built app and emulator) before the file's tests, stops both after them. */
-export function shopPerFile(): BrowserShop {
+export function shopPerFile(options: { env?: Record<string, string> } = {}): BrowserShop {
   const shop = {} as BrowserShop;
   beforeAll(async () => {
-    const [browser, started] = await Promise.allSettled([launchBrowser(), startShop()]);
+    const [browser, started] = await Promise.allSettled([launchBrowser(), startShop(options)]);
     if (browser.status === "fulfilled") shop.browser = browser.value;
     if (started.status === "fulfilled") Object.assign(shop, started.value);
     if (browser.status === "rejected") throw browser.reason;

@@ -41,11 +41,12 @@ export type Shop = {
 
 export type CheckoutRow = { id: string; status: string; payment_status: string; fulfilled_at: number | null };
 
-export async function startShop(): Promise<Shop> {
+/** `env`: more configuration for the shop (e.g. Checkout's options). */
+export async function startShop({ env = {} }: { env?: Record<string, string> } = {}): Promise<Shop> {
   const [appDir, emulator] = await Promise.all([snapshotBuild(), startEmulatorProcess()]);
   let server: (Proc & { databasePath: string }) | undefined;
   try {
-    server = await startBuiltServer({ stripeApiBase: emulator.url, appDir });
+    server = await startBuiltServer({ stripeApiBase: emulator.url, appDir, env });
     const stripe = emulatorControl(emulator.url);
     await stripe.setWebhook(`${server.url}/stripe/webhook`, WEBHOOK_SECRET);
     return shop(emulator, server, stripe, appDir);
