@@ -42,6 +42,7 @@ const use = (options: Partial<CheckoutOptions>) => {
 
 beforeEach(async () => {
   await emu.reset();
+  await db.delete(schema.refunds);
   await db.delete(schema.checkoutSessions);
   await db.delete(schema.shoppers);
 });
