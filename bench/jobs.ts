@@ -4,7 +4,12 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { postgresUnavailable, type TestDatabase } from "../tests/support/pg-database";
+import { freePort, type Proc, spawnNode, waitForLine } from "../tests/support/processes";
+import { builtServerEnv } from "../tests/support/server";
+import { WEBHOOK_SECRET } from "../tests/support/test-env";
 import { completedEvent, copyDatabase, seedCheckouts } from "./lib/fixtures";
+import { runLoad } from "./lib/load";
+import { startBaselineWebhookServer } from "./lib/procs";
 
 /**
  * The jobs benchmarks (`BENCH_ONLY=jobs npm run bench`), on SQLite and on
@@ -69,6 +74,9 @@ function sizes(quick: boolean) {
     smRounds: quick ? 4 : 8,
     smPerRound: quick ? 200 : 500,
     walEvents: quick ? 100 : 200,
+    httpRounds: quick ? 2 : 4,
+    httpWarmup: quick ? 100 : 200,
+    httpEvents: quick ? 500 : 1_500,
   };
 }
 
@@ -82,6 +90,7 @@ export async function jobsScenario({
   quick,
   log,
   postgresFrom,
+  stripeApiBase,
 }: {
   baseDb: string;
   tmp: string;
@@ -89,6 +98,8 @@ export async function jobsScenario({
   log: (message: string) => void;
   /** bench/run.ts's copy of a SQLite fixture into a fresh, analyzed PostgreSQL database. */
   postgresFrom: (file: string, prefix: string) => Promise<TestDatabase>;
+  /** The Stripe emulator the HTTP pass's servers are configured with (they make no call on this path). */
+  stripeApiBase: string;
 }): Promise<{ results: Record<string, unknown>; rows: JobsRow[] }> {
   const size = sizes(quick);
   const checkouts = size.smWarmup + size.smRounds * size.smPerRound + 2 * size.walEvents;
@@ -105,6 +116,9 @@ export async function jobsScenario({
   results.sqlite = sqlite;
   rows.push(...rowsFor("J jobs, SQLite", sqlite));
   log(summary(sqlite));
+  const http = await httpPass({ baseDb, tmp, size, log, stripeApiBase });
+  results.sqliteHttp = http;
+  rows.push(httpRow(http));
 
   const reason = await postgresUnavailable();
   if (reason) {
@@ -134,6 +148,176 @@ export async function jobsScenario({
     }
   }
   return { results, rows };
+}
+
+/* -------------------------------------------------------------------------- */
+/* The webhook end to end over HTTP, with and without the enqueue (SQLite)     */
+/* -------------------------------------------------------------------------- */
+
+type HttpPass = {
+  connections: number;
+  eventsPerRound: number;
+  rounds: { on: number; off: number; baseline: number; ratioOn: number; ratioOff: number }[];
+  /** Medians of the rounds' ratios to the baseline run in the same round. */
+  ratioOn: number;
+  ratioOff: number;
+  /** (ratioOff - ratioOn) / ratioOff: how far the enqueue moves the webhook's ratio. */
+  change: number;
+  all2xx: boolean;
+  orderPaidJobs: { on: number; off: number };
+};
+
+/**
+ * The webhook's action (the route module: bounded read, signature check, the
+ * state machine, log lines, JSON answer) behind bench/action-server.mjs's bare
+ * node:http, loaded from source under tsx with the enqueue switch's module
+ * hook, once with the enqueue and once without (BENCH_ENQUEUE=off), each on
+ * its own copy of the fixture, against the baseline webhook server; rounds in
+ * rotating order, ratios to the baseline of the same round. The shipped
+ * build bundles the enqueue, so no hook reaches it there; Express and Remix's
+ * adaptation (about as much again per event, "Where the time goes") are left
+ * out of the denominator, so the change measured here is still an upper bound
+ * on the change under server.js.
+ */
+async function httpPass({
+  baseDb,
+  tmp,
+  size,
+  log,
+  stripeApiBase,
+}: {
+  baseDb: string;
+  tmp: string;
+  size: ReturnType<typeof sizes>;
+  log: (message: string) => void;
+  stripeApiBase: string;
+}): Promise<HttpPass> {
+  const { httpRounds, httpWarmup, httpEvents } = size;
+  log(
+    `scenario J, HTTP: the webhook action over node:http with and without the enqueue, ${httpRounds} rounds of ${httpEvents} events (+${httpWarmup} warm-up) each, 32 connections, against the baseline`,
+  );
+  const perRound = httpWarmup + httpEvents;
+  const files = { on: path.join(tmp, "jobs-http-on.db"), off: path.join(tmp, "jobs-http-off.db") };
+  copyDatabase(baseDb, files.on);
+  seedCheckouts(files.on, { count: httpRounds * perRound, kind: "open" });
+  copyDatabase(files.on, files.off);
+  const start = async (enqueue: "on" | "off"): Promise<Proc> => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const server = spawnNode(
+      `the webhook action from source, enqueue ${enqueue}`,
+      [
+        "--import",
+        "tsx",
+        "--import",
+        path.join(here, "lib/enqueue-switch-register.mjs"),
+        path.join(here, "action-server.mjs"),
+      ],
+      {
+        env: {
+          ...builtServerEnv({ url, databasePath: files[enqueue], stripeApiBase }),
+          BENCH_ACTION_SOURCE: "1",
+          BENCH_ENQUEUE: enqueue,
+        },
+        keepLines: 400,
+      },
+    );
+    Object.assign(server, { url, port });
+    await waitForLine(server, "action-server listening", 120_000);
+    return server;
+  };
+  const servers: Partial<Record<"on" | "off" | "baseline", Proc>> = {};
+  try {
+    servers.on = await start("on");
+    servers.off = await start("off");
+    servers.baseline = await startBaselineWebhookServer({ databasePath: path.join(tmp, "jobs-http-baseline.db") });
+    const orders: ("on" | "off" | "baseline")[][] = [
+      ["on", "off", "baseline"],
+      ["baseline", "off", "on"],
+      ["off", "on", "baseline"],
+      ["baseline", "on", "off"],
+    ];
+    const rounds: HttpPass["rounds"] = [];
+    let all2xx = true;
+    for (let r = 0; r < httpRounds; r++) {
+      const got: Partial<Record<"on" | "off" | "baseline", number>> = {};
+      for (const side of orders[r % orders.length]!) {
+        const result = await runLoad({
+          kind: "webhook",
+          url: servers[side]!.url,
+          connections: 32,
+          warmup: httpWarmup,
+          amount: httpEvents,
+          from: r * perRound,
+          secret: WEBHOOK_SECRET,
+          salt: side === "baseline" ? `jb${r}` : "",
+        });
+        const status = Object.keys(result.measured.status);
+        all2xx &&= result.measured.errors === 0 && status.every((code) => code.startsWith("2"));
+        got[side] = result.measured.rps;
+      }
+      const round = {
+        on: Math.round(got.on!),
+        off: Math.round(got.off!),
+        baseline: Math.round(got.baseline!),
+        ratioOn: Number((got.on! / got.baseline!).toFixed(3)),
+        ratioOff: Number((got.off! / got.baseline!).toFixed(3)),
+      };
+      rounds.push(round);
+      log(
+        `  round ${r + 1}: with the enqueue ${round.on}/s, without ${round.off}/s, baseline ${round.baseline}/s; ratios ${round.ratioOn} / ${round.ratioOff}`,
+      );
+    }
+    const median = (values: number[]) => {
+      const sorted = [...values].sort((a, b) => a - b);
+      const mid = Math.floor(sorted.length / 2);
+      return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+    };
+    const ratioOn = Number(median(rounds.map((x) => x.ratioOn)).toFixed(3));
+    const ratioOff = Number(median(rounds.map((x) => x.ratioOff)).toFixed(3));
+    const { default: Database } = await import("better-sqlite3");
+    const countJobs = (file: string) => {
+      const db = new Database(file, { readonly: true });
+      try {
+        return (db.prepare("SELECT count(*) AS n FROM jobs WHERE kind = 'order.paid'").get() as { n: number }).n;
+      } finally {
+        db.close();
+      }
+    };
+    return {
+      connections: 32,
+      eventsPerRound: httpEvents,
+      rounds,
+      ratioOn,
+      ratioOff,
+      change: Number(((ratioOff - ratioOn) / ratioOff).toFixed(4)),
+      all2xx,
+      orderPaidJobs: { on: countJobs(files.on), off: countJobs(files.off) },
+    };
+  } finally {
+    for (const server of Object.values(servers)) await server?.stop();
+  }
+}
+
+function httpRow(h: HttpPass): JobsRow {
+  // With the enqueue every event of every round leaves its job; without, none.
+  const checked = h.all2xx && h.orderPaidJobs.off === 0 && h.orderPaidJobs.on > 0;
+  return {
+    scenario: "",
+    figure: "webhook action over HTTP: ratio to baseline, with / without enqueue",
+    app: String(h.ratioOn),
+    baseline: String(h.ratioOff),
+    ratio: `${h.change >= 0 ? "-" : "+"}${(Math.abs(h.change) * 100).toFixed(1)}%`,
+    target: `<= ${TARGET_SHARE * 100}%`,
+    // A ratio that rises with the enqueue by more than the target is the load's noise, not a gain.
+    met: !checked
+      ? "NOT CHECKED"
+      : h.change > TARGET_SHARE
+        ? "NO"
+        : h.change < -TARGET_SHARE
+          ? "unresolved (noise)"
+          : "yes",
+  };
 }
 
 function summary(m: Measured) {

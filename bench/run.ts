@@ -1550,7 +1550,14 @@ async function main() {
     noteLoad("jobs");
     if (wanted("jobs")) {
       // bench/jobs.ts: the worker's throughput and the enqueue's cost, on both databases.
-      const jobs = await jobsScenario({ baseDb: ctx.baseDb, tmp, quick: QUICK, log, postgresFrom });
+      const jobs = await jobsScenario({
+        baseDb: ctx.baseDb,
+        tmp,
+        quick: QUICK,
+        log,
+        postgresFrom,
+        stripeApiBase: ctx.emulator.url,
+      });
       results.jobs = jobs.results;
       rows.push(...jobs.rows);
     }

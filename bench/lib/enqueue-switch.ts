@@ -4,10 +4,11 @@ import * as real from "../../app/lib/jobs/enqueue.server";
  * Stands in for app/lib/jobs/enqueue.server.ts in bench/jobs.ts's child
  * (enqueue-switch-hooks.mjs): the real enqueue, unless the benchmark has
  * switched it off to measure the state machine without it. Off, an enqueue
- * writes nothing and says it added the job.
+ * writes nothing and says it added the job. A server process started with
+ * BENCH_ENQUEUE=off (bench/jobs.ts's HTTP pass) starts with it off.
  */
 
-export const enqueueSwitch = { on: true };
+export const enqueueSwitch = { on: process.env.BENCH_ENQUEUE !== "off" };
 
 export const enqueueSqlite: typeof real.enqueueSqlite = (...args) =>
   enqueueSwitch.on ? real.enqueueSqlite(...args) : true;

@@ -238,7 +238,9 @@ export const rateLimits = sqliteTable(
 export const jobs = sqliteTable(
   "jobs",
   {
-    id: integer("id").primaryKey({ autoIncrement: true }),
+    // A plain rowid, not AUTOINCREMENT: no sqlite_sequence write per enqueue. Ids stay
+    // increasing because no job row is ever deleted (docs/decisions/178-jobs-enqueue-cost.md).
+    id: integer("id").primaryKey(),
     key: text("key").notNull().unique(),
     kind: text("kind").notNull(),
     // JSON text.

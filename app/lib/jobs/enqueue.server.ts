@@ -1,4 +1,5 @@
 import type { RunResult } from "better-sqlite3";
+import { sql } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import type { BaseSQLiteDatabase } from "drizzle-orm/sqlite-core";
 
@@ -30,15 +31,39 @@ const row = (job: NewJob, now: number) => ({
   updatedAt: now,
 });
 
+// The SQLite statement, built and prepared once per connection (ADR 051 for the
+// state machine's other hot statements): keyed by the Drizzle session, which a
+// database and every transaction opened on it share, so a statement prepared on
+// one runs inside the other's open transaction (docs/decisions/178-jobs-enqueue-cost.md).
+// Drizzle's typings keep `session` internal; it is a field of every builder and
+// transaction of the drizzle-orm pinned in package.json.
+const sqliteInsert = (db: SqliteWriter) =>
+  db
+    .insert(sqliteTables.jobs)
+    .values({
+      key: sql.placeholder("key"),
+      kind: sql.placeholder("kind"),
+      payload: sql.placeholder("payload"),
+      state: "pending",
+      attempts: 0,
+      runAfter: sql.placeholder("runAfter"),
+      createdAt: sql.placeholder("createdAt"),
+      updatedAt: sql.placeholder("updatedAt"),
+    })
+    .onConflictDoNothing({ target: sqliteTables.jobs.key })
+    .prepare();
+const sqliteStatements = new WeakMap<object, ReturnType<typeof sqliteInsert>>();
+
 /** On SQLite: synchronous, like every better-sqlite3 transaction. */
 export function enqueueSqlite(db: SqliteWriter, job: NewJob, now = Date.now()): boolean {
-  const added = db
-    .insert(sqliteTables.jobs)
-    .values(row(job, now))
-    .onConflictDoNothing({ target: sqliteTables.jobs.key })
-    .returning({ id: sqliteTables.jobs.id })
-    .all();
-  return added.length > 0;
+  const session = (db as unknown as { session: object }).session;
+  let insert = sqliteStatements.get(session);
+  if (!insert) {
+    insert = sqliteInsert(db);
+    sqliteStatements.set(session, insert);
+  }
+  // ON CONFLICT DO NOTHING: no row changed when a job with this key exists.
+  return insert.run(row(job, now)).changes === 1;
 }
 
 export async function enqueuePg(db: PgWriter, job: NewJob, now = Date.now()): Promise<boolean> {
