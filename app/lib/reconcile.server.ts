@@ -284,7 +284,7 @@ async function run(options: ReconcileOptions, lease: Lease | null): Promise<Reco
       if (wouldMove(row, session)) report.checkouts.corrected++;
     } else {
       try {
-        const result = await applyCheckoutSession(session);
+        const result = await applyCheckoutSession(session, "reconcile");
         if (result.changed) report.checkouts.corrected++;
         if (result.fulfilled) report.checkouts.fulfilled++;
       } catch (error: unknown) {

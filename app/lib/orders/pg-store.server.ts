@@ -6,6 +6,7 @@ import type { CheckoutSession } from "../../../db/schema/types";
 import type { DatabaseHandle } from "../db.server";
 import { retryingSerialization } from "../db-errors.server";
 import { enqueueInTransaction, fulfillAsync, type Tx } from "../fulfillment.server";
+import { type Cause, changeRow } from "./history";
 import { moneyLink } from "./link";
 import { SUBSCRIPTION_EVENT_TYPES } from "./events";
 import { type ApplyResult, type EventSource, newsOf, nothing, objectIdOf, warnForeign } from "./news";
@@ -47,7 +48,7 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
     return row;
   }
 
-  async function apply(tx: PgTx, news: StoredNews): Promise<ApplyResult> {
+  async function apply(tx: PgTx, news: StoredNews, cause: Cause): Promise<ApplyResult> {
     const row = await rowFor(tx, news);
     if (!row) {
       warnForeign(news);
@@ -64,7 +65,7 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
     }
     if (decision.linkedSubscription) {
       await lockSubscription(tx, decision.linkedSubscription);
-      await replaySubscription(tx, decision.linkedSubscription);
+      await replaySubscription(tx, decision.linkedSubscription, cause);
     }
     if (decision.linkCustomer) {
       const [owner] = await tx.tx
@@ -102,6 +103,9 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
         fulfilled = true;
       }
     }
+    // The order's timeline: what changed, when, and which news did it (app/lib/orders/history.ts).
+    const history = changeRow(row, decision.update, fulfilled ? now : null, cause, now);
+    if (history) await tx.tx.insert(t.orderChanges).values(history);
     // Revocations, reinstatements, renewals: enqueued with the news that decides them (their keys make it once).
     for (const job of decision.jobs) await enqueueInTransaction(tx, job, now);
     const flag = decision.update.flag !== undefined ? decision.update.flag : row.flag;
@@ -115,7 +119,7 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
     };
   }
 
-  async function replaySubscription(tx: PgTx, subscriptionId: string) {
+  async function replaySubscription(tx: PgTx, subscriptionId: string, cause: Cause) {
     const earlier = await tx.tx
       .select({ payload: t.stripeEvents.payload, created: t.stripeEvents.created })
       .from(t.stripeEvents)
@@ -123,7 +127,7 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
       .orderBy(asc(t.stripeEvents.created), asc(t.stripeEvents.receivedAt));
     for (const stored of earlier) {
       const news = subscriptionNews((JSON.parse(stored.payload) as Stripe.Event).data?.object, stored.created);
-      if (news) await apply(tx, news);
+      if (news) await apply(tx, news, cause);
     }
   }
 
@@ -146,10 +150,12 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
             .returning({ id: t.stripeEvents.id });
           if (inserted.length === 0) return { ...nothing(), duplicate: true };
           const news = newsOf(event);
-          return news ? apply({ dialect: "postgres", tx }, news) : nothing();
+          return news ? apply({ dialect: "postgres", tx }, news, { eventId: event.id, source }) : nothing();
         }),
       ),
-    applyNews: (news: StoredNews) =>
-      retryingSerialization(() => db.transaction((tx) => apply({ dialect: "postgres", tx }, news))),
+    applyNews: (news: StoredNews, source: EventSource) =>
+      retryingSerialization(() =>
+        db.transaction((tx) => apply({ dialect: "postgres", tx }, news, { eventId: null, source })),
+      ),
   };
 }

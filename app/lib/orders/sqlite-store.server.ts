@@ -5,6 +5,7 @@ import * as t from "../../../db/schema/sqlite";
 import type { CheckoutSession } from "../../../db/schema/types";
 import type { DatabaseHandle } from "../db.server";
 import { enqueueInTransactionSync, fulfillSync, type Tx } from "../fulfillment.server";
+import { type Cause, changeRow } from "./history";
 import { moneyLink } from "./link";
 import { SUBSCRIPTION_EVENT_TYPES } from "./events";
 import { type ApplyResult, type EventSource, newsOf, nothing, objectIdOf, warnForeign } from "./news";
@@ -75,7 +76,7 @@ export function sqliteOrderStore(handle: SqliteHandle, context: () => Context) {
     return db.select().from(t.checkoutSessions).where(moneyLink(t.checkoutSessions, news)).limit(1).get();
   }
 
-  function apply(tx: SqliteTx, news: StoredNews): ApplyResult {
+  function apply(tx: SqliteTx, news: StoredNews, cause: Cause): ApplyResult {
     const row = rowFor(news);
     if (!row) {
       warnForeign(news);
@@ -93,7 +94,7 @@ export function sqliteOrderStore(handle: SqliteHandle, context: () => Context) {
     }
     // Subscription events can land before the completion that links the
     // subscription to this checkout; they were recorded, so apply them now.
-    if (decision.linkedSubscription) replaySubscription(tx, decision.linkedSubscription);
+    if (decision.linkedSubscription) replaySubscription(tx, decision.linkedSubscription, cause);
     if (decision.linkCustomer && !st.shopperByCustomer.get({ customer: decision.linkCustomer })) {
       st.linkCustomer.run({ customer: decision.linkCustomer, now, shopper: row.shopperId });
     }
@@ -107,6 +108,9 @@ export function sqliteOrderStore(handle: SqliteHandle, context: () => Context) {
       if (current) fulfillSync(tx, current);
       fulfilled = true;
     }
+    // The order's timeline: what changed, when, and which news did it (app/lib/orders/history.ts).
+    const history = changeRow(row, decision.update, fulfilled ? now : null, cause, now);
+    if (history) tx.tx.insert(t.orderChanges).values(history).run();
     // Revocations, reinstatements, renewals: enqueued with the news that decides them (their keys make it once).
     for (const job of decision.jobs) enqueueInTransactionSync(tx, job, now);
     const flag = decision.update.flag !== undefined ? decision.update.flag : row.flag;
@@ -120,7 +124,7 @@ export function sqliteOrderStore(handle: SqliteHandle, context: () => Context) {
     };
   }
 
-  function replaySubscription(tx: SqliteTx, subscriptionId: string) {
+  function replaySubscription(tx: SqliteTx, subscriptionId: string, cause: Cause) {
     const earlier = tx.tx
       .select({ payload: t.stripeEvents.payload, created: t.stripeEvents.created })
       .from(t.stripeEvents)
@@ -129,7 +133,7 @@ export function sqliteOrderStore(handle: SqliteHandle, context: () => Context) {
       .all();
     for (const stored of earlier) {
       const news = subscriptionNews((JSON.parse(stored.payload) as Stripe.Event).data?.object, stored.created);
-      if (news) apply(tx, news);
+      if (news) apply(tx, news, cause);
     }
   }
 
@@ -148,13 +152,15 @@ export function sqliteOrderStore(handle: SqliteHandle, context: () => Context) {
           });
           if (!inserted) return { ...nothing(), duplicate: true };
           const news = newsOf(event);
-          return news ? apply({ dialect: "sqlite", tx }, news) : nothing();
+          return news ? apply({ dialect: "sqlite", tx }, news, { eventId: event.id, source }) : nothing();
         },
         { behavior: "immediate" },
       );
     },
-    async applyNews(news: StoredNews): Promise<ApplyResult> {
-      return db.transaction((tx) => apply({ dialect: "sqlite", tx }, news), { behavior: "immediate" });
+    async applyNews(news: StoredNews, source: EventSource): Promise<ApplyResult> {
+      return db.transaction((tx) => apply({ dialect: "sqlite", tx }, news, { eventId: null, source }), {
+        behavior: "immediate",
+      });
     },
   };
 }

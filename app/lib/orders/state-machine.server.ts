@@ -37,7 +37,10 @@ export function processStripeEvent(
  * Applies a Checkout Session as Stripe reports it now (retrieved by the
  * success page or the reconcile command), with no event to record.
  */
-export async function applyCheckoutSession(session: Stripe.Checkout.Session): Promise<ApplyResult> {
+export async function applyCheckoutSession(
+  session: Stripe.Checkout.Session,
+  source: Exclude<EventSource, "webhook"> = "success_page",
+): Promise<ApplyResult> {
   const facts = sessionFacts(session);
-  return facts ? store.applyNews({ kind: "session", effect: "retrieved", session: facts }) : nothing();
+  return facts ? store.applyNews({ kind: "session", effect: "retrieved", session: facts }, source) : nothing();
 }
