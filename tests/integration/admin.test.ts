@@ -2,8 +2,9 @@ import { eq } from "drizzle-orm";
 import type Stripe from "stripe";
 import { beforeEach, describe, expect, it } from "vitest";
 
-import { processStripeEvent } from "~/lib/checkout.server";
+import { applyCheckoutSession, processStripeEvent } from "~/lib/checkout.server";
 import { upsertOperator } from "~/lib/operators.server";
+import { stripe } from "~/lib/stripe.server";
 import * as catchAll from "~/routes/admin.$";
 import * as ordersPage from "~/routes/admin._index";
 import * as eventsPage from "~/routes/admin.events";
@@ -15,7 +16,7 @@ import * as refundPage from "~/routes/admin.orders.$id_.refund";
 import * as reconcilePage from "~/routes/admin.reconcile";
 import { db, query, schema, snapshot } from "../support/db";
 import { cookieFrom, formRequest, getRequest, settle } from "../support/http";
-import { buy, deliverWebhook, emu, newShopper, resetData, tamper } from "./success-support";
+import { buy, deliverWebhook, emu, eventFor, newShopper, resetData, tamper } from "./success-support";
 
 /** The operator console: who gets in, the sign-in bound, cross-site posts, refunds through the emulator. */
 
@@ -275,8 +276,14 @@ describe("refunds from the console", () => {
     for (const event of await stripeEventsOf("charge.refunded")) {
       await processStripeEvent(event, { payload: JSON.stringify(event), source: "webhook" });
     }
-    const after = (await (await order()).json()) as { order: { events: { type: string }[] } };
+    const after = (await (await order()).json()) as {
+      order: { events: { type: string }[]; changes: { changes: string[]; eventType: string | null }[] };
+    };
     expect(after.order.events.map((e) => e.type)).toContain("charge.refunded");
+    expect(after.order.changes.at(-1)).toMatchObject({
+      changes: ["refunded: $0.00 → $5.00"],
+      eventType: "charge.refunded",
+    });
   });
 
   it("more than is left: a clear message on the confirm page and at submit, nothing sent to Stripe", async () => {
@@ -321,6 +328,53 @@ describe("refunds from the console", () => {
     }
     expect(await emu.requestsTo("POST", "/v1/refunds")).toEqual([]);
     expect(await query("SELECT id FROM stripe_events WHERE type LIKE 'refund%'")).toEqual([]);
+  });
+});
+
+type Change = { at: number; changes: string[]; eventId: string | null; eventType: string | null; source: string };
+const changesOf = async (cookie: string, id: string) =>
+  (
+    (await (await call(orderPage.loader, getRequest(`/admin/orders/${id}`, { cookie }), { id })).json()) as {
+      order: { changes: Change[] };
+    }
+  ).order.changes;
+
+describe("the order's state changes", () => {
+  it("each change of state with its time and the event that made it; a duplicate event adds none", async () => {
+    const cookie = await signInCookie();
+    const id = await paidOrder();
+    const completed = await eventFor(id, "checkout.session.completed");
+    const [change] = await changesOf(cookie, id);
+    expect(await changesOf(cookie, id)).toHaveLength(1);
+    expect(change).toMatchObject({
+      changes: ["status: open → complete", "payment: unpaid → paid", "fulfilled"],
+      eventId: completed.id,
+      eventType: "checkout.session.completed",
+      source: "webhook",
+    });
+    expect(change!.at).toBeGreaterThan(0);
+
+    expect((await deliverWebhook(id)).duplicate).toBe(true);
+    expect(await changesOf(cookie, id)).toHaveLength(1);
+  });
+
+  it("a session the success page retrieved from Stripe: the change names the success page, no event", async () => {
+    const cookie = await signInCookie();
+    const id = await buy("ceramic-pour-over", await newShopper(), 1);
+    expect(await changesOf(cookie, id)).toEqual([]);
+    await emu.pay(id, "card", "buyer@example.com");
+    await applyCheckoutSession(await stripe.checkout.sessions.retrieve(id));
+    expect(await changesOf(cookie, id)).toEqual([
+      expect.objectContaining({
+        changes: ["status: open → complete", "payment: unpaid → paid", "fulfilled"],
+        eventId: null,
+        eventType: null,
+        source: "success_page",
+      }),
+    ]);
+    // The webhook arriving later finds nothing left to change.
+    await deliverWebhook(id);
+    expect(await changesOf(cookie, id)).toHaveLength(1);
   });
 });
 
