@@ -10,7 +10,7 @@ import { stateInWords } from "./orders.server";
 import { getCheckpoint, RECONCILE_JOB } from "./reconcile.server";
 import { Stripe, stripe } from "./stripe.server";
 
-const { checkoutSessions, products, stripeEvents, jobCheckpoints, jobs, orderChanges, webhookFailures } = schema;
+const { checkoutSessions, products, stripeEvents, jobCheckpoints, jobs, orderChanges } = schema;
 
 /**
  * What the operator console reads and the one thing it asks Stripe to do
