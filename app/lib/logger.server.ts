@@ -1,3 +1,5 @@
+import { writeSync } from "node:fs";
+
 import pino, { type Logger } from "pino";
 
 import { config } from "./config.server";
@@ -53,13 +55,24 @@ const readable = {
   },
 };
 
+// Production's JSON goes to stdout, synchronously (a line is out before a crash
+// or SIGTERM exit); the command-line scripts move it to stderr, beside their
+// progress, so that their report alone is on stdout.
+let jsonFd = 1;
+const json = { write: (line: string) => void writeSync(jsonFd, line) };
+
+/** For command-line scripts: production's JSON lines to stderr instead of stdout. */
+export function logToStderr() {
+  jsonFd = 2;
+}
+
 function createLogger(): Logger {
   const options = {
     level: "info",
     base: undefined,
     redact: { paths: REDACT_PATHS, censor: "[redacted]" },
   };
-  return config.production ? pino(options, pino.destination({ dest: 1, sync: true })) : pino(options, readable);
+  return pino(options, config.production ? json : readable);
 }
 
 const globalForLogger = globalThis as unknown as { __shopLogger?: Logger };

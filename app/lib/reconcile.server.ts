@@ -5,6 +5,7 @@ import type { CheckoutSession } from "../../db/schema/types";
 import { applyCheckoutSession, HANDLED_EVENT_TYPES, processStripeEvent } from "./orders/state-machine.server";
 import { changes, sessionFacts, transition } from "./orders/transition";
 import { config } from "./config.server";
+import { logger } from "./logger.server";
 import { db, dialectSql, schema } from "./db.server";
 import { acquireLease, LockHeldError, type Lease } from "./locks.server";
 import { describeStripeError } from "./stripe-errors.server";
@@ -232,7 +233,10 @@ async function run(options: ReconcileOptions, lease: Lease | null): Promise<Reco
         }
       } catch (error: unknown) {
         report.events.failed++;
-        console.error(`reconcile: event not applied id=${event.id} type=${event.type}: ${messageOf(error)}`);
+        logger.error(
+          { eventId: event.id, eventType: event.type },
+          `reconcile: event not applied id=${event.id} type=${event.type}: ${messageOf(error)}`,
+        );
       }
       await progress({ phase: "applying", done: i + 1, total: pending.length });
     }
@@ -274,7 +278,10 @@ async function run(options: ReconcileOptions, lease: Lease | null): Promise<Reco
       if (describeStripeError(error).type === "StripeInvalidRequestError") {
         // Not in this Stripe account or mode: nothing Stripe can tell us, and no reason to fail every run.
         report.checkouts.notFound++;
-        console.warn(`reconcile: checkout not found in Stripe id=${row.id}: ${messageOf(error)}`);
+        logger.warn(
+          { checkoutId: row.id },
+          `reconcile: checkout not found in Stripe id=${row.id}: ${messageOf(error)}`,
+        );
         continue;
       }
       throw new ReconcileError(describeStripeFailure(`retrieving checkout ${row.id}`, error), report, { cause: error });
@@ -289,7 +296,7 @@ async function run(options: ReconcileOptions, lease: Lease | null): Promise<Reco
         if (result.fulfilled) report.checkouts.fulfilled++;
       } catch (error: unknown) {
         report.checkouts.failed++;
-        console.error(`reconcile: checkout not applied id=${row.id}: ${messageOf(error)}`);
+        logger.error({ checkoutId: row.id }, `reconcile: checkout not applied id=${row.id}: ${messageOf(error)}`);
       }
     }
     await progress({ phase: "checkouts", done: i + 1, total: stale.length });
@@ -363,12 +370,12 @@ export function startReconcileSchedule(): () => void {
     running = true;
     try {
       const report = await reconcile();
-      console.info(`reconcile (scheduled): ${formatReport(report).slice(1, 3).join("; ")}`);
+      logger.info(`reconcile (scheduled): ${formatReport(report).slice(1, 3).join("; ")}`);
     } catch (error: unknown) {
       if (error instanceof LockHeldError) {
-        console.info(`reconcile (scheduled): skipped, ${error.message}`);
+        logger.info(`reconcile (scheduled): skipped, ${error.message}`);
       } else {
-        console.error(`reconcile (scheduled) failed: ${messageOf(error)}`);
+        logger.error(`reconcile (scheduled) failed: ${messageOf(error)}`);
       }
     } finally {
       running = false;
@@ -378,7 +385,7 @@ export function startReconcileSchedule(): () => void {
   const timer = setInterval(() => void tick(), intervalMs);
   first.unref();
   timer.unref();
-  console.info(`reconcile scheduled every ${minutes} min`);
+  logger.info(`reconcile scheduled every ${minutes} min`);
   return () => {
     clearTimeout(first);
     clearInterval(timer);
