@@ -5,6 +5,7 @@ import * as t from "../../../db/schema/pg";
 import type { CheckoutSession } from "../../../db/schema/types";
 import type { DatabaseHandle } from "../db.server";
 import { retryingSerialization } from "../db-errors.server";
+import { logger } from "../logger.server";
 import { enqueueInTransaction, fulfillAsync, type Tx } from "../fulfillment.server";
 import { type Cause, changeRow } from "./history";
 import { moneyLink } from "./link";
@@ -89,7 +90,10 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
       }
     }
     if (decision.raisedFlag) {
-      console.warn(`checkout not fulfilled: ${decision.raisedFlag} session=${row.id} shopper=${row.shopperId}`);
+      logger.warn(
+        { checkoutId: row.id, flag: decision.raisedFlag },
+        `checkout not fulfilled: ${decision.raisedFlag} session=${row.id} shopper=${row.shopperId}`,
+      );
     }
     let fulfilled = false;
     if (decision.fulfill) {

@@ -4,6 +4,7 @@ import type Stripe from "stripe";
 import * as t from "../../../db/schema/sqlite";
 import type { CheckoutSession } from "../../../db/schema/types";
 import type { DatabaseHandle } from "../db.server";
+import { logger } from "../logger.server";
 import { enqueueInTransactionSync, fulfillSync, type Tx } from "../fulfillment.server";
 import { type Cause, changeRow } from "./history";
 import { moneyLink } from "./link";
@@ -99,7 +100,10 @@ export function sqliteOrderStore(handle: SqliteHandle, context: () => Context) {
       st.linkCustomer.run({ customer: decision.linkCustomer, now, shopper: row.shopperId });
     }
     if (decision.raisedFlag) {
-      console.warn(`checkout not fulfilled: ${decision.raisedFlag} session=${row.id} shopper=${row.shopperId}`);
+      logger.warn(
+        { checkoutId: row.id, flag: decision.raisedFlag },
+        `checkout not fulfilled: ${decision.raisedFlag} session=${row.id} shopper=${row.shopperId}`,
+      );
     }
     let fulfilled = false;
     // The WHERE makes this the single winner even if two writers got here.
