@@ -1,5 +1,3 @@
-import { writeSync } from "node:fs";
-
 import pino, { type Logger } from "pino";
 
 import { config } from "./config.server";
@@ -58,12 +56,13 @@ const readable = {
 // Production's JSON goes to stdout, synchronously (a line is out before a crash
 // or SIGTERM exit); the command-line scripts move it to stderr, beside their
 // progress, so that their report alone is on stdout.
-let jsonFd = 1;
-const json = { write: (line: string) => void writeSync(jsonFd, line) };
+// pino's own destination (sonic-boom) waits out a full pipe (EAGAIN) instead of failing.
+let jsonOut: { write(line: string): unknown } | undefined;
+const json = { write: (line: string) => void (jsonOut ??= pino.destination({ dest: 1, sync: true })).write(line) };
 
 /** For command-line scripts: production's JSON lines to stderr instead of stdout. */
 export function logToStderr() {
-  jsonFd = 2;
+  jsonOut = pino.destination({ dest: 2, sync: true });
 }
 
 function createLogger(): Logger {
