@@ -69,11 +69,11 @@ export default function AdminOrder() {
         </dd>
       </dl>
 
-      <h2>State changes</h2>
+      <h2 id="changes-title">State changes</h2>
       {order.changes.length === 0 ? (
         <p>No state change recorded for this order yet.</p>
       ) : (
-        <ol className="state-changes">
+        <ol className="state-changes" aria-labelledby="changes-title">
           {order.changes.map((change) => (
             <li key={change.id}>
               <Time ms={change.at} />: {change.changes.join(", ")}
