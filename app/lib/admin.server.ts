@@ -215,11 +215,13 @@ export async function recentEvents(limit = 100) {
 export async function reconcileStatus(now = Date.now()) {
   const [row] = await db.select().from(jobCheckpoints).where(eq(jobCheckpoints.name, RECONCILE_JOB)).limit(1);
   const lock = await currentHolder(RECONCILE_JOB);
+  const [run] = await db.select().from(schema.jobRuns).where(eq(schema.jobRuns.name, RECONCILE_JOB)).limit(1);
   const checkpoint = row?.checkpoint ?? (await getCheckpoint());
   return {
     checkpoint,
     checkpointAgeSeconds: checkpoint === null ? null : Math.max(0, Math.floor(now / 1000 - checkpoint)),
     lastRunAt: row?.updatedAt ?? null,
+    lastRun: run ? { finishedAt: run.finishedAt, ok: run.ok, report: JSON.parse(run.report) as string[] } : null,
     lease: lock && lock.expiresAt > now ? { holder: lock.holder, expiresAt: lock.expiresAt } : null,
   };
 }

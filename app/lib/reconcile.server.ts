@@ -151,10 +151,25 @@ export async function reconcile(options: ReconcileOptions = {}): Promise<Reconci
     ? null
     : await acquireLease(RECONCILE_JOB, { ttlMs: LEASE_MS, waitMs: options.waitForLockMs ?? 0 });
   try {
-    return await run(options, lease);
+    const report = await run(options, lease);
+    if (lease) await recordRun(report.ok, formatReport(report));
+    return report;
+  } catch (error: unknown) {
+    if (lease && error instanceof ReconcileError)
+      await recordRun(false, [error.message, ...formatReport(error.report)]);
+    throw error;
   } finally {
     await lease?.release();
   }
+}
+
+/** The last finished run and its report, for the console (/admin/reconcile). */
+async function recordRun(ok: boolean, lines: string[]) {
+  const row = { name: RECONCILE_JOB, finishedAt: Date.now(), ok, report: JSON.stringify(lines) };
+  await db
+    .insert(schema.jobRuns)
+    .values(row)
+    .onConflictDoUpdate({ target: schema.jobRuns.name, set: { finishedAt: row.finishedAt, ok, report: row.report } });
 }
 
 async function run(options: ReconcileOptions, lease: Lease | null): Promise<ReconcileReport> {

@@ -3,7 +3,9 @@ import type Stripe from "stripe";
 import { beforeEach, describe, expect, it } from "vitest";
 
 import { applyCheckoutSession, processStripeEvent } from "~/lib/checkout.server";
+import { acquireLease } from "~/lib/locks.server";
 import { upsertOperator } from "~/lib/operators.server";
+import { RECONCILE_JOB } from "~/lib/reconcile.server";
 import { stripe } from "~/lib/stripe.server";
 import * as catchAll from "~/routes/admin.$";
 import * as ordersPage from "~/routes/admin._index";
@@ -375,6 +377,38 @@ describe("the order's state changes", () => {
     // The webhook arriving later finds nothing left to change.
     await deliverWebhook(id);
     expect(await changesOf(cookie, id)).toHaveLength(1);
+  });
+});
+
+describe("the reconcile page", () => {
+  type Status = { status: { lastRun: { ok: boolean; report: string[] } | null; lease: unknown } };
+  const page = async (cookie: string) =>
+    (await (await call(reconcilePage.loader, getRequest("/admin/reconcile", { cookie }))).json()) as Status;
+  const runNow = (cookie: string) =>
+    call(reconcilePage.action, formRequest("/admin/reconcile", { intent: "run" }, { cookie }));
+
+  it("Run now runs once and the page shows its report; while another run holds the lease: 409, nothing started", async () => {
+    const cookie = await signInCookie();
+    await db.delete(schema.jobRuns);
+    await db.delete(schema.jobLocks);
+    expect((await page(cookie)).status.lastRun).toBeNull();
+
+    const held = await acquireLease(RECONCILE_JOB, { ttlMs: 60_000, waitMs: 0 });
+    try {
+      const refused = await runNow(cookie);
+      expect(refused.status).toBe(409);
+      expect(((await refused.json()) as { lines: string[] }).lines[0]).toMatch(/holds the lease/);
+      expect((await page(cookie)).status.lastRun).toBeNull();
+      expect((await page(cookie)).status.lease).not.toBeNull();
+    } finally {
+      await held.release();
+    }
+
+    const ran = await runNow(cookie);
+    expect(ran.status).toBe(200);
+    const { lines } = (await ran.json()) as { lines: string[] };
+    expect((await page(cookie)).status.lastRun).toEqual({ ok: true, report: lines, finishedAt: expect.any(Number) });
+    expect(lines.length).toBeGreaterThan(0);
   });
 });
 
