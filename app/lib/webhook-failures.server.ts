@@ -12,7 +12,7 @@ const { webhookFailures, stripeEvents } = schema;
  * retry adds to its count), only for events whose signature was good, and
  * rows older than Stripe's retry period are dropped, so the table stays
  * small. A failure is resolved once stripe_events holds the event.
- * docs/decisions/170-webhook-failures.md
+ * docs/decisions/171-webhook-failures.md
  */
 
 const KEPT_MS = 30 * 24 * 60 * 60 * 1000;

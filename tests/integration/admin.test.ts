@@ -413,6 +413,26 @@ describe("the reconcile page", () => {
 });
 
 describe("pages", () => {
+  it("webhook events: the failed deliveries, still failing first, then resolved once the event is stored", async () => {
+    const cookie = await signInCookie();
+    const id = await paidOrder();
+    const stored = await eventFor(id, "checkout.session.completed");
+    await db.delete(schema.webhookFailures);
+    await db.insert(schema.webhookFailures).values([
+      { eventId: stored.id, type: stored.type, error: "SQLITE_BUSY", count: 2, firstAt: 1, lastAt: 3 },
+      { eventId: "evt_test_still_failing", type: "charge.refunded", error: "Error", count: 1, firstAt: 1, lastAt: 2 },
+    ]);
+    const response = await call(eventsPage.loader, getRequest("/admin/events", { cookie }));
+    expect(response.status).toBe(200);
+    const { failures } = (await response.json()) as {
+      failures: { eventId: string; error: string; count: number; resolvedAt: number | null }[];
+    };
+    expect(failures).toEqual([
+      expect.objectContaining({ eventId: "evt_test_still_failing", error: "Error", count: 1, resolvedAt: null }),
+      expect.objectContaining({ eventId: stored.id, error: "SQLITE_BUSY", count: 2, resolvedAt: expect.any(Number) }),
+    ]);
+  });
+
   it("orders: found by id, email and state, flagged first with the reason", async () => {
     const cookie = await signInCookie();
     const paid = await paidOrder();
