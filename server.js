@@ -207,7 +207,7 @@ server.listen(config.port, config.host, () => {
   const { address, port } = server.address();
   const everywhere = address === "::" || address === "0.0.0.0";
   const shown = address.includes(":") ? `[${address}]` : address;
-  console.log(
+  logger.info(
     everywhere
       ? `shop listening on all interfaces (${shown}), port ${port}: http://localhost:${port}`
       : `shop listening on http://${shown}:${port}`,
@@ -247,7 +247,7 @@ for (const signal of ["SIGTERM", "SIGINT"]) {
     if (drainStarted) return;
     drainStarted = true;
     draining = true;
-    console.log(`shutdown: ${signal}, draining ${inFlight.size} request(s) in flight`);
+    logger.info(`shutdown: ${signal}, draining ${inFlight.size} request(s) in flight`);
     // Running jobs finish or are released before the process ends.
     const jobsStopped = stopJobs().catch(() => {});
     server.close(() => void jobsStopped.then(() => process.exit(0)));
@@ -257,7 +257,7 @@ for (const signal of ["SIGTERM", "SIGINT"]) {
     }
     server.closeIdleConnections();
     setTimeout(() => {
-      console.error("shutdown: requests still open after the drain period; exiting");
+      logger.error("shutdown: requests still open after the drain period; exiting");
       process.exit(1);
     }, config.http.requestTimeoutMs + 1_000).unref();
   });

@@ -86,6 +86,8 @@ console.log = console.info = (...args: unknown[]) => void process.stderr.write(`
 
 const app = await loadApp("reconcile", () => import("~/lib/reconcile.server"));
 const { config } = await import("~/lib/config.server");
+// Log lines (JSON in production) beside the progress on stderr; stdout holds the report only.
+(await import("~/lib/logger.server")).logToStderr();
 process.stderr.write(`reconcile: asking ${whichStripe(config)}${dryRun ? " (dry run: nothing is written)" : ""}\n`);
 
 const PHASES = {

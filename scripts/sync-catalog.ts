@@ -24,6 +24,8 @@ console.log = console.info = (...args: unknown[]) => void process.stderr.write(`
 
 const app = await loadApp("sync-catalog", () => import("~/lib/catalog-sync.server"));
 const { config } = await import("~/lib/config.server");
+// Log lines (JSON in production) beside the progress on stderr; stdout holds the report only.
+(await import("~/lib/logger.server")).logToStderr();
 process.stderr.write(`sync-catalog: reading prices from ${whichStripe(config)}\n`);
 
 let code = 0;

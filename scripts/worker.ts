@@ -39,9 +39,10 @@ try {
   }
   throw error;
 }
+const { logger } = await import("~/lib/logger.server");
 const { worker, mailer } = created;
 worker.start();
-console.info(`job worker started owner=${worker.owner} mail=${mailer.describe}`);
+logger.info({ worker: worker.owner }, `job worker started owner=${worker.owner} mail=${mailer.describe}`);
 
 let stopping = false;
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
@@ -49,7 +50,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
     if (stopping) return;
     stopping = true;
     void worker.stop({ graceMs }).finally(() => {
-      console.info("job worker stopped");
+      logger.info("job worker stopped");
       process.exit(0);
     });
   });

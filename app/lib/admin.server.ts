@@ -10,7 +10,7 @@ import { stateInWords, orderLines } from "./orders.server";
 import { getCheckpoint, RECONCILE_JOB } from "./reconcile.server";
 import { Stripe, stripe } from "./stripe.server";
 
-const { checkoutSessions, products, stripeEvents, jobCheckpoints, jobs } = schema;
+const { checkoutSessions, products, stripeEvents, jobCheckpoints, jobs, orderChanges } = schema;
 
 /**
  * What the operator console reads and the one thing it asks Stripe to do
@@ -75,6 +75,70 @@ export async function findOrders(search: string, filter: OrderFilter): Promise<A
   }));
 }
 
+const CHANGE_LABELS: Record<string, string> = {
+  status: "status",
+  paymentStatus: "payment",
+  amountRefunded: "refunded",
+  disputeStatus: "dispute",
+  flag: "flag",
+  subscriptionStatus: "subscription",
+  invoiceStatus: "invoice",
+  fulfilledAt: "fulfilled",
+};
+
+export type StateChange = {
+  id: number;
+  at: number;
+  /** "status: open → complete", "refunded: $0.00 → $12.00", "fulfilled". */
+  changes: string[];
+  eventId: string | null;
+  eventType: string | null;
+  source: string;
+};
+
+/** One order_changes row in words: each changed column, from and to. */
+export function describeChange(before: string, after: string, currency: string | null): string[] {
+  const from = JSON.parse(before) as Record<string, unknown>;
+  const to = JSON.parse(after) as Record<string, unknown>;
+  const shown = (column: string, value: unknown) => {
+    if (value === null || value === undefined) return "none";
+    if (column === "amountRefunded" && typeof value === "number" && currency) return formatMoney(value, currency);
+    return String(value);
+  };
+  return Object.keys(to).map((column) =>
+    column === "fulfilledAt"
+      ? "fulfilled"
+      : `${CHANGE_LABELS[column] ?? column}: ${shown(column, from[column])} → ${shown(column, to[column])}`,
+  );
+}
+
+/** The order's recorded state changes, oldest first, with the event (if any) that brought each. */
+export async function orderStateChanges(checkoutId: string, currency: string | null): Promise<StateChange[]> {
+  const rows = await db
+    .select({
+      id: orderChanges.id,
+      at: orderChanges.at,
+      eventId: orderChanges.eventId,
+      source: orderChanges.source,
+      before: orderChanges.before,
+      after: orderChanges.after,
+      eventType: stripeEvents.type,
+    })
+    .from(orderChanges)
+    .leftJoin(stripeEvents, eq(stripeEvents.id, orderChanges.eventId))
+    .where(eq(orderChanges.checkoutSessionId, checkoutId))
+    .orderBy(orderChanges.at, orderChanges.id)
+    .limit(200);
+  return rows.map((row) => ({
+    id: row.id,
+    at: row.at,
+    changes: describeChange(row.before, row.after, currency),
+    eventId: row.eventId,
+    eventType: row.eventType,
+    source: row.source,
+  }));
+}
+
 export type TimelineEvent = { id: string; type: string; created: number; receivedAt: number; source: string };
 
 /**
@@ -135,6 +199,7 @@ export async function orderDetail(id: string) {
     updatedAt: checkout.updatedAt,
     refundable: checkout.mode === "payment" && checkout.paymentStatus === "paid" && pi !== null,
     events: events satisfies TimelineEvent[],
+    changes: await orderStateChanges(checkout.id, checkout.currency),
     jobs: await orderJobs(checkout.id),
   };
 }
@@ -159,11 +224,13 @@ export async function recentEvents(limit = 100) {
 export async function reconcileStatus(now = Date.now()) {
   const [row] = await db.select().from(jobCheckpoints).where(eq(jobCheckpoints.name, RECONCILE_JOB)).limit(1);
   const lock = await currentHolder(RECONCILE_JOB);
+  const [run] = await db.select().from(schema.jobRuns).where(eq(schema.jobRuns.name, RECONCILE_JOB)).limit(1);
   const checkpoint = row?.checkpoint ?? (await getCheckpoint());
   return {
     checkpoint,
     checkpointAgeSeconds: checkpoint === null ? null : Math.max(0, Math.floor(now / 1000 - checkpoint)),
     lastRunAt: row?.updatedAt ?? null,
+    lastRun: run ? { finishedAt: run.finishedAt, ok: run.ok, report: JSON.parse(run.report) as string[] } : null,
     lease: lock && lock.expiresAt > now ? { holder: lock.holder, expiresAt: lock.expiresAt } : null,
   };
 }

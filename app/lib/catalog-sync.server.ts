@@ -5,6 +5,7 @@ import type { Product } from "../../db/schema/types";
 import * as pgTables from "../../db/schema/pg";
 import * as sqliteTables from "../../db/schema/sqlite";
 import { db, handle, schema } from "./db.server";
+import { logger } from "./logger.server";
 import { describeStripeError } from "./stripe-errors.server";
 import { stripe } from "./stripe.server";
 
@@ -78,7 +79,7 @@ function metadataMaxQuantity(product: Stripe.Product): number | undefined {
   if (raw === undefined || raw.trim() === "") return undefined;
   const n = Number(raw.trim());
   if (!/^\d+$/.test(raw.trim()) || n < 1 || n > MAX_QUANTITY_LIMIT) {
-    console.warn(
+    logger.warn(
       `catalog sync: product ${product.id} has metadata max_quantity="${raw}", not a whole number from 1 to ${MAX_QUANTITY_LIMIT}: ignored`,
     );
     return undefined;
@@ -185,7 +186,7 @@ export function planCatalog(prices: Stripe.Price[], rows: Product[]): Omit<SyncR
           claim(want.slug, row);
           slug = want.slug;
         } else {
-          console.warn(
+          logger.warn(
             `catalog sync: slug "${want.slug}" for ${priceId} is taken by an active product: kept "${row.slug}"`,
           );
         }

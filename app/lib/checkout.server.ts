@@ -6,6 +6,7 @@ import * as sqliteTables from "../../db/schema/sqlite";
 import type { CheckoutSession, Product } from "../../db/schema/types";
 import { checkoutOptionParams } from "./checkout-options.server";
 import { config } from "./config.server";
+import { logger } from "./logger.server";
 import { db, handle, schema } from "./db.server";
 import { checkoutsPerAddress, checkoutsPerShopper, TOO_MANY_CHECKOUTS } from "./rate-limit.server";
 import { describeStripeError } from "./stripe-errors.server";
@@ -347,7 +348,10 @@ async function openCheckout({
       // live): forget it and go on without it, under a key of its own since
       // the parameters differ. docs/decisions/093-stale-stripe-customer.md
       if (!customer || !describeStripeError(error).missingCustomer) throw error;
-      console.warn(`checkout customer missing at Stripe, forgotten shopper=${shopperId} customer=${customer}`);
+      logger.warn(
+        { shopperId, customerId: customer },
+        `checkout customer missing at Stripe, forgotten shopper=${shopperId} customer=${customer}`,
+      );
       await forgetCustomer(shopperId, customer);
       customer = undefined;
       session = await stripe.checkout.sessions.create(paramsFor(undefined), {
@@ -359,13 +363,18 @@ async function openCheckout({
     if (failure.idempotencyConflict) {
       throw new UserError(409, "This form was already submitted. Reload the page to start again.");
     }
-    console.error(
+    logger.error(
+      {
+        ...(cart ? { cart: cart.id } : { product: first.product.slug }),
+        errorType: failure.type,
+        stripeRequestId: failure.requestId,
+      },
       `checkout create failed ${cart ? `cart=${cart.id}` : `product=${first.product.slug}`} type=${failure.type} request=${failure.requestId ?? "-"}`,
     );
     throw new UserError(502, PAYMENT_SERVICE_DOWN);
   }
   if (!session.url) {
-    console.error(`checkout create returned no url session=${session.id}`);
+    logger.error({ checkoutId: session.id }, `checkout create returned no url session=${session.id}`);
     throw new UserError(502, PAYMENT_SERVICE_DOWN);
   }
   const url = session.url;
@@ -373,7 +382,8 @@ async function openCheckout({
   // The subtotal: Stripe's total may also hold shipping (and, once the shopper pays, discounts and tax).
   const expected = linesTotal(lines);
   if (session.amount_subtotal != null && session.amount_subtotal !== expected) {
-    console.warn(
+    logger.warn(
+      { checkoutId: session.id },
       `checkout amount differs from catalog session=${session.id} expected=${expected} stripe=${session.amount_subtotal}`,
     );
   }

@@ -1,3 +1,5 @@
+import { logger } from "./logger.server";
+
 /**
  * What a database error means for the request that met it, on either
  * database: `unavailable` (worth a retry as is: locked, busy, read-only,
@@ -100,7 +102,7 @@ export async function orUnavailable<T>(run: () => Promise<T>): Promise<T> {
     return await run();
   } catch (error: unknown) {
     if (!(error instanceof Response) && isDatabaseUnavailable(error)) {
-      console.error(`database unavailable: ${describeDatabaseError(error)}`);
+      logger.error(`database unavailable: ${describeDatabaseError(error)}`);
       throw new Response("The shop cannot reach its database right now. Please try again in a moment.", {
         status: 503,
         headers: { "Retry-After": String(RETRY_AFTER_SECONDS), "Cache-Control": "no-store" },

@@ -18,6 +18,7 @@ import {
   readCatalog,
 } from "./catalog-file.server";
 import { config } from "./config.server";
+import { logger } from "./logger.server";
 import { describeDatabaseError } from "./db-errors.server";
 
 /**
@@ -124,14 +125,14 @@ export async function openPostgres(
   // An idle client whose connection dropped (a restart, a failover) must not
   // crash the process: the pool discards it and connects anew on next use.
   pool.on("error", (error) => {
-    console.warn(`database: an idle PostgreSQL connection failed and was dropped: ${error.message}`);
+    logger.warn(`database: an idle PostgreSQL connection failed and was dropped: ${error.message}`);
   });
   // The same for a connection in use (terminated by the server mid-transaction):
   // without a listener its 'error' event would end the process; the query
   // itself fails and answers 503, and the pool drops the broken client.
   pool.on("connect", (client) => {
     client.on("error", (error) => {
-      console.warn(`database: a PostgreSQL connection in use failed: ${error.message}`);
+      logger.warn(`database: a PostgreSQL connection in use failed: ${error.message}`);
     });
   });
   const pgDb = drizzlePg(pool, { schema: pgSchema });
@@ -191,7 +192,7 @@ export const dialect: Dialect = handle.dialect;
 if (config.nodeEnv === "development" && !globalForDb.__shopCatalogApplied) {
   globalForDb.__shopCatalogApplied = true;
   const line = describeCatalogChanges(await applyCatalogFile(db, schema));
-  if (line) console.info(line);
+  if (line) logger.info(line);
 }
 
 /**

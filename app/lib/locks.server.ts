@@ -4,6 +4,8 @@ import { hostname } from "node:os";
 import { and, eq, lte, or } from "drizzle-orm";
 
 import { db, schema } from "./db.server";
+import { describeDatabaseError } from "./db-errors.server";
+import { logger } from "./logger.server";
 
 const { jobLocks } = schema;
 
@@ -116,7 +118,7 @@ export async function acquireLease(
         },
         (error: unknown) => {
           // A busy database: the lease still has most of its time; try again next tick.
-          console.warn(`lease renewal failed job=${job}: ${error instanceof Error ? error.message : String(error)}`);
+          logger.warn(`lease renewal failed job=${job}: ${describeDatabaseError(error)}`);
         },
       );
     },

@@ -53,13 +53,25 @@ const readable = {
   },
 };
 
+// Production's JSON goes to stdout, synchronously (a line is out before a crash
+// or SIGTERM exit); the command-line scripts move it to stderr, beside their
+// progress, so that their report alone is on stdout.
+// pino's own destination (sonic-boom) waits out a full pipe (EAGAIN) instead of failing.
+let jsonOut: { write(line: string): unknown } | undefined;
+const json = { write: (line: string) => void (jsonOut ??= pino.destination({ dest: 1, sync: true })).write(line) };
+
+/** For command-line scripts: production's JSON lines to stderr instead of stdout. */
+export function logToStderr() {
+  jsonOut = pino.destination({ dest: 2, sync: true });
+}
+
 function createLogger(): Logger {
   const options = {
     level: "info",
     base: undefined,
     redact: { paths: REDACT_PATHS, censor: "[redacted]" },
   };
-  return config.production ? pino(options, pino.destination({ dest: 1, sync: true })) : pino(options, readable);
+  return pino(options, config.production ? json : readable);
 }
 
 const globalForLogger = globalThis as unknown as { __shopLogger?: Logger };

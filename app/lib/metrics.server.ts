@@ -7,6 +7,7 @@ import { db, schema } from "./db.server";
 import { JOB_STATES } from "./jobs/types";
 import { handledEvent } from "./orders/events";
 import { getCheckpoint } from "./reconcile.server";
+import { unresolvedWebhookFailures } from "./webhook-failures.server";
 
 /**
  * The numbers /metrics serves (Prometheus text, prom-client). Counters are
@@ -102,6 +103,14 @@ function createMetrics() {
         .where(eq(jobs.state, "pending"));
       const oldest = row?.oldest === null || row?.oldest === undefined ? null : Number(row.oldest);
       this.set(oldest === null ? 0 : Math.max(0, Math.floor((Date.now() - oldest) / 1000)));
+    },
+  });
+  new Gauge({
+    name: "shop_webhook_failures_unresolved",
+    help: "Verified webhook events answered 5xx that no later delivery has stored yet, from the database at scrape time.",
+    registers: [registry],
+    async collect() {
+      this.set(await unresolvedWebhookFailures());
     },
   });
   new Gauge({

@@ -12,6 +12,7 @@ import type { CheckoutSession, Product } from "../../db/schema/types";
 import { getCheckout } from "./checkout.server";
 import { applyCheckoutSession } from "./orders/state-machine.server";
 import { config } from "./config.server";
+import { logger } from "./logger.server";
 import { db, dialectSql, schema } from "./db.server";
 import { formatMoney } from "./money";
 import { sessionLookups } from "./rate-limit.server";
@@ -103,7 +104,8 @@ export async function refreshFromStripe(checkout: CheckoutSession): Promise<Chec
   } catch (error: unknown) {
     // Rolled back (a busy database, a failing fulfillment hook): the webhook
     // or the next reload applies it again.
-    console.error(
+    logger.error(
+      { checkoutId: checkout.id },
       `success page: could not apply the retrieved session session=${checkout.id} error=${error instanceof Error ? error.name : typeof error}`,
     );
     return checkout;
@@ -307,6 +309,7 @@ export async function openBillingPortal(shopperId: string | null, checkoutId: st
 function logStripeFailure(error: unknown, message: string) {
   const { type, requestId, unavailable } = describeStripeError(error);
   const line = `${message} type=${type} request=${requestId ?? "-"}`;
-  if (unavailable) console.warn(line);
-  else console.error(line);
+  const fields = { errorType: type, stripeRequestId: requestId };
+  if (unavailable) logger.warn(fields, line);
+  else logger.error(fields, line);
 }

@@ -10,6 +10,7 @@ import {
 } from "./orders/state-machine.server";
 import { changes, refundNews, sessionFacts, transition } from "./orders/transition";
 import { config } from "./config.server";
+import { logger } from "./logger.server";
 import { db, dialectSql, schema } from "./db.server";
 import { acquireLease, LockHeldError, type Lease } from "./locks.server";
 import { describeStripeError } from "./stripe-errors.server";
@@ -158,10 +159,25 @@ export async function reconcile(options: ReconcileOptions = {}): Promise<Reconci
     ? null
     : await acquireLease(RECONCILE_JOB, { ttlMs: LEASE_MS, waitMs: options.waitForLockMs ?? 0 });
   try {
-    return await run(options, lease);
+    const report = await run(options, lease);
+    if (lease) await recordRun(report.ok, formatReport(report));
+    return report;
+  } catch (error: unknown) {
+    if (lease && error instanceof ReconcileError)
+      await recordRun(false, [error.message, ...formatReport(error.report)]);
+    throw error;
   } finally {
     await lease?.release();
   }
+}
+
+/** The last finished run and its report, for the console (/admin/reconcile). */
+async function recordRun(ok: boolean, lines: string[]) {
+  const row = { name: RECONCILE_JOB, finishedAt: Date.now(), ok, report: JSON.stringify(lines) };
+  await db
+    .insert(schema.jobRuns)
+    .values(row)
+    .onConflictDoUpdate({ target: schema.jobRuns.name, set: { finishedAt: row.finishedAt, ok, report: row.report } });
 }
 
 async function run(options: ReconcileOptions, lease: Lease | null): Promise<ReconcileReport> {
@@ -241,7 +257,10 @@ async function run(options: ReconcileOptions, lease: Lease | null): Promise<Reco
         }
       } catch (error: unknown) {
         report.events.failed++;
-        console.error(`reconcile: event not applied id=${event.id} type=${event.type}: ${messageOf(error)}`);
+        logger.error(
+          { eventId: event.id, eventType: event.type },
+          `reconcile: event not applied id=${event.id} type=${event.type}: ${messageOf(error)}`,
+        );
       }
       await progress({ phase: "applying", done: i + 1, total: pending.length });
     }
@@ -283,7 +302,10 @@ async function run(options: ReconcileOptions, lease: Lease | null): Promise<Reco
       if (describeStripeError(error).type === "StripeInvalidRequestError") {
         // Not in this Stripe account or mode: nothing Stripe can tell us, and no reason to fail every run.
         report.checkouts.notFound++;
-        console.warn(`reconcile: checkout not found in Stripe id=${row.id}: ${messageOf(error)}`);
+        logger.warn(
+          { checkoutId: row.id },
+          `reconcile: checkout not found in Stripe id=${row.id}: ${messageOf(error)}`,
+        );
         continue;
       }
       throw new ReconcileError(describeStripeFailure(`retrieving checkout ${row.id}`, error), report, { cause: error });
@@ -293,12 +315,12 @@ async function run(options: ReconcileOptions, lease: Lease | null): Promise<Reco
       if (wouldMove(row, session)) report.checkouts.corrected++;
     } else {
       try {
-        const result = await applyCheckoutSession(session);
+        const result = await applyCheckoutSession(session, "reconcile");
         if (result.changed) report.checkouts.corrected++;
         if (result.fulfilled) report.checkouts.fulfilled++;
       } catch (error: unknown) {
         report.checkouts.failed++;
-        console.error(`reconcile: checkout not applied id=${row.id}: ${messageOf(error)}`);
+        logger.error({ checkoutId: row.id }, `reconcile: checkout not applied id=${row.id}: ${messageOf(error)}`);
       }
     }
     await progress({ phase: "checkouts", done: i + 1, total: stale.length });
@@ -416,12 +438,12 @@ export function startReconcileSchedule(): () => void {
     running = true;
     try {
       const report = await reconcile();
-      console.info(`reconcile (scheduled): ${formatReport(report).slice(1, 3).join("; ")}`);
+      logger.info(`reconcile (scheduled): ${formatReport(report).slice(1, 3).join("; ")}`);
     } catch (error: unknown) {
       if (error instanceof LockHeldError) {
-        console.info(`reconcile (scheduled): skipped, ${error.message}`);
+        logger.info(`reconcile (scheduled): skipped, ${error.message}`);
       } else {
-        console.error(`reconcile (scheduled) failed: ${messageOf(error)}`);
+        logger.error(`reconcile (scheduled) failed: ${messageOf(error)}`);
       }
     } finally {
       running = false;
@@ -431,7 +453,7 @@ export function startReconcileSchedule(): () => void {
   const timer = setInterval(() => void tick(), intervalMs);
   first.unref();
   timer.unref();
-  console.info(`reconcile scheduled every ${minutes} min`);
+  logger.info(`reconcile scheduled every ${minutes} min`);
   return () => {
     clearTimeout(first);
     clearInterval(timer);

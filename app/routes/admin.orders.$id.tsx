@@ -9,7 +9,7 @@ import { orUnavailable } from "~/lib/db-errors.server";
 import { invariantResponse } from "~/lib/http.server";
 import { requireOperator } from "~/lib/operators.server";
 
-/** GET /admin/orders/:id: one order, its state and flags, and every stored event about it. */
+/** GET /admin/orders/:id: one order, its state and flags, each state change with its cause, every stored event about it, its jobs. */
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [{ title: `${data?.order.id ?? "Order"}: console` }];
 
@@ -87,7 +87,34 @@ export default function AdminOrder() {
         </dd>
       </dl>
 
-      <h2>Timeline</h2>
+      <h2 id="changes-title">State changes</h2>
+      {order.changes.length === 0 ? (
+        <p>No state change recorded for this order yet.</p>
+      ) : (
+        <ol className="state-changes" aria-labelledby="changes-title">
+          {order.changes.map((change) => (
+            <li key={change.id}>
+              <Time ms={change.at} />: {change.changes.join(", ")}
+              <br />
+              {change.eventId ? (
+                <>
+                  by <span className="event-type">{change.eventType ?? "event"}</span> <code>{change.eventId}</code> (
+                  {change.source})
+                </>
+              ) : (
+                <>
+                  by{" "}
+                  {change.source === "success_page"
+                    ? "the success page asking Stripe"
+                    : "the reconcile run asking Stripe"}
+                </>
+              )}
+            </li>
+          ))}
+        </ol>
+      )}
+
+      <h2>Events</h2>
       {order.events.length === 0 ? (
         <p>No events stored for this order yet.</p>
       ) : (

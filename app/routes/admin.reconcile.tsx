@@ -13,8 +13,9 @@ import { formatReport, LockHeldError, ReconcileError, reconcile } from "~/lib/re
 import { assertSameOrigin } from "~/lib/security.server";
 
 /**
- * GET /admin/reconcile: the checkpoint's age, when it last moved and who holds
- * the lease. POST ("Run now"): one reconcile run in this request, if nobody
+ * GET /admin/reconcile: the checkpoint's age, when it last moved, the last
+ * run's report (job_runs, written by every run: CLI, schedule, console) and
+ * who holds the lease. POST ("Run now"): one reconcile run in this request, if nobody
  * else holds the lease (the CLI's and the schedule's lease: never two at once).
  */
 
@@ -69,8 +70,18 @@ export default function AdminReconcile() {
             </>
           )}
         </dd>
-        <dt>Last completed run</dt>
+        <dt>Checkpoint last moved</dt>
         <dd>{status.lastRunAt ? <Time ms={status.lastRunAt} /> : "never"}</dd>
+        <dt>Last run</dt>
+        <dd className="last-run">
+          {status.lastRun ? (
+            <>
+              finished <Time ms={status.lastRun.finishedAt} />, {status.lastRun.ok ? "complete" : "incomplete"}
+            </>
+          ) : (
+            "none yet"
+          )}
+        </dd>
         <dt>Lease</dt>
         <dd className="lease">
           {status.lease ? (
@@ -82,6 +93,12 @@ export default function AdminReconcile() {
           )}
         </dd>
       </dl>
+      {status.lastRun ? (
+        <>
+          <h2>Last run's report</h2>
+          <pre className="reconcile-report">{status.lastRun.report.join("\n")}</pre>
+        </>
+      ) : null}
       {result ? (
         <div role="status" className={result.ok ? "notice" : "error-message"}>
           {result.lines.map((line) => (

@@ -274,3 +274,42 @@ export const operatorSessions = pgTable(
   },
   (t) => [index("operator_sessions_operator_idx").on(t.operatorId)],
 );
+
+// An order's timeline: as in db/schema/sqlite.ts.
+export const orderChanges = pgTable(
+  "order_changes",
+  {
+    id: serial("id").primaryKey(),
+    checkoutSessionId: text("checkout_session_id")
+      .notNull()
+      .references(() => checkoutSessions.id, { onDelete: "cascade" }),
+    at: ms("at").notNull(),
+    eventId: text("event_id"),
+    source: text("source").notNull(),
+    before: text("before").notNull(),
+    after: text("after").notNull(),
+  },
+  (t) => [index("order_changes_checkout_idx").on(t.checkoutSessionId, t.at)],
+);
+
+// Verified webhook deliveries answered 5xx: as in db/schema/sqlite.ts.
+export const webhookFailures = pgTable(
+  "webhook_failures",
+  {
+    eventId: text("event_id").primaryKey(),
+    type: text("type").notNull(),
+    error: text("error").notNull(),
+    count: integer("count").notNull(),
+    firstAt: ms("first_at").notNull(),
+    lastAt: ms("last_at").notNull(),
+  },
+  (t) => [index("webhook_failures_last_idx").on(t.lastAt)],
+);
+
+// The last finished run of a job: as in db/schema/sqlite.ts.
+export const jobRuns = pgTable("job_runs", {
+  name: text("name").primaryKey(),
+  finishedAt: ms("finished_at").notNull(),
+  ok: boolean("ok").notNull(),
+  report: text("report").notNull(),
+});

@@ -283,3 +283,51 @@ export const operatorSessions = sqliteTable(
   },
   (t) => [index("operator_sessions_operator_idx").on(t.operatorId)],
 );
+
+// One row per change the state machine made to an order, written in the
+// transaction that made it: the order's timeline. `before`/`after` are JSON
+// objects of the changed columns only (states and amounts, never ids or
+// emails); `event_id` is the Stripe event that brought the news, null for a
+// session retrieved by the success page or the reconcile run (`source`).
+export const orderChanges = sqliteTable(
+  "order_changes",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    checkoutSessionId: text("checkout_session_id")
+      .notNull()
+      .references(() => checkoutSessions.id, { onDelete: "cascade" }),
+    at: integer("at").notNull(),
+    eventId: text("event_id"),
+    source: text("source").notNull(),
+    before: text("before").notNull(),
+    after: text("after").notNull(),
+  },
+  (t) => [index("order_changes_checkout_idx").on(t.checkoutSessionId, t.at)],
+);
+
+// Verified webhook deliveries the shop answered 5xx (their transaction rolled
+// back, so no stripe_events row): one row per event id, written outside that
+// transaction. A failure is resolved once stripe_events holds the event (a
+// later delivery or the reconcile run stored it). The error is a code or
+// class name, never the payload.
+export const webhookFailures = sqliteTable(
+  "webhook_failures",
+  {
+    eventId: text("event_id").primaryKey(),
+    type: text("type").notNull(),
+    error: text("error").notNull(),
+    count: integer("count").notNull(),
+    firstAt: integer("first_at").notNull(),
+    lastAt: integer("last_at").notNull(),
+  },
+  (t) => [index("webhook_failures_last_idx").on(t.lastAt)],
+);
+
+// The last finished run of a job (the reconcile run): when, whether it
+// completed, and its report (the lines the CLI prints: counts and a reason).
+export const jobRuns = sqliteTable("job_runs", {
+  name: text("name").primaryKey(),
+  finishedAt: integer("finished_at").notNull(),
+  ok: integer("ok", { mode: "boolean" }).notNull(),
+  report: text("report").notNull(),
+});

@@ -16,6 +16,8 @@ export type Refund = typeof sqlite.refunds.$inferSelect;
 export type JobLock = typeof sqlite.jobLocks.$inferSelect;
 export type Job = typeof sqlite.jobs.$inferSelect;
 export type Operator = typeof sqlite.operators.$inferSelect;
+export type OrderChange = typeof sqlite.orderChanges.$inferSelect;
+export type WebhookFailure = typeof sqlite.webhookFailures.$inferSelect;
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type Rows<S> = { [K in keyof S]: S[K] extends { $inferSelect: infer R } ? R : never };

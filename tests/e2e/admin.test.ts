@@ -9,8 +9,8 @@ import { shopPerFile, shopperPerTest } from "./support/scaffold";
 
 /**
  * An operator in Chromium against the built app and the emulator: signs in,
- * finds a paid order by its checkout id, reads its timeline, refunds part of
- * it on the confirm page, and sees Stripe's refund event arrive on the
+ * finds a paid order by its checkout id, reads its timeline (each state change
+ * with its time and cause, every event), refunds part of it on the confirm page, and sees Stripe's refund event arrive on the
  * order's page once the webhook lands. JavaScript off and on.
  */
 
@@ -59,6 +59,15 @@ describe.each([false, true])("the console in Chromium, JavaScript enabled: %s", 
     await see(page.getByRole("heading", { level: 1, name: `Order ${sessionId}` }), "the order's page");
     await see(page.getByText("checkout.session.completed"), "the completion event in the timeline");
     await see(page.getByText("complete / paid"), "the order's state");
+    // Each change of state, with its time and what brought it (the webhook or the success page asking Stripe).
+    const changes = page.getByRole("list", { name: "State changes" }).getByRole("listitem");
+    await see(
+      changes.filter({ hasText: "status: open → complete, payment: unpaid → paid, fulfilled" }),
+      "the payment's state change",
+    );
+    expect(await changes.first().innerText()).toMatch(
+      /\sby (checkout\.session\.completed evt_\w+ \(webhook\)|the success page asking Stripe)$/,
+    );
     expect(await page.getByText("charge.refunded").count()).toBe(0);
 
     await page.getByLabel("Amount (empty: all that is left)").fill("5.00");
@@ -74,7 +83,11 @@ describe.each([false, true])("the console in Chromium, JavaScript enabled: %s", 
       arrived = (await page.getByText("charge.refunded").count()) > 0;
       if (!arrived) await new Promise((resolve) => setTimeout(resolve, 250));
     }
-    await see(page.getByText("charge.refunded"), "the refund's event in the timeline");
+    await see(page.getByText("charge.refunded").first(), "the refund's event in the timeline");
+    await see(
+      changes.filter({ hasText: "refunded: $0.00 → $5.00" }).filter({ hasText: "charge.refunded" }),
+      "the refund's state change, made by Stripe's event",
+    );
     const refunds = await shop.stripe.requestsTo("POST", "/v1/refunds");
     expect(refunds).toHaveLength(1);
   });

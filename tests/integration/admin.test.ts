@@ -2,8 +2,11 @@ import { eq } from "drizzle-orm";
 import type Stripe from "stripe";
 import { beforeEach, describe, expect, it } from "vitest";
 
-import { processStripeEvent } from "~/lib/checkout.server";
+import { applyCheckoutSession, processStripeEvent } from "~/lib/checkout.server";
+import { acquireLease } from "~/lib/locks.server";
 import { upsertOperator } from "~/lib/operators.server";
+import { RECONCILE_JOB } from "~/lib/reconcile.server";
+import { stripe } from "~/lib/stripe.server";
 import * as catchAll from "~/routes/admin.$";
 import * as ordersPage from "~/routes/admin._index";
 import * as eventsPage from "~/routes/admin.events";
@@ -15,7 +18,7 @@ import * as refundPage from "~/routes/admin.orders.$id_.refund";
 import * as reconcilePage from "~/routes/admin.reconcile";
 import { db, query, schema, snapshot } from "../support/db";
 import { cookieFrom, formRequest, getRequest, settle } from "../support/http";
-import { buy, deliverWebhook, emu, newShopper, resetData, tamper } from "./success-support";
+import { buy, deliverWebhook, emu, eventFor, newShopper, resetData, tamper } from "./success-support";
 
 /** The operator console: who gets in, the sign-in bound, cross-site posts, refunds through the emulator. */
 
@@ -275,11 +278,21 @@ describe("refunds from the console", () => {
     for (const event of [...created, ...(await stripeEventsOf("charge.refunded"))]) {
       await processStripeEvent(event, { payload: JSON.stringify(event), source: "webhook" });
     }
-    const after = (await (await order()).json()) as { order: { events: { type: string }[]; stateInWords: string } };
+    const after = (await (await order()).json()) as {
+      order: {
+        events: { type: string }[];
+        stateInWords: string;
+        changes: { changes: string[]; eventType: string | null }[];
+      };
+    };
     expect(after.order.events.map((e) => e.type)).toEqual(
       expect.arrayContaining(["refund.created", "charge.refunded"]),
     );
     expect(after.order.stateInWords).toMatch(/^Refunded \$5\.00 of /);
+    // The refund's state change, by whichever of its events landed first.
+    const refunded = after.order.changes.filter((c) => c.changes.includes("refunded: $0.00 → $5.00"));
+    expect(refunded).toHaveLength(1);
+    expect(["refund.created", "charge.refunded"]).toContain(refunded[0]!.eventType);
   });
 
   it("more than is left: a clear message on the confirm page and at submit, nothing sent to Stripe", async () => {
@@ -327,7 +340,106 @@ describe("refunds from the console", () => {
   });
 });
 
+type Change = { at: number; changes: string[]; eventId: string | null; eventType: string | null; source: string };
+const changesOf = async (cookie: string, id: string) =>
+  (
+    (await (await call(orderPage.loader, getRequest(`/admin/orders/${id}`, { cookie }), { id })).json()) as {
+      order: { changes: Change[] };
+    }
+  ).order.changes;
+
+describe("the order's state changes", () => {
+  it("each change of state with its time and the event that made it; a duplicate event adds none", async () => {
+    const cookie = await signInCookie();
+    const id = await paidOrder();
+    const completed = await eventFor(id, "checkout.session.completed");
+    const [change] = await changesOf(cookie, id);
+    expect(await changesOf(cookie, id)).toHaveLength(1);
+    expect(change).toMatchObject({
+      changes: ["status: open → complete", "payment: unpaid → paid", "fulfilled"],
+      eventId: completed.id,
+      eventType: "checkout.session.completed",
+      source: "webhook",
+    });
+    expect(change!.at).toBeGreaterThan(0);
+
+    expect((await deliverWebhook(id)).duplicate).toBe(true);
+    expect(await changesOf(cookie, id)).toHaveLength(1);
+  });
+
+  it("a session the success page retrieved from Stripe: the change names the success page, no event", async () => {
+    const cookie = await signInCookie();
+    const id = await buy("ceramic-pour-over", await newShopper(), 1);
+    expect(await changesOf(cookie, id)).toEqual([]);
+    await emu.pay(id, "card", "buyer@example.com");
+    await applyCheckoutSession(await stripe.checkout.sessions.retrieve(id));
+    expect(await changesOf(cookie, id)).toEqual([
+      expect.objectContaining({
+        changes: ["status: open → complete", "payment: unpaid → paid", "fulfilled"],
+        eventId: null,
+        eventType: null,
+        source: "success_page",
+      }),
+    ]);
+    // The webhook arriving later finds nothing left to change.
+    await deliverWebhook(id);
+    expect(await changesOf(cookie, id)).toHaveLength(1);
+  });
+});
+
+describe("the reconcile page", () => {
+  type Status = { status: { lastRun: { ok: boolean; report: string[] } | null; lease: unknown } };
+  const page = async (cookie: string) =>
+    (await (await call(reconcilePage.loader, getRequest("/admin/reconcile", { cookie }))).json()) as Status;
+  const runNow = (cookie: string) =>
+    call(reconcilePage.action, formRequest("/admin/reconcile", { intent: "run" }, { cookie }));
+
+  it("Run now runs once and the page shows its report; while another run holds the lease: 409, nothing started", async () => {
+    const cookie = await signInCookie();
+    await db.delete(schema.jobRuns);
+    await db.delete(schema.jobLocks);
+    expect((await page(cookie)).status.lastRun).toBeNull();
+
+    const held = await acquireLease(RECONCILE_JOB, { ttlMs: 60_000, waitMs: 0 });
+    try {
+      const refused = await runNow(cookie);
+      expect(refused.status).toBe(409);
+      expect(((await refused.json()) as { lines: string[] }).lines[0]).toMatch(/holds the lease/);
+      expect((await page(cookie)).status.lastRun).toBeNull();
+      expect((await page(cookie)).status.lease).not.toBeNull();
+    } finally {
+      await held.release();
+    }
+
+    const ran = await runNow(cookie);
+    expect(ran.status).toBe(200);
+    const { lines } = (await ran.json()) as { lines: string[] };
+    expect((await page(cookie)).status.lastRun).toEqual({ ok: true, report: lines, finishedAt: expect.any(Number) });
+    expect(lines.length).toBeGreaterThan(0);
+  });
+});
+
 describe("pages", () => {
+  it("webhook events: the failed deliveries, still failing first, then resolved once the event is stored", async () => {
+    const cookie = await signInCookie();
+    const id = await paidOrder();
+    const stored = await eventFor(id, "checkout.session.completed");
+    await db.delete(schema.webhookFailures);
+    await db.insert(schema.webhookFailures).values([
+      { eventId: stored.id, type: stored.type, error: "SQLITE_BUSY", count: 2, firstAt: 1, lastAt: 3 },
+      { eventId: "evt_test_still_failing", type: "charge.refunded", error: "Error", count: 1, firstAt: 1, lastAt: 2 },
+    ]);
+    const response = await call(eventsPage.loader, getRequest("/admin/events", { cookie }));
+    expect(response.status).toBe(200);
+    const { failures } = (await response.json()) as {
+      failures: { eventId: string; error: string; count: number; resolvedAt: number | null }[];
+    };
+    expect(failures).toEqual([
+      expect.objectContaining({ eventId: "evt_test_still_failing", error: "Error", count: 1, resolvedAt: null }),
+      expect.objectContaining({ eventId: stored.id, error: "SQLITE_BUSY", count: 2, resolvedAt: expect.any(Number) }),
+    ]);
+  });
+
   it("orders: found by id, email and state, flagged first with the reason", async () => {
     const cookie = await signInCookie();
     const paid = await paidOrder();

@@ -125,7 +125,7 @@ describe("SIGTERM drains keep-alive connections", () => {
     await new Promise((r) => setTimeout(r, 300));
 
     // The next connection is tried once the server says it is draining (the signal is handled).
-    const drainingLine = server.nextLine(/^shutdown: SIGTERM, draining/);
+    const drainingLine = server.nextLine(/shutdown: SIGTERM, draining/);
     server.child.kill("SIGTERM");
     await drainingLine;
     const idleClosed = await idle.closed();

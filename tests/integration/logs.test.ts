@@ -2,9 +2,11 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
 import { REDACT_PATHS, readableLine } from "~/lib/logger.server";
+import { hashPassword } from "~/lib/operators.server";
+import { openServerDb, schema } from "../support/db";
 import { emulatorControl } from "../support/emulator";
 import { BUILT_SERVER_ENV, startBuiltServer, type Proc } from "../support/server";
-import { sign, stripeEvent } from "../support/stripe-fixtures";
+import { CHECKOUT_EVENT, sessionFor, sign, storeCheckout, stripeEvent } from "../support/stripe-fixtures";
 
 /** The built server's log: JSON lines with a request id, and none of the secrets a request carried. */
 
@@ -18,7 +20,7 @@ beforeAll(async () => {
 afterAll(() => server?.stop());
 
 describe("the log", () => {
-  it("holds ids, types and request ids, never cookies, tokens, signatures, passwords, payloads or secrets", async () => {
+  it("holds ids, types and request ids, never cookies, tokens, signatures, passwords, emails, payloads or secrets", async () => {
     const cookieValue = "cookie-value-never-logged-7f3a";
     const password = "password-never-logged-9c2e";
     const payloadMarker = "payload-marker-never-logged-41d0";
@@ -46,14 +48,58 @@ describe("the log", () => {
     expect(delivered.status).toBe(200);
     const requestId = delivered.headers.get("X-Request-Id");
 
+    // An operator signs in and reads an order: neither the password nor the session cookie is logged.
+    const operatorPassword = "operator-password-never-logged-5b71";
+    const emailMarker = "buyer-never-logged-3e9a@example.com";
+    const serverDb = await openServerDb(server);
+    await serverDb.db
+      .insert(schema.operators)
+      .values({ email: "ops@example.com", passwordHash: await hashPassword(operatorPassword) });
+    const checkout = await storeCheckout(serverDb.db);
+    await serverDb.close();
+    const signedIn = await fetch(`${server.url}/admin/login`, {
+      method: "POST",
+      redirect: "manual",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ email: "ops@example.com", password: operatorPassword }).toString(),
+    });
+    expect(signedIn.status).toBe(303);
+    const operatorCookie = signedIn.headers.get("Set-Cookie")!.split(";")[0]!;
+    const operatorCookieValue = operatorCookie.split("=").slice(1).join("=");
+    expect(operatorCookieValue.length).toBeGreaterThan(16);
+    // A paid completion naming the buyer's email, then the order's console page.
+    const completion = stripeEvent(
+      CHECKOUT_EVENT.completed,
+      sessionFor(checkout, "paid", { customer_details: { email: emailMarker } as never }),
+    );
+    const completionBody = JSON.stringify(completion);
+    const paid = await fetch(`${server.url}/stripe/webhook`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Stripe-Signature": sign(completionBody) },
+      body: completionBody,
+    });
+    expect(paid.status).toBe(200);
+    const orderPage = await fetch(`${server.url}/admin/orders/${checkout.id}`, { headers: { Cookie: operatorCookie } });
+    expect(orderPage.status).toBe(200);
+    expect(await orderPage.text()).toContain(emailMarker);
+
     // The lines reach this process through a pipe, a moment after the answers.
     await vi.waitFor(() =>
       expect(server.output.some((l) => l.includes(`"requestId":"${requestId}","method"`))).toBe(true),
+    );
+    await vi.waitFor(() =>
+      expect(
+        server.output.some((l) => l.includes(`"requestId":"${orderPage.headers.get("X-Request-Id")}","method"`)),
+      ).toBe(true),
     );
     const output = server.output.join("\n");
     for (const secret of [
       cookieValue,
       password,
+      operatorPassword,
+      operatorCookieValue,
+      decodeURIComponent(operatorCookieValue),
+      emailMarker,
       payloadMarker,
       signature,
       signature.split(",v1=")[1]!,
@@ -74,6 +120,18 @@ describe("the log", () => {
       eventId: event.id,
       eventType: "customer.created",
     });
+    // Every field of every line is one of these: ids, types, levels, times, codes; never a header, body or payload.
+    const FIELDS = new Set(
+      "level time msg requestId method route status ms eventId eventType checkoutId flag shopperId customerId worker product errorType stripeRequestId".split(
+        " ",
+      ),
+    );
+    for (const entry of entries) {
+      expect(
+        Object.keys(entry).filter((key) => !FIELDS.has(key)),
+        String(entry.msg),
+      ).toEqual([]);
+    }
     expect(entries.filter((e) => e.msg === "request" && e.requestId === requestId)).toEqual([
       expect.objectContaining({ route: "routes/stripe.webhook", status: 200, method: "POST" }),
     ]);

@@ -68,8 +68,14 @@ describe("GET /metrics", () => {
       .update(schema.checkoutSessions)
       .set({ flag: "amount differs" })
       .where(eq(schema.checkoutSessions.id, flagged.id));
+    // Two deliveries that failed (answered 5xx, kept in webhook_failures): one a later delivery stored, one not.
+    const completedEvent = stripeEvent(CHECKOUT_EVENT.completed, sessionFor(paid, "paid"));
+    await serverDb.db.insert(schema.webhookFailures).values([
+      { eventId: completedEvent.id, type: completedEvent.type, error: "SQLITE_BUSY", count: 1, firstAt: 1, lastAt: 1 },
+      { eventId: "evt_test_still_failing", type: completedEvent.type, error: "Error", count: 2, firstAt: 1, lastAt: 2 },
+    ]);
     await serverDb.close();
-    const completed = JSON.stringify(stripeEvent(CHECKOUT_EVENT.completed, sessionFor(paid, "paid")), null, 2);
+    const completed = JSON.stringify(completedEvent, null, 2);
     const other = JSON.stringify(stripeEvent("customer.created", { id: "cus_test_1", object: "customer" }), null, 2);
     expect((await postWebhook(other, sign(other))).status).toBe(200);
     expect((await postWebhook(other, sign(other))).status).toBe(200); // a duplicate
@@ -97,5 +103,6 @@ describe("GET /metrics", () => {
     expect(sample(text, "shop_orders_fulfilled")).toBe(1);
     expect(sample(text, "shop_orders_flagged")).toBe(1);
     expect(sample(text, "shop_reconcile_checkpoint_age_seconds")).toBe(-1);
+    expect(sample(text, "shop_webhook_failures_unresolved")).toBe(1);
   });
 });

@@ -118,7 +118,8 @@ function builtServerTransport(): Transport {
     },
     async logs() {
       await settled();
-      return server.output;
+      // Production logs are JSON lines (app/lib/logger.server.ts): their messages are what the app said.
+      return server.output.map((line) => (line.startsWith("{") ? String(JSON.parse(line).msg) : line));
     },
   };
 }

@@ -1,6 +1,7 @@
 import path from "node:path";
 
 import { config, ConfigError } from "../config.server";
+import { logger } from "../logger.server";
 import { handle } from "../db.server";
 import { folderMailer, type Mailer, smtpMailer } from "../mail.server";
 import { shopHandlers } from "./handlers.server";
@@ -52,6 +53,6 @@ export function startJobs({ graceMs = 4_000 }: { graceMs?: number } = {}): () =>
   if (!config.worker) return async () => {};
   const { worker, mailer } = createConfiguredWorker();
   worker.start();
-  console.info(`job worker started owner=${worker.owner} mail=${mailer.describe}`);
+  logger.info({ worker: worker.owner }, `job worker started owner=${worker.owner} mail=${mailer.describe}`);
   return () => worker.stop({ graceMs });
 }

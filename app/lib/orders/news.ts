@@ -1,5 +1,6 @@
 import type Stripe from "stripe";
 
+import { logger } from "../logger.server";
 import { handledEvent } from "./events";
 import {
   chargeNews,
@@ -68,7 +69,8 @@ export function warnForeign(news: StoredNews) {
   // A payment link, another app on the same account, or a session from before
   // this database: the event is recorded, nothing is fulfilled.
   if (effect === "completed" || effect === "async_succeeded") {
-    console.warn(
+    logger.warn(
+      { checkoutId: session.id },
       `checkout not created by this shop, not fulfilled session=${session.id} client_reference_id=${session.clientReferenceId ?? "-"} payment_link=${session.paymentLinkId ?? "-"}`,
     );
   }

@@ -5,9 +5,11 @@ import * as t from "../../../db/schema/pg";
 import type { CheckoutSession } from "../../../db/schema/types";
 import type { DatabaseHandle } from "../db.server";
 import { retryingSerialization } from "../db-errors.server";
+import { logger } from "../logger.server";
 import { enqueueInTransaction, fulfillAsync, type Tx } from "../fulfillment.server";
 import { settleCartAsync } from "./cart-settle.server";
 import { LINKED_EVENT_TYPES } from "./events";
+import { type Cause, changeRow } from "./history";
 import { linkIdOf, moneyLink } from "./link";
 import { type ApplyResult, type EventSource, newsOf, nothing, objectIdOf, storedNews, warnForeign } from "./news";
 import type { OrderStore } from "./sqlite-store.server";
@@ -49,7 +51,7 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
     return row;
   }
 
-  async function apply(tx: PgTx, news: StoredNews): Promise<ApplyResult> {
+  async function apply(tx: PgTx, news: StoredNews, cause: Cause): Promise<ApplyResult> {
     const row = await rowFor(tx, news);
     if (!row) {
       warnForeign(news);
@@ -76,6 +78,10 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
         .where(eq(t.checkoutSessions.id, row.id))
         .returning();
     }
+    const fulfilled = fulfill && current !== undefined;
+    // The order's timeline: what changed, when, and which news did it (app/lib/orders/history.ts).
+    const history = changeRow(row, decision.update, fulfilled ? now : null, cause, now);
+    if (history) await tx.tx.insert(t.orderChanges).values(history);
     if (decision.refund) {
       const { status, eventAt } = decision.refund;
       await tx.tx
@@ -86,7 +92,7 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
     for (const linkId of [decision.linkedSubscription, decision.linkedPaymentIntent]) {
       if (!linkId) continue;
       await lockLink(tx, linkId);
-      await replayLinked(tx, linkId);
+      await replayLinked(tx, linkId, cause);
     }
     // The fulfillment hooks see the order as the replays left it.
     if ((decision.linkedSubscription || decision.linkedPaymentIntent) && current) {
@@ -114,13 +120,15 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
       }
     }
     if (decision.raisedFlag) {
-      console.warn(`checkout not fulfilled: ${decision.raisedFlag} session=${row.id} shopper=${row.shopperId}`);
+      logger.warn(
+        { checkoutId: row.id, flag: decision.raisedFlag },
+        `checkout not fulfilled: ${decision.raisedFlag} session=${row.id} shopper=${row.shopperId}`,
+      );
     }
     if (fulfill && current) {
       await fulfillAsync(tx, current);
       await settleCartAsync(tx, current);
     }
-    const fulfilled = fulfill && current !== undefined;
     // Revocations, reinstatements, renewals: enqueued with the news that decides them (their keys make it once).
     for (const job of decision.jobs) await enqueueInTransaction(tx, job, now);
     const flag = decision.update.flag !== undefined ? decision.update.flag : row.flag;
@@ -135,7 +143,7 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
   }
 
   /** The events stored under `linkId` (a subscription or payment intent; object_id for rows from before link_id). */
-  async function replayLinked(tx: PgTx, linkId: string) {
+  async function replayLinked(tx: PgTx, linkId: string, cause: Cause) {
     const earlier = await tx.tx
       .select({ payload: t.stripeEvents.payload })
       .from(t.stripeEvents)
@@ -148,7 +156,7 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
       .orderBy(asc(t.stripeEvents.created), asc(t.stripeEvents.receivedAt));
     for (const stored of earlier) {
       const news = storedNews(stored);
-      if (news) await apply(tx, news);
+      if (news) await apply(tx, news, cause);
     }
   }
 
@@ -172,10 +180,12 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
             .onConflictDoNothing()
             .returning({ id: t.stripeEvents.id });
           if (inserted.length === 0) return { ...nothing(), duplicate: true };
-          return news ? apply({ dialect: "postgres", tx }, news) : nothing();
+          return news ? apply({ dialect: "postgres", tx }, news, { eventId: event.id, source }) : nothing();
         }),
       ),
-    applyNews: (news: StoredNews) =>
-      retryingSerialization(() => db.transaction((tx) => apply({ dialect: "postgres", tx }, news))),
+    applyNews: (news: StoredNews, source: EventSource) =>
+      retryingSerialization(() =>
+        db.transaction((tx) => apply({ dialect: "postgres", tx }, news, { eventId: null, source })),
+      ),
   };
 }

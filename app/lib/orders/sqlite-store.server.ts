@@ -4,9 +4,11 @@ import type Stripe from "stripe";
 import * as t from "../../../db/schema/sqlite";
 import type { CheckoutSession } from "../../../db/schema/types";
 import type { DatabaseHandle } from "../db.server";
+import { logger } from "../logger.server";
 import { enqueueInTransactionSync, fulfillSync, type Tx } from "../fulfillment.server";
 import { settleCartSync } from "./cart-settle.server";
 import { LINKED_EVENT_TYPES } from "./events";
+import { type Cause, changeRow } from "./history";
 import { linkIdOf, moneyLink } from "./link";
 import { type ApplyResult, type EventSource, newsOf, nothing, objectIdOf, storedNews, warnForeign } from "./news";
 import { type Context, changes, type RefundFact, type StoredNews, transition } from "./transition";
@@ -77,7 +79,7 @@ export function sqliteOrderStore(handle: SqliteHandle, context: () => Context) {
     return db.select().from(t.checkoutSessions).where(moneyLink(t.checkoutSessions, news)).limit(1).get();
   }
 
-  function apply(tx: SqliteTx, news: StoredNews): ApplyResult {
+  function apply(tx: SqliteTx, news: StoredNews, cause: Cause): ApplyResult {
     const row = rowFor(news);
     if (!row) {
       warnForeign(news);
@@ -100,6 +102,10 @@ export function sqliteOrderStore(handle: SqliteHandle, context: () => Context) {
         .returning()
         .get();
     }
+    const fulfilled = fulfill && current !== undefined;
+    // The order's timeline: what changed, when, and which news did it (app/lib/orders/history.ts).
+    const history = changeRow(row, decision.update, fulfilled ? now : null, cause, now);
+    if (history) tx.tx.insert(t.orderChanges).values(history).run();
     if (decision.refund) {
       const { status, eventAt } = decision.refund;
       tx.tx
@@ -111,8 +117,8 @@ export function sqliteOrderStore(handle: SqliteHandle, context: () => Context) {
     // Subscription, invoice, charge, refund and dispute events can land before
     // the completion that links their subscription or payment intent to this
     // checkout; they were recorded, so apply them now.
-    if (decision.linkedSubscription) replayLinked(tx, decision.linkedSubscription);
-    if (decision.linkedPaymentIntent) replayLinked(tx, decision.linkedPaymentIntent);
+    if (decision.linkedSubscription) replayLinked(tx, decision.linkedSubscription, cause);
+    if (decision.linkedPaymentIntent) replayLinked(tx, decision.linkedPaymentIntent, cause);
     // The fulfillment hooks see the order as the replays left it.
     if ((decision.linkedSubscription || decision.linkedPaymentIntent) && current) {
       current = st.checkoutById.get({ id: row.id });
@@ -121,13 +127,15 @@ export function sqliteOrderStore(handle: SqliteHandle, context: () => Context) {
       st.linkCustomer.run({ customer: decision.linkCustomer, now, shopper: row.shopperId });
     }
     if (decision.raisedFlag) {
-      console.warn(`checkout not fulfilled: ${decision.raisedFlag} session=${row.id} shopper=${row.shopperId}`);
+      logger.warn(
+        { checkoutId: row.id, flag: decision.raisedFlag },
+        `checkout not fulfilled: ${decision.raisedFlag} session=${row.id} shopper=${row.shopperId}`,
+      );
     }
     if (fulfill && current) {
       fulfillSync(tx, current);
       settleCartSync(tx, current);
     }
-    const fulfilled = fulfill && current !== undefined;
     // Revocations, reinstatements, renewals: enqueued with the news that decides them (their keys make it once).
     for (const job of decision.jobs) enqueueInTransactionSync(tx, job, now);
     const flag = decision.update.flag !== undefined ? decision.update.flag : row.flag;
@@ -142,7 +150,7 @@ export function sqliteOrderStore(handle: SqliteHandle, context: () => Context) {
   }
 
   /** The events stored under `linkId` (a subscription or payment intent; object_id for rows from before link_id). */
-  function replayLinked(tx: SqliteTx, linkId: string) {
+  function replayLinked(tx: SqliteTx, linkId: string, cause: Cause) {
     const earlier = tx.tx
       .select({ payload: t.stripeEvents.payload })
       .from(t.stripeEvents)
@@ -156,7 +164,7 @@ export function sqliteOrderStore(handle: SqliteHandle, context: () => Context) {
       .all();
     for (const stored of earlier) {
       const news = storedNews(stored);
-      if (news) apply(tx, news);
+      if (news) apply(tx, news, cause);
     }
   }
 
@@ -176,13 +184,15 @@ export function sqliteOrderStore(handle: SqliteHandle, context: () => Context) {
             source,
           });
           if (!inserted) return { ...nothing(), duplicate: true };
-          return news ? apply({ dialect: "sqlite", tx }, news) : nothing();
+          return news ? apply({ dialect: "sqlite", tx }, news, { eventId: event.id, source }) : nothing();
         },
         { behavior: "immediate" },
       );
     },
-    async applyNews(news: StoredNews): Promise<ApplyResult> {
-      return db.transaction((tx) => apply({ dialect: "sqlite", tx }, news), { behavior: "immediate" });
+    async applyNews(news: StoredNews, source: EventSource): Promise<ApplyResult> {
+      return db.transaction((tx) => apply({ dialect: "sqlite", tx }, news, { eventId: null, source }), {
+        behavior: "immediate",
+      });
     },
   };
 }

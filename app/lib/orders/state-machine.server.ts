@@ -37,9 +37,12 @@ export function processStripeEvent(
  * Applies a Checkout Session as Stripe reports it now (retrieved by the
  * success page or the reconcile command), with no event to record.
  */
-export async function applyCheckoutSession(session: Stripe.Checkout.Session): Promise<ApplyResult> {
+export async function applyCheckoutSession(
+  session: Stripe.Checkout.Session,
+  source: Exclude<EventSource, "webhook"> = "success_page",
+): Promise<ApplyResult> {
   const facts = sessionFacts(session);
-  return facts ? store.applyNews({ kind: "session", effect: "retrieved", session: facts }) : nothing();
+  return facts ? store.applyNews({ kind: "session", effect: "retrieved", session: facts }, source) : nothing();
 }
 
 /**
@@ -48,5 +51,5 @@ export async function applyCheckoutSession(session: Stripe.Checkout.Session): Pr
  */
 export async function applyRefund(refund: Stripe.Refund): Promise<ApplyResult> {
   const news = refundNews(refund, Math.floor(Date.now() / 1000));
-  return news ? store.applyNews(news) : nothing();
+  return news ? store.applyNews(news, "reconcile") : nothing();
 }
