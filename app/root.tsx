@@ -1,6 +1,15 @@
 import type { LinksFunction, LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
 import { json } from "@remix-run/node";
-import { Links, Meta, Outlet, Scripts, ScrollRestoration, useRouteLoaderData, Link } from "@remix-run/react";
+import {
+  Links,
+  Meta,
+  Outlet,
+  Scripts,
+  ScrollRestoration,
+  useMatches,
+  useRouteLoaderData,
+  Link,
+} from "@remix-run/react";
 import type { ReactNode } from "react";
 
 import { GeneralErrorBoundary } from "./components/error-boundary";
@@ -40,8 +49,24 @@ async function headerCartCount(request: Request): Promise<number | null> {
   }
 }
 
+/**
+ * The cart count a page's own loader read, the deepest page first: a loader
+ * that can change the cart (the success page records a payment, which
+ * settles the cart) counts it afterwards, while the root loader ran beside it
+ * and counted it before.
+ */
+function pageCartCount(matches: ReturnType<typeof useMatches>): number | undefined {
+  for (const match of [...matches].reverse()) {
+    if (match.id === "root") continue;
+    const count = (match.data as { cartCount?: unknown } | null | undefined)?.cartCount;
+    if (typeof count === "number") return count;
+  }
+  return undefined;
+}
+
 export function Layout({ children }: { children: ReactNode }) {
   const data = useRouteLoaderData<typeof loader>("root");
+  const cartCount = pageCartCount(useMatches()) ?? data?.cartCount;
   const { nonce } = useRequestInfo();
   return (
     <html lang="en">
@@ -60,7 +85,7 @@ export function Layout({ children }: { children: ReactNode }) {
           <nav>
             <Link to="/cart" className="cart-link">
               Cart
-              {data?.cartCount ? <span className="cart-count"> ({data.cartCount})</span> : null}
+              {cartCount ? <span className="cart-count"> ({cartCount})</span> : null}
             </Link>
             <Link to="/orders">Your orders</Link>
           </nav>

@@ -4,6 +4,7 @@ import { useLoaderData } from "@remix-run/react";
 
 import { GeneralErrorBoundary } from "~/components/error-boundary";
 import { OrderStatus } from "~/components/order-status";
+import { cartCount } from "~/lib/cart.server";
 import { orUnavailable } from "~/lib/db-errors.server";
 import {
   findOwnCheckout,
@@ -76,7 +77,10 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
 
     const checkout = await refreshFromStripe(own.checkout);
     const lines = (await orderLines([checkout.id])).get(checkout.id);
-    return json(successView({ checkout, product: own.product }, lines), { headers });
+    // The refresh may have recorded the payment and so settled the cart; the
+    // root loader counted it in parallel, before: the header takes this count.
+    const count = shopperId ? await cartCount(shopperId).catch(() => null) : null;
+    return json({ ...successView({ checkout, product: own.product }, lines), cartCount: count }, { headers });
   });
 }
 

@@ -586,6 +586,8 @@ describe("the cart through the built server (npm start), as a browser without Ja
     const successHtml = await success.text();
     expect(successHtml).toContain("Thank you: your payment went through.");
     expect(successHtml).toContain("Stoneware Mug");
+    // This page recorded the payment (no webhook here): its header counts the cart after that, empty.
+    expect(successHtml).toMatch(/class="cart-link"[^>]*>Cart<\/a>/);
     expect(await (await send("/cart", cookie)).text()).toContain("Your cart is empty.");
   });
 });

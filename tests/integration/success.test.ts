@@ -89,6 +89,8 @@ describe("this shopper's own checkout", () => {
         afterPayment: null,
         totals: null,
       },
+      // Buy now leaves the cart as it was: empty for this shopper (the header's count).
+      cartCount: 0,
     });
     expect(await emu.requests()).toHaveLength(0);
     expect(fulfilled).toEqual([id]);

@@ -166,6 +166,9 @@ export function sessionFor(
     customer_details: completed ? { ...CHECKOUT_SESSION.customer_details!, email: "shopper@example.com" } : null,
     payment_intent: completed && !subscription ? `pi_${checkout.id.slice(8, 30)}` : null,
     subscription: completed && subscription ? `sub_${checkout.id.slice(8, 30)}` : null,
+    // No discount, tax or shipping (the example's figures are random): a test of them says them.
+    total_details: { amount_discount: 0, amount_shipping: 0, amount_tax: 0 },
+    shipping_cost: null,
     ...overrides,
   });
 }
