@@ -156,8 +156,6 @@ export function sessionFor(
     payment_status: state === "paid" ? "paid" : state === "no_payment_required" ? "no_payment_required" : "unpaid",
     amount_total: checkout.amountTotal,
     amount_subtotal: checkout.amountSubtotal ?? checkout.amountTotal,
-    // No discount, shipping or tax unless a test says so: the total is the subtotal.
-    total_details: { amount_discount: 0, amount_shipping: 0, amount_tax: 0 },
     currency: checkout.currency,
     client_reference_id: checkout.shopperId,
     metadata: { shopper: checkout.shopperId },
