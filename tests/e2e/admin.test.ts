@@ -65,6 +65,7 @@ describe.each([false, true])("the console in Chromium, JavaScript enabled: %s", 
       changes.filter({ hasText: "status: open → complete, payment: unpaid → paid, fulfilled" }),
       "the payment's state change",
     );
+    // biome-ignore lint/performance/useDomNodeTextContent: Playwright's Locator.innerText, the rendered text with its line breaks (textContent runs the cause into the change)
     expect(await changes.first().innerText()).toMatch(
       /\sby (checkout\.session\.completed evt_\w+ \(webhook\)|the success page asking Stripe)$/,
     );
