@@ -133,6 +133,16 @@ const schema = z.object({
     .int({ error: "STRIPE_LOOKUP_INTERVAL_MS must be a whole number of milliseconds" })
     .min(0, { error: "STRIPE_LOOKUP_INTERVAL_MS must not be negative" })
     .default(2_000),
+  CHECKOUTS_PER_SHOPPER: z.coerce
+    .number({ error: "CHECKOUTS_PER_SHOPPER must be a number of checkouts" })
+    .int({ error: "CHECKOUTS_PER_SHOPPER must be a whole number of checkouts" })
+    .min(1, { error: "CHECKOUTS_PER_SHOPPER must be at least 1" })
+    .default(10),
+  CHECKOUTS_PER_ADDRESS: z.coerce
+    .number({ error: "CHECKOUTS_PER_ADDRESS must be a number of checkouts" })
+    .int({ error: "CHECKOUTS_PER_ADDRESS must be a whole number of checkouts" })
+    .min(1, { error: "CHECKOUTS_PER_ADDRESS must be at least 1" })
+    .default(30),
   WORKER: z.enum(["on", "off"], { error: "WORKER must be on or off" }).default("on"),
   MAIL_URL: z
     .url({
@@ -268,6 +278,9 @@ export function parseConfig(env: Record<string, string | undefined>) {
     reconcileIntervalMinutes: e.RECONCILE_INTERVAL_MINUTES,
     // The success page asks Stripe about one pending checkout at most once per this long.
     stripeLookupIntervalMs: e.STRIPE_LOOKUP_INTERVAL_MS,
+    // Checkout Sessions one shopper, and one client address, may open per 10 minutes.
+    checkoutsPerShopper: e.CHECKOUTS_PER_SHOPPER,
+    checkoutsPerAddress: e.CHECKOUTS_PER_ADDRESS,
     worker: e.WORKER === "on",
     mail: {
       // Unset outside production: mail is written to data/mail/ and shown at /dev/mail.

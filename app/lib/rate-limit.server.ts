@@ -22,12 +22,12 @@ import { databaseLimiter } from "./limiter.server";
  */
 export const checkoutsPerShopper = databaseLimiter({
   name: "checkouts_per_shopper",
-  points: 10,
+  points: config.checkoutsPerShopper,
   windowMs: 10 * 60_000,
 });
 export const checkoutsPerAddress = databaseLimiter({
   name: "checkouts_per_address",
-  points: 30,
+  points: config.checkoutsPerAddress,
   windowMs: 10 * 60_000,
 });
 export const sessionLookups = databaseLimiter({

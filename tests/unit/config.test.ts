@@ -99,4 +99,14 @@ describe("configuration", () => {
     expect(errorOf({ DATABASE_POOL_MAX: "0" })).toContain("DATABASE_POOL_MAX must be at least 1");
     expect(errorOf({ DATABASE_POOL_MAX: "many" })).toContain("DATABASE_POOL_MAX must be a number");
   });
+
+  it("bounds checkouts per shopper and per address at 10 and 30 unless told, and names a bad bound", () => {
+    expect(parseConfig({})).toMatchObject({ checkoutsPerShopper: 10, checkoutsPerAddress: 30 });
+    expect(parseConfig({ CHECKOUTS_PER_SHOPPER: "25", CHECKOUTS_PER_ADDRESS: "200" })).toMatchObject({
+      checkoutsPerShopper: 25,
+      checkoutsPerAddress: 200,
+    });
+    expect(errorOf({ CHECKOUTS_PER_SHOPPER: "0" })).toContain("CHECKOUTS_PER_SHOPPER must be at least 1");
+    expect(errorOf({ CHECKOUTS_PER_ADDRESS: "1.5" })).toContain("CHECKOUTS_PER_ADDRESS must be a whole number");
+  });
 });
