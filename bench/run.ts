@@ -211,7 +211,7 @@ async function webhookScenarios(ctx: Context) {
   });
   const baselineDb = path.join(ctx.tmp, "baseline.db");
   const baseline = await startBaselineWebhookServer({ databasePath: baselineDb, cpuProfDir: PROFILE_DIR });
-  const fulfilledLines = app.count(/^fulfilled /);
+  const fulfilledLines = app.count(/fulfilled checkout_session=/);
   try {
     if (wanted("webhook")) {
       log(
@@ -328,7 +328,7 @@ async function webhookScenarios(ctx: Context) {
 
     if (wanted("duplicate")) {
       log(`scenario 2: one event delivered ${duplicates} times, 64 connections`);
-      const dupFulfilled = app.count(new RegExp(`^fulfilled checkout_session=${sessionId(dupIndex)} `));
+      const dupFulfilled = app.count(new RegExp(`fulfilled checkout_session=${sessionId(dupIndex)} `));
       // Warm-up: the duplicate path and 64 connections, with another checkout's event.
       await runLoad({
         kind: "duplicate",
