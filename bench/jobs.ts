@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { register } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -8,7 +7,7 @@ import { freePort, type Proc, spawnNode, waitForLine } from "../tests/support/pr
 import { builtServerEnv } from "../tests/support/server";
 import { WEBHOOK_SECRET } from "../tests/support/test-env";
 import { completedEvent, copyDatabase, seedCheckouts } from "./lib/fixtures";
-import { runLoad } from "./lib/load";
+import { runJsonChild, runLoad } from "./lib/load";
 import { startBaselineWebhookServer } from "./lib/procs";
 
 /**
@@ -62,7 +61,6 @@ type Measured = {
 };
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, "..");
 const TARGET_SHARE = 0.05;
 
 function sizes(quick: boolean) {
@@ -373,29 +371,10 @@ function rowsFor(scenario: string, m: Measured): JobsRow[] {
 }
 
 function runChild(env: Record<string, string>, quick: boolean): Promise<Measured> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(here, "jobs.ts"), "child"], {
-      cwd: root,
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        NODE_ENV: "test",
-        BENCH_QUICK: quick ? "1" : "0",
-        ...env,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (c: Buffer) => (out += c));
-    child.stderr.on("data", (c: Buffer) => (err += c));
-    child.on("error", reject);
-    child.on("exit", (code) => {
-      const line = out.trim().split("\n").at(-1) ?? "";
-      if (code !== 0 || !line.startsWith("{"))
-        return reject(new Error(`the jobs benchmark exited ${code}:\n${err}${out}`));
-      resolve(JSON.parse(line) as Measured);
-    });
+  return runJsonChild("the jobs benchmark", path.join(here, "jobs.ts"), ["child"], {
+    NODE_ENV: "test",
+    BENCH_QUICK: quick ? "1" : "0",
+    ...env,
   });
 }
 

@@ -97,17 +97,21 @@ export function summarize(
   };
 }
 
-/** Runs the load generator (bench/load-worker.ts) as its own process and returns its result. */
-export function runLoad(spec: LoadSpec): Promise<LoadResult> {
+/**
+ * Runs `script` under tsx as its own process with only `env` (plus PATH and
+ * HOME) and returns the JSON of the last line it prints on stdout; rejects
+ * with its output when it fails or prints no JSON.
+ */
+export function runJsonChild<T>(
+  label: string,
+  script: string,
+  args: string[],
+  env: { NODE_ENV: NodeJS.ProcessEnv["NODE_ENV"] } & Record<string, string | undefined>,
+): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "bench/load-worker.ts")], {
+    const child = spawn(process.execPath, ["--import", "tsx", script, ...args], {
       cwd: root,
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        NODE_ENV: "production",
-        BENCH_LOAD_SPEC: JSON.stringify(spec),
-      },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";
@@ -117,9 +121,16 @@ export function runLoad(spec: LoadSpec): Promise<LoadResult> {
     child.on("error", reject);
     child.on("exit", (code) => {
       const line = out.trim().split("\n").at(-1) ?? "";
-      if (code !== 0 || !line.startsWith("{"))
-        return reject(new Error(`load worker (${spec.kind}) exited ${code}:\n${err}${out}`));
-      resolve(JSON.parse(line) as LoadResult);
+      if (code !== 0 || !line.startsWith("{")) return reject(new Error(`${label} exited ${code}:\n${err}${out}`));
+      resolve(JSON.parse(line) as T);
     });
+  });
+}
+
+/** Runs the load generator (bench/load-worker.ts) as its own process and returns its result. */
+export function runLoad(spec: LoadSpec): Promise<LoadResult> {
+  return runJsonChild(`load worker (${spec.kind})`, path.join(root, "bench/load-worker.ts"), [], {
+    NODE_ENV: "production",
+    BENCH_LOAD_SPEC: JSON.stringify(spec),
   });
 }

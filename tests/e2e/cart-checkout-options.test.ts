@@ -8,7 +8,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { root } from "../support/processes";
 import { header, part, startSmtp, type TestSmtp } from "../support/smtp";
 import { launchBrowser } from "./support/browser";
-import { hostedPageUrl, landOnSuccessPage, openOrders, payWith, screenshot, see, SUCCESS } from "./support/pages";
+import {
+  addToCart as addCartLine,
+  cartLink,
+  hostedPageUrl,
+  landOnSuccessPage,
+  openOrders,
+  payWith,
+  screenshot,
+  see,
+  SUCCESS,
+} from "./support/pages";
 import type { BrowserShop } from "./support/scaffold";
 import { shopperPerTest } from "./support/scaffold";
 import { startShop } from "./support/shop";
@@ -89,16 +99,8 @@ afterAll(async () => {
   await smtp?.stop();
 });
 
-async function addToCart(page: Page, slug: string, name: string, quantity: number) {
-  await page.goto(`${shop.url}/products/${slug}`);
-  await see(page.getByRole("heading", { level: 1, name }), `the page of ${name}`);
-  await page.getByLabel("How many for the cart").fill(String(quantity));
-  await page.getByRole("button", { name: "Add to cart" }).click();
-  await page.waitForURL(`${shop.url}/cart`);
-  await see(page.getByRole("row").filter({ hasText: name }), `${name} in the cart`);
-}
-
-const cartLink = (page: Page) => page.getByRole("banner").getByRole("link", { name: /^Cart/ });
+const addToCart = (page: Page, slug: string, name: string, quantity: number) =>
+  addCartLine(page, shop.url, slug, name, quantity);
 
 function storedCheckouts() {
   const db = new Database(shop.server.databasePath, { readonly: true, fileMustExist: true });

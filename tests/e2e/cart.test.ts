@@ -1,7 +1,17 @@
 import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 
-import { hostedPageUrl, landOnSuccessPage, openOrders, payWith, screenshot, see, SUCCESS } from "./support/pages";
+import {
+  addToCart as addCartLine,
+  cartLink,
+  hostedPageUrl,
+  landOnSuccessPage,
+  openOrders,
+  payWith,
+  screenshot,
+  see,
+  SUCCESS,
+} from "./support/pages";
 import { shopPerFile, shopperPerTest } from "./support/scaffold";
 
 /**
@@ -18,16 +28,8 @@ const shop = shopPerFile();
 const POUR_OVER = "Ceramic Pour-Over Dripper";
 const MUG = "Stoneware Mug";
 
-async function addToCart(page: Page, slug: string, name: string, quantity: number) {
-  await page.goto(`${shop.url}/products/${slug}`);
-  await see(page.getByRole("heading", { level: 1, name }), `the page of ${name}`);
-  await page.getByLabel("How many for the cart").fill(String(quantity));
-  await page.getByRole("button", { name: "Add to cart" }).click();
-  await page.waitForURL(`${shop.url}/cart`);
-  await see(page.getByRole("row").filter({ hasText: name }), `${name} in the cart`);
-}
-
-const cartLink = (page: Page) => page.getByRole("banner").getByRole("link", { name: /^Cart/ });
+const addToCart = (page: Page, slug: string, name: string, quantity: number) =>
+  addCartLine(page, shop.url, slug, name, quantity);
 
 describe.each([false, true])("the cart in Chromium, JavaScript enabled: %s", (javaScript) => {
   const shopper = shopperPerTest(shop, { javaScript });

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 
 import { emulatorControl } from "../support/emulator";
 import { startBuiltServer, tempDatabase, type Proc } from "../support/server";
-import { CHECKOUT_EVENT, checkoutSessionObject, sign, stripeEvent } from "../support/stripe-fixtures";
+import { paidCheckoutEventPayload, sign } from "../support/stripe-fixtures";
 
 /**
  * Crash safety: SIGKILL the server while webhooks pour in. Every event it
@@ -42,22 +42,14 @@ const sessionId = (i: number) => `cs_test_crash${String(i).padStart(6, "0")}`;
 
 function signedEvent(i: number) {
   const id = `evt_crash${String(i).padStart(6, "0")}`;
-  const session = checkoutSessionObject({
-    id: sessionId(i),
-    mode: "payment",
-    status: "complete",
-    payment_status: "paid",
-    amount_total: 3200,
-    amount_subtotal: 3200,
-    currency: "usd",
-    livemode: false,
-    client_reference_id: SHOPPER,
-    customer: null,
-    customer_details: { ...checkoutSessionObject().customer_details!, email: "crash@example.com" },
-    payment_intent: `pi_crash${i}`,
-    subscription: null,
+  const payload = paidCheckoutEventPayload({
+    eventId: id,
+    sessionId: sessionId(i),
+    shopper: SHOPPER,
+    email: "crash@example.com",
+    paymentIntent: `pi_crash${i}`,
   });
-  return { id, payload: JSON.stringify(stripeEvent(CHECKOUT_EVENT.completed, session, { id, livemode: false })) };
+  return { id, payload };
 }
 
 async function deliver(url: string, event: { payload: string }) {

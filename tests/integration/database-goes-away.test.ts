@@ -11,7 +11,7 @@ import {
   testPool,
 } from "../support/pg-database";
 import { type Proc, snapshotBuild, startBuiltServer } from "../support/server";
-import { CHECKOUT_EVENT, checkoutSessionObject, sign, stripeEvent } from "../support/stripe-fixtures";
+import { paidCheckoutEventPayload, sign } from "../support/stripe-fixtures";
 
 /**
  * The database goes away under webhook load: the server ends every
@@ -32,22 +32,14 @@ const title = unavailable
 const sessionId = (i: number) => `cs_test_gone${String(i).padStart(6, "0")}`;
 function event(i: number) {
   const id = `evt_gone${String(i).padStart(6, "0")}`;
-  const session = checkoutSessionObject({
-    id: sessionId(i),
-    mode: "payment",
-    status: "complete",
-    payment_status: "paid",
-    amount_total: 3200,
-    amount_subtotal: 3200,
-    currency: "usd",
-    livemode: false,
-    client_reference_id: SHOPPER,
-    customer: null,
-    customer_details: { ...checkoutSessionObject().customer_details!, email: "gone@example.com" },
-    payment_intent: `pi_gone${i}`,
-    subscription: null,
+  const payload = paidCheckoutEventPayload({
+    eventId: id,
+    sessionId: sessionId(i),
+    shopper: SHOPPER,
+    email: "gone@example.com",
+    paymentIntent: `pi_gone${i}`,
   });
-  return { id, payload: JSON.stringify(stripeEvent(CHECKOUT_EVENT.completed, session, { id, livemode: false })) };
+  return { id, payload };
 }
 
 async function deliver(url: string, e: { payload: string }) {

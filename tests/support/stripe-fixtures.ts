@@ -171,6 +171,43 @@ export function sessionFor(
   });
 }
 
+/**
+ * The JSON of a `checkout.session.completed` event for a paid one-time
+ * checkout of `amount` in usd, as Stripe sends it (load and crash tests).
+ */
+export function paidCheckoutEventPayload({
+  eventId,
+  sessionId,
+  shopper,
+  email,
+  paymentIntent,
+  amount = 3200,
+}: {
+  eventId: string;
+  sessionId: string;
+  shopper: string;
+  email: string;
+  paymentIntent: string;
+  amount?: number;
+}) {
+  const session = checkoutSessionObject({
+    id: sessionId,
+    mode: "payment",
+    status: "complete",
+    payment_status: "paid",
+    amount_total: amount,
+    amount_subtotal: amount,
+    currency: "usd",
+    livemode: false,
+    client_reference_id: shopper,
+    customer: null,
+    customer_details: { ...checkoutSessionObject().customer_details!, email },
+    payment_intent: paymentIntent,
+    subscription: null,
+  });
+  return JSON.stringify(stripeEvent(CHECKOUT_EVENT.completed, session, { id: eventId, livemode: false }));
+}
+
 export const CHECKOUT_EVENT = {
   completed: "checkout.session.completed",
   asyncSucceeded: "checkout.session.async_payment_succeeded",

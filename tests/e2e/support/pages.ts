@@ -124,3 +124,16 @@ export const orderRows = (page: Page, productName = PRODUCT.name) =>
 function escapeRegExp(value: string) {
   return value.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
+
+/** Adds `quantity` of a product to the cart from its page (the Add to cart form), and waits for the cart. */
+export async function addToCart(page: Page, shopUrl: string, slug: string, name: string, quantity: number) {
+  await page.goto(`${shopUrl}/products/${slug}`);
+  await see(page.getByRole("heading", { level: 1, name }), `the page of ${name}`);
+  await page.getByLabel("How many for the cart").fill(String(quantity));
+  await page.getByRole("button", { name: "Add to cart" }).click();
+  await page.waitForURL(`${shopUrl}/cart`);
+  await see(page.getByRole("row").filter({ hasText: name }), `${name} in the cart`);
+}
+
+/** The header's link to the cart ("Cart" or "Cart (N)"). */
+export const cartLink = (page: Page) => page.getByRole("banner").getByRole("link", { name: /^Cart/ });
