@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -7,7 +6,7 @@ import { createTestDatabase, type TestDatabase } from "../tests/support/pg-datab
 import { WEBHOOK_SECRET } from "../tests/support/test-env";
 import { checkpoint, copyDatabase, seedCheckouts } from "./lib/fixtures";
 import { runLoad } from "./lib/load";
-import { root, type Server, startApp, startEmulator } from "./lib/procs";
+import { copyToPostgres, type Server, startApp, startEmulator } from "./lib/procs";
 
 /**
  * Two builds of the app side by side, on the same machine at the same time:
@@ -44,17 +43,7 @@ try {
     if (!postgres) return startApp({ appDir, databasePath, stripeApiBase: emulator.url });
     const database = await createTestDatabase(`bench_ab_${side}`, { migrated: false });
     databases.push(database);
-    execFileSync(process.execPath, ["--import", "tsx", path.join(root, "scripts/copy-sqlite-to-pg.ts")], {
-      cwd: root,
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        NODE_ENV: "production",
-        DATABASE_PATH: base,
-        DATABASE_URL: database.url,
-      },
-      stdio: ["ignore", "ignore", "inherit"],
-    });
+    copyToPostgres(base, database.url);
     return startApp({
       appDir,
       databasePath,

@@ -26,6 +26,7 @@ import { runLoad, type Latency, type LoadResult, type Summary } from "./lib/load
 import {
   buildApp,
   cacheDir,
+  copyToPostgres,
   root,
   rssKiB,
   startActionServer,
@@ -1238,17 +1239,7 @@ const PG_POOL_MAX = 10;
 async function postgresFrom(file: string, prefix: string): Promise<TestDatabase> {
   const database = await createTestDatabase(prefix, { migrated: false });
   const t0 = Date.now();
-  execFileSync(process.execPath, ["--import", "tsx", path.join(root, "scripts/copy-sqlite-to-pg.ts")], {
-    cwd: root,
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      NODE_ENV: "production",
-      DATABASE_PATH: file,
-      DATABASE_URL: database.url,
-    },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
+  copyToPostgres(file, database.url);
   const pool = new (await import("pg")).default.Pool({ connectionString: database.url, max: 1 });
   await pool.query("ANALYZE");
   await pool.end();

@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -170,4 +170,19 @@ export function rssKiB(pid: number, field = "VmRSS"): number {
   const match = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status);
   if (!match) throw new Error(`no ${field} for pid ${pid}`);
   return Number(match[1]);
+}
+
+/** Copies a SQLite fixture's rows into the (empty) PostgreSQL database at `url` (npm run db:copy-to-postgres). */
+export function copyToPostgres(file: string, url: string) {
+  execFileSync(process.execPath, ["--import", "tsx", path.join(root, "scripts/copy-sqlite-to-pg.ts")], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NODE_ENV: "production",
+      DATABASE_PATH: file,
+      DATABASE_URL: url,
+    },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
 }
