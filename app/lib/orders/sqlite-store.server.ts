@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, isNull, or, sql } from "drizzle-orm";
+import { and, asc, eq, getTableColumns, inArray, isNull, or, sql } from "drizzle-orm";
 import type Stripe from "stripe";
 
 import * as t from "../../../db/schema/sqlite";
@@ -69,7 +69,61 @@ export function sqliteOrderStore(handle: SqliteHandle, context: () => Context) {
       .from(t.refunds)
       .where(eq(t.refunds.checkoutSessionId, p("id")))
       .prepare(),
+    // Every first completion asks (its payment intent or subscription is newly linked).
+    linkedEvents: db
+      .select({ payload: t.stripeEvents.payload })
+      .from(t.stripeEvents)
+      .where(
+        and(
+          or(eq(t.stripeEvents.linkId, p("linkId")), eq(t.stripeEvents.objectId, p("linkId"))),
+          inArray(t.stripeEvents.type, LINKED_EVENT_TYPES),
+        ),
+      )
+      .orderBy(asc(t.stripeEvents.created), asc(t.stripeEvents.receivedAt))
+      .prepare(),
+    insertChange: db
+      .insert(t.orderChanges)
+      .values({
+        checkoutSessionId: p("checkoutSessionId"),
+        at: p("at"),
+        eventId: p("eventId"),
+        source: p("source"),
+        before: p("before"),
+        after: p("after"),
+      })
+      .prepare(),
   };
+
+  // The order's UPDATE sets the columns its decision changed: one prepared
+  // statement per set of columns, made the first time that set is written.
+  // transition.ts decides a handful of shapes; the cap only guards the memory.
+  const columns = getTableColumns(t.checkoutSessions);
+  const updateOrder = (columnNames: string[]) =>
+    db
+      .update(t.checkoutSessions)
+      .set(Object.fromEntries(columnNames.map((name) => [name, v(name)])))
+      .where(eq(t.checkoutSessions.id, p("__id")))
+      .returning()
+      .prepare();
+  const orderUpdates = new Map<string, ReturnType<typeof updateOrder>>();
+  function writeOrder(id: string, set: Partial<CheckoutSession>): CheckoutSession | undefined {
+    const names = Object.keys(set)
+      .filter((name) => set[name as keyof CheckoutSession] !== undefined)
+      .sort();
+    const shape = names.join(",");
+    let statement = orderUpdates.get(shape);
+    if (!statement) {
+      statement = updateOrder(names);
+      if (orderUpdates.size < 64) orderUpdates.set(shape, statement);
+    }
+    // The values bind as Drizzle would bind them: through each column's encoder, null as NULL.
+    const values: Record<string, unknown> = { __id: id };
+    for (const name of names) {
+      const value = set[name as keyof CheckoutSession];
+      values[name] = value === null ? null : columns[name as keyof typeof columns].mapToDriverValue(value);
+    }
+    return statement.get(values);
+  }
 
   function rowFor(news: StoredNews): CheckoutSession | undefined {
     if (news.kind === "session") return st.checkoutById.get({ id: news.session.id });
@@ -95,17 +149,12 @@ export function sqliteOrderStore(handle: SqliteHandle, context: () => Context) {
     // One UPDATE of the order per piece of news: its changes and, when it wins, fulfilled_at.
     let current: CheckoutSession | undefined;
     if (Object.keys(decision.update).length > 0 || fulfill) {
-      current = tx.tx
-        .update(t.checkoutSessions)
-        .set({ ...decision.update, updatedAt: now, ...(fulfill ? { fulfilledAt: now } : {}) })
-        .where(eq(t.checkoutSessions.id, row.id))
-        .returning()
-        .get();
+      current = writeOrder(row.id, { ...decision.update, updatedAt: now, ...(fulfill ? { fulfilledAt: now } : {}) });
     }
     const fulfilled = fulfill && current !== undefined;
     // The order's timeline: what changed, when, and which news did it (app/lib/orders/history.ts).
     const history = changeRow(row, decision.update, fulfilled ? now : null, cause, now);
-    if (history) tx.tx.insert(t.orderChanges).values(history).run();
+    if (history) st.insertChange.run(history);
     if (decision.refund) {
       const { status, eventAt } = decision.refund;
       tx.tx
@@ -151,18 +200,7 @@ export function sqliteOrderStore(handle: SqliteHandle, context: () => Context) {
 
   /** The events stored under `linkId` (a subscription or payment intent; object_id for rows from before link_id). */
   function replayLinked(tx: SqliteTx, linkId: string, cause: Cause) {
-    const earlier = tx.tx
-      .select({ payload: t.stripeEvents.payload })
-      .from(t.stripeEvents)
-      .where(
-        and(
-          or(eq(t.stripeEvents.linkId, linkId), eq(t.stripeEvents.objectId, linkId)),
-          inArray(t.stripeEvents.type, LINKED_EVENT_TYPES),
-        ),
-      )
-      .orderBy(asc(t.stripeEvents.created), asc(t.stripeEvents.receivedAt))
-      .all();
-    for (const stored of earlier) {
+    for (const stored of st.linkedEvents.all({ linkId })) {
       const news = storedNews(stored);
       if (news) apply(tx, news, cause);
     }
