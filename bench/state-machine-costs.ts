@@ -10,10 +10,10 @@ import { completedEvent, seedCheckouts } from "./lib/fixtures";
  * Where the webhook's database time goes, without HTTP: the state machine
  * (`processStripeEvent`, the same code the webhook route calls) in-process,
  * one event after another, against the baseline's single INSERT. Measures
- * the cost per event as shipped (synchronous=FULL), without the fsync
- * (synchronous=OFF, here only), for a duplicate, and when 16 events share
- * one commit (what group commit could save); and the WAL pages each commit
- * writes. Run by bench/run.ts:
+ * the cost per event one at a time (one commit each, synchronous=FULL),
+ * without the fsync (synchronous=OFF, here only), for a duplicate, and when
+ * events arrive together and share commits (group commit, up to 64 per
+ * commit); and the WAL pages written per event. Run by bench/run.ts:
  *   BENCH_BASE_DB=<a migrated, catalog-seeded file> node --import tsx bench/state-machine-costs.ts 2000
  */
 
@@ -61,32 +61,34 @@ async function walFrames(db: Database.Database, run: () => unknown) {
   return Number(((result?.log ?? 0) / N).toFixed(1));
 }
 
-// On SQLite each call runs its synchronous transaction before it returns; the
-// promises only carry the results.
-const start = (list: typeof events) => list.map(({ event, payload }) => processStripeEvent(event, { payload }));
-const check = async (pending: ReturnType<typeof start>) => {
-  for (const result of await Promise.all(pending)) {
+// One at a time, each awaited: one event per commit, as at one connection.
+const oneByOne = async (list: typeof events) => {
+  for (const { event, payload } of list) {
+    const result = await processStripeEvent(event, { payload });
     if (!result.fulfilled) throw new Error("an event did not fulfill its checkout");
   }
 };
-const apply = (list: typeof events) => check(start(list));
+// All at once: the state machine's group commit puts up to 64 in one commit,
+// as when deliveries arrive together (docs/decisions/180-group-commit-on-sqlite.md).
+const together = async (list: typeof events) => {
+  for (const result of await Promise.all(list.map(({ event, payload }) => processStripeEvent(event, { payload })))) {
+    if (!result.fulfilled) throw new Error("an event did not fulfill its checkout");
+  }
+};
 
 // Warm the code paths (and the statements) before timing anything.
-await apply(next());
-const shipped = await time(() => apply(next()));
-const framesApp = await walFrames(sqlite, () => apply(next()));
+await oneByOne(next());
+const shipped = await time(() => oneByOne(next()));
+const framesApp = await walFrames(sqlite, () => oneByOne(next()));
 sqlite.pragma("synchronous = OFF");
-const noFsync = await time(() => apply(next()));
+const noFsync = await time(() => oneByOne(next()));
 sqlite.pragma("synchronous = FULL");
-const duplicates = await time(() => Promise.all(start(events.slice(0, N))));
-// 16 events per commit: each still its own savepoint inside one transaction.
-const started: ReturnType<typeof start> = [];
-const group = sqlite.transaction((list: typeof events) => void started.push(...start(list)));
+const duplicates = await time(() =>
+  Promise.all(events.slice(0, N).map(({ event, payload }) => processStripeEvent(event, { payload }))),
+);
 const batch = next();
-const grouped = await time(async () => {
-  for (let i = 0; i < batch.length; i += 16) group.immediate(batch.slice(i, i + 16));
-  await check(started);
-});
+const grouped = await time(() => together(batch.slice(0, N / 2)));
+const framesGrouped = await walFrames(sqlite, () => together(batch.slice(N / 2)));
 const remaining = next();
 
 // The baseline's durable work: one INSERT OR IGNORE, same pragmas.
@@ -115,8 +117,9 @@ process.stdout.write(
       shipped,
       withoutFsync: noFsync,
       duplicate: duplicates,
-      sixteenPerCommit: grouped,
+      groupCommit: grouped,
       walPagesPerEvent: framesApp,
+      walPagesPerEventGrouped: framesGrouped,
     },
     baselineInsert: { shipped: baseline, walPagesPerEvent: framesBaseline },
   })}\n`,

@@ -5,6 +5,7 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { config } from "./config.server";
 import { db, schema } from "./db.server";
 import { JOB_STATES } from "./jobs/types";
+import { onGroupCommit } from "./orders/commits";
 import { handledEvent } from "./orders/events";
 import { getCheckpoint } from "./reconcile.server";
 import { unresolvedWebhookFailures } from "./webhook-failures.server";
@@ -37,6 +38,13 @@ function createMetrics() {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
+  const eventsPerCommit = new Histogram({
+    name: "shop_webhook_events_per_commit",
+    help: "Stripe events stored per commit of the state machine (group commit, SQLite).",
+    buckets: [1, 2, 4, 8, 16, 32, 64],
+    registers: [registry],
+  });
+  onGroupCommit((events) => eventsPerCommit.observe(events));
   const httpRequests = new Counter({
     name: "shop_http_requests_total",
     help: "HTTP requests answered, by route id and status code.",

@@ -7,6 +7,7 @@ import type { DatabaseHandle } from "../db.server";
 import { logger } from "../logger.server";
 import { enqueueInTransactionSync, fulfillSync, type Tx } from "../fulfillment.server";
 import { settleCartSync } from "./cart-settle.server";
+import { groupCommitted } from "./commits";
 import { LINKED_EVENT_TYPES } from "./events";
 import { type Cause, changeRow } from "./history";
 import { linkIdOf, moneyLink } from "./link";
@@ -15,6 +16,11 @@ import { type Context, changes, type RefundFact, type StoredNews, transition } f
 
 type SqliteHandle = Extract<DatabaseHandle, { dialect: "sqlite" }>;
 type SqliteTx = Extract<Tx, { dialect: "sqlite" }>;
+type Delivery = { event: Stripe.Event; payload: string | undefined; source: EventSource };
+type Pending = Delivery & { resolve: (result: ApplyResult) => void; reject: (error: unknown) => void };
+
+/** At most this many events share one commit: bounds the write lock's hold and each delivery's wait. */
+const MAX_BATCH = 64;
 
 /**
  * The state machine's store on SQLite: one synchronous better-sqlite3
@@ -206,26 +212,78 @@ export function sqliteOrderStore(handle: SqliteHandle, context: () => Context) {
     }
   }
 
-  return {
-    async processEvent(event: Stripe.Event, payload: string | undefined, source: EventSource): Promise<ApplyResult> {
-      return db.transaction(
+  /** One event: stored once (its id is the key) and its effect applied, in the transaction (or savepoint) it is given. */
+  function record(tx: SqliteTx["tx"], { event, payload, source }: Delivery): ApplyResult {
+    const news = newsOf(event);
+    const inserted = st.insertEvent.get({
+      id: event.id,
+      type: event.type,
+      created: event.created,
+      livemode: event.livemode,
+      payload: payload ?? JSON.stringify(event),
+      objectId: objectIdOf(event),
+      linkId: news ? linkIdOf(news) : null,
+      source,
+    });
+    if (!inserted) return { ...nothing(), duplicate: true };
+    return news ? apply({ dialect: "sqlite", tx }, news, { eventId: event.id, source }) : nothing();
+  }
+
+  // Group commit (docs/decisions/180-group-commit-on-sqlite.md): the events
+  // that arrive while the one writer is busy share the next transaction, each
+  // in its own savepoint (better-sqlite3 nests a transaction function as a
+  // SAVEPOINT, its statements prepared once), so an event whose effect throws
+  // rolls back alone. Every promise settles only after the shared COMMIT: no
+  // delivery is answered before its event is durable, and a COMMIT that fails
+  // rejects every event in it.
+  const inSavepoint = handle.sqlite.transaction((tx: SqliteTx["tx"], delivery: Delivery) => record(tx, delivery));
+  let waiting: Pending[] = [];
+  let scheduled = false;
+
+  function flush() {
+    scheduled = false;
+    const batch = waiting.length > MAX_BATCH ? waiting.splice(0, MAX_BATCH) : waiting;
+    if (batch === waiting) waiting = [];
+    else schedule();
+    const outcomes: ({ ok: true; result: ApplyResult } | { ok: false; error: unknown })[] = [];
+    try {
+      db.transaction(
         (tx) => {
-          const news = newsOf(event);
-          const inserted = st.insertEvent.get({
-            id: event.id,
-            type: event.type,
-            created: event.created,
-            livemode: event.livemode,
-            payload: payload ?? JSON.stringify(event),
-            objectId: objectIdOf(event),
-            linkId: news ? linkIdOf(news) : null,
-            source,
-          });
-          if (!inserted) return { ...nothing(), duplicate: true };
-          return news ? apply({ dialect: "sqlite", tx }, news, { eventId: event.id, source }) : nothing();
+          for (const pending of batch) {
+            try {
+              outcomes.push({ ok: true, result: inSavepoint(tx, pending) });
+            } catch (error: unknown) {
+              outcomes.push({ ok: false, error });
+            }
+          }
         },
         { behavior: "immediate" },
       );
+    } catch (error: unknown) {
+      for (const pending of batch) pending.reject(error);
+      return;
+    }
+    groupCommitted(batch.length);
+    batch.forEach((pending, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.ok) pending.resolve(outcome.result);
+      else pending.reject(outcome.error);
+    });
+  }
+
+  function schedule() {
+    if (scheduled) return;
+    scheduled = true;
+    // After the I/O callbacks of this turn of the event loop: the deliveries read meanwhile join.
+    setImmediate(flush);
+  }
+
+  return {
+    processEvent(event: Stripe.Event, payload: string | undefined, source: EventSource): Promise<ApplyResult> {
+      return new Promise<ApplyResult>((resolve, reject) => {
+        waiting.push({ event, payload, source, resolve, reject });
+        schedule();
+      });
     },
     async applyNews(news: StoredNews, source: EventSource): Promise<ApplyResult> {
       return db.transaction((tx) => apply({ dialect: "sqlite", tx }, news, { eventId: null, source }), {

@@ -1,0 +1,16 @@
+/**
+ * How many events each of the state machine's group commits carried, for
+ * whoever listens (the metrics module; a test). A module of its own so that
+ * the stores need not import the metrics, which import the stores.
+ */
+type Listener = (events: number) => void;
+const listeners = new Set<Listener>();
+
+export function onGroupCommit(listener: Listener): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+export function groupCommitted(events: number) {
+  for (const listener of listeners) listener(events);
+}

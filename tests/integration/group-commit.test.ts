@@ -1,0 +1,115 @@
+import { eq, inArray } from "drizzle-orm";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+
+import { onFulfill } from "~/lib/fulfillment.server";
+import { onGroupCommit } from "~/lib/orders/commits";
+import { action } from "~/routes/stripe.webhook";
+import { expectConsoleError } from "../support/console";
+import { db, schema, testDialect } from "../support/db";
+import { ORIGIN, settle } from "../support/http";
+import { CHECKOUT_EVENT, sessionFor, signed, storeCheckout, stripeEvent } from "../support/stripe-fixtures";
+
+/**
+ * Deliveries that arrive together (docs/decisions/180-group-commit-on-sqlite.md):
+ * on SQLite they share one commit, each event in its own savepoint; on
+ * PostgreSQL each has its own transaction. Either way every delivery is
+ * answered for its own event: one whose effect throws is the only one
+ * answered 5xx and the only one not stored, and copies of one event give one
+ * row. The events-per-commit listener shows the sharing happened (SQLite).
+ */
+
+const fulfilled: string[] = [];
+const commits: number[] = [];
+let failFor: string | null = null;
+const cleanups: (() => void)[] = [];
+
+beforeEach(() => {
+  fulfilled.length = 0;
+  commits.length = 0;
+  failFor = null;
+  cleanups.push(
+    onFulfill((_tx, checkout) => {
+      if (checkout.id === failFor) throw new Error(`the shop's hook failed for ${checkout.id}`);
+      fulfilled.push(checkout.id);
+    }),
+    onGroupCommit((events) => void commits.push(events)),
+  );
+  vi.spyOn(console, "info").mockImplementation(() => {});
+  vi.spyOn(console, "warn").mockImplementation(() => {});
+});
+afterEach(() => {
+  for (const cleanup of cleanups.splice(0)) cleanup();
+});
+
+function deliver(event: object) {
+  const { payload, header } = signed(event);
+  const request = new Request(`${ORIGIN}/stripe/webhook`, {
+    method: "POST",
+    body: payload,
+    headers: { "Content-Type": "application/json", "Stripe-Signature": header },
+  });
+  return settle(() => action({ request, params: {}, context: {} }));
+}
+
+async function paidCheckouts(n: number) {
+  const checkouts = [];
+  for (let i = 0; i < n; i++) checkouts.push(await storeCheckout(db));
+  return checkouts.map((checkout) => ({
+    checkout,
+    event: stripeEvent(CHECKOUT_EVENT.completed, sessionFor(checkout, "paid")),
+  }));
+}
+
+describe("webhook deliveries arriving together", () => {
+  it("one whose effect throws is answered 500 and stored not at all; the others are answered 200 and stored", async () => {
+    const deliveries = await paidCheckouts(6);
+    const bad = deliveries[2]!;
+    failFor = bad.checkout.id;
+    expectConsoleError(/webhook not stored/);
+
+    const responses = await Promise.all(deliveries.map(({ event }) => deliver(event)));
+
+    expect(responses.map((r) => r.status)).toEqual([200, 200, 500, 200, 200, 200]);
+    const ids = deliveries.map(({ event }) => event.id);
+    const stored = await db
+      .select({ id: schema.stripeEvents.id })
+      .from(schema.stripeEvents)
+      .where(inArray(schema.stripeEvents.id, ids));
+    expect(new Set(stored.map((r) => r.id))).toEqual(new Set(ids.filter((id) => id !== bad.event.id)));
+    const [badOrder] = await db
+      .select()
+      .from(schema.checkoutSessions)
+      .where(eq(schema.checkoutSessions.id, bad.checkout.id));
+    expect(badOrder).toMatchObject({ status: "open", fulfilledAt: null });
+    const badJobs = await db.select().from(schema.jobs).where(eq(schema.jobs.key, `order.paid:${bad.checkout.id}`));
+    expect(badJobs).toEqual([]);
+    expect(fulfilled.sort()).toEqual(
+      deliveries
+        .filter((d) => d !== bad)
+        .map((d) => d.checkout.id)
+        .sort(),
+    );
+    if (testDialect === "sqlite") expect(Math.max(...commits)).toBeGreaterThan(1);
+
+    // Stripe delivers the failed one again once the shop's hook works: stored and fulfilled once.
+    failFor = null;
+    expect((await deliver(bad.event)).status).toBe(200);
+    expect(fulfilled.filter((id) => id === bad.checkout.id)).toHaveLength(1);
+  });
+
+  it("copies of one event arriving together give one row, one fulfillment and one job", async () => {
+    const [{ checkout, event }] = (await paidCheckouts(1)) as [{ checkout: { id: string }; event: { id: string } }];
+
+    const responses = await Promise.all(Array.from({ length: 10 }, () => deliver(event)));
+    const bodies = await Promise.all(responses.map((r) => r.json()));
+
+    expect(responses.map((r) => r.status)).toEqual(Array(10).fill(200));
+    expect(bodies.filter((b) => b.duplicate === true)).toHaveLength(9);
+    const rows = await db.select().from(schema.stripeEvents).where(eq(schema.stripeEvents.id, event.id));
+    expect(rows).toHaveLength(1);
+    expect(fulfilled).toEqual([checkout.id]);
+    const jobs = await db.select().from(schema.jobs).where(eq(schema.jobs.key, `order.paid:${checkout.id}`));
+    expect(jobs).toHaveLength(1);
+    if (testDialect === "sqlite") expect(Math.max(...commits)).toBeGreaterThan(1);
+  });
+});
