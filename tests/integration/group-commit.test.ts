@@ -81,7 +81,10 @@ describe("webhook deliveries arriving together", () => {
       .from(schema.checkoutSessions)
       .where(eq(schema.checkoutSessions.id, bad.checkout.id));
     expect(badOrder).toMatchObject({ status: "open", fulfilledAt: null });
-    const badJobs = await db.select().from(schema.jobs).where(eq(schema.jobs.key, `order.paid:${bad.checkout.id}`));
+    const badJobs = await db
+      .select()
+      .from(schema.jobs)
+      .where(eq(schema.jobs.key, `order.paid:${bad.checkout.id}`));
     expect(badJobs).toEqual([]);
     expect(fulfilled.sort()).toEqual(
       deliveries
@@ -108,7 +111,10 @@ describe("webhook deliveries arriving together", () => {
     const rows = await db.select().from(schema.stripeEvents).where(eq(schema.stripeEvents.id, event.id));
     expect(rows).toHaveLength(1);
     expect(fulfilled).toEqual([checkout.id]);
-    const jobs = await db.select().from(schema.jobs).where(eq(schema.jobs.key, `order.paid:${checkout.id}`));
+    const jobs = await db
+      .select()
+      .from(schema.jobs)
+      .where(eq(schema.jobs.key, `order.paid:${checkout.id}`));
     expect(jobs).toHaveLength(1);
     if (testDialect === "sqlite") expect(Math.max(...commits)).toBeGreaterThan(1);
   });
