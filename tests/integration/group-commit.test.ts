@@ -101,7 +101,7 @@ describe("webhook deliveries arriving together", () => {
   });
 
   it("copies of one event arriving together give one row, one fulfillment and one job", async () => {
-    const [{ checkout, event }] = (await paidCheckouts(1)) as [{ checkout: { id: string }; event: { id: string } }];
+    const { checkout, event } = (await paidCheckouts(1))[0]!;
 
     const responses = await Promise.all(Array.from({ length: 10 }, () => deliver(event)));
     const bodies = await Promise.all(responses.map((r) => r.json()));
