@@ -50,8 +50,23 @@ const refuse = (status: number, message: string, headers?: Record<string, string
   headers,
 });
 
+/** Paths whose route is remembered: enough for a shop's pages; a flood of odd paths only clears it. */
+const REMEMBERED_PATHS = 1_000;
+
 export function createRequestGuard(routes: Record<string, ServerRoute>, basename?: string) {
   const routeTree = tree(routes);
+  // matchRoutes flattens and ranks the whole tree on every call (Remix then does it twice more);
+  // the route of a path never changes while the process runs.
+  const routeOfPath = new Map<string, string | null>();
+  const routeOf = (pathname: string) => {
+    let routeId = routeOfPath.get(pathname);
+    if (routeId === undefined) {
+      routeId = matchRoutes(routeTree, pathname, basename)?.at(-1)?.route.id ?? null;
+      if (routeOfPath.size >= REMEMBERED_PATHS) routeOfPath.clear();
+      routeOfPath.set(pathname, routeId);
+    }
+    return routeId;
+  };
   return function check(method: string, target: string, headers: { get(name: string): string | null | undefined }) {
     // Origin-form only: no absolute-form (`GET http://other/ HTTP/1.1`), no `OPTIONS *`.
     if (!target.startsWith("/") || target.startsWith("//")) {
@@ -81,8 +96,7 @@ export function createRequestGuard(routes: Record<string, ServerRoute>, basename
     }
     // Single fetch (the v3 flag) asks for `/path.data`; Remix answers the old `?_data=` with an error.
     if (url.searchParams.has("_data")) return refuse(400, "The _data parameter is not used by this shop.");
-    const matches = matchRoutes(routeTree, url.pathname, basename);
-    const routeId = matches?.at(-1)?.route.id ?? null;
+    const routeId = routeOf(url.pathname);
     const webhook = routeId === WEBHOOK_ROUTE_ID;
     if (!ALLOWED_METHODS.includes(method)) {
       return webhook
