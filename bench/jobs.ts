@@ -71,10 +71,10 @@ function sizes(quick: boolean) {
     throughputJobs: quick ? 1_000 : 3_000,
     drainJobs: 10_000,
     smWarmup: quick ? 100 : 300,
-    smRounds: quick ? 4 : 8,
+    smRounds: quick ? 4 : 16,
     smPerRound: quick ? 200 : 500,
     walEvents: quick ? 100 : 200,
-    httpRounds: quick ? 2 : 8,
+    httpRounds: quick ? 2 : 12,
     httpWarmup: quick ? 100 : 200,
     httpEvents: quick ? 500 : 1_500,
   };
@@ -161,7 +161,7 @@ type HttpPass = {
   /** Medians of the rounds' ratios to the baseline run in the same round. */
   ratioOn: number;
   ratioOff: number;
-  /** (ratioOff - ratioOn) / ratioOff: how far the enqueue moves the webhook's ratio. */
+  /** The median over rounds of 1 - on/off (= (ratioOff - ratioOn) / ratioOff in that round): how far the enqueue moves the webhook's ratio. */
   change: number;
   all2xx: boolean;
   orderPaidJobs: { on: number; off: number };
@@ -290,7 +290,9 @@ async function httpPass({
       rounds,
       ratioOn,
       ratioOff,
-      change: Number(((ratioOff - ratioOn) / ratioOff).toFixed(4)),
+      // Paired per round (the two servers measured back to back, against the same baseline run):
+      // the median of each round's move, which drift between rounds does not reach.
+      change: Number(median(rounds.map((x) => 1 - x.on / x.off)).toFixed(4)),
       all2xx,
       orderPaidJobs: { on: countJobs(files.on), off: countJobs(files.off) },
     };
@@ -352,7 +354,7 @@ function rowsFor(scenario: string, m: Measured): JobsRow[] {
       figure: "state machine per event, one at a time, with / without enqueue",
       app: `${e.withUs} us (CPU ${e.withCpuUs} us)`,
       baseline: `${e.withoutUs} us (CPU ${e.withoutCpuUs} us)`,
-      ratio: (e.withUs / e.withoutUs).toFixed(3),
+      ratio: `${e.share >= 0 ? "+" : "-"}${Math.abs(e.share * 100).toFixed(1)}% (paired)`,
       target: "",
       met: "",
     },
@@ -361,7 +363,7 @@ function rowsFor(scenario: string, m: Measured): JobsRow[] {
       figure: "state machine per event, arriving together, with / without enqueue",
       app: `${e.together.withUs} us (CPU ${e.together.withCpuUs} us)`,
       baseline: `${e.together.withoutUs} us (CPU ${e.together.withoutCpuUs} us)`,
-      ratio: (e.together.withUs / e.together.withoutUs).toFixed(3),
+      ratio: `${e.together.share >= 0 ? "+" : "-"}${Math.abs(e.together.share * 100).toFixed(1)}% (paired)`,
       // PostgreSQL has no HTTP pass: the state machine's share bounds the move of the webhook's ratio.
       target: m.dialect === "postgresql" ? `+ <= ${TARGET_SHARE * 100}% (bound)` : "",
       met: m.dialect === "postgresql" ? ok(e.together.share <= TARGET_SHARE) : "",
@@ -547,6 +549,18 @@ async function child() {
   const withoutUs = pick(false, "wallUs");
   const withCpuUs = pick(true, "cpuUs");
   const withoutCpuUs = pick(false, "cpuUs");
+  // Paired: the rounds run on, off, off, on, ...; each two in a row are one on and one off,
+  // measured back to back. The median of the pairs' shares is what drift between pairs cannot move.
+  const pairedShare = (together: boolean) => {
+    const list = rounds.filter((x) => x.together === together);
+    const shares: number[] = [];
+    for (let i = 0; i + 1 < list.length; i += 2) {
+      const on = list[i]!.enqueue ? list[i]! : list[i + 1]!;
+      const off = list[i]!.enqueue ? list[i + 1]! : list[i]!;
+      shares.push(1 - off.wallUs / on.wallUs);
+    }
+    return Number(median(shares).toFixed(4));
+  };
   const togetherWith = pick(true, "wallUs", true);
   const togetherWithout = pick(false, "wallUs", true);
   const together = {
@@ -554,7 +568,7 @@ async function child() {
     withoutUs: togetherWithout,
     withCpuUs: pick(true, "cpuUs", true),
     withoutCpuUs: pick(false, "cpuUs", true),
-    share: Number(((togetherWith - togetherWithout) / togetherWith).toFixed(4)),
+    share: pairedShare(true),
   };
   const measured: Measured = {
     dialect: handle.dialect === "sqlite" ? "sqlite" : "postgresql",
@@ -568,7 +582,7 @@ async function child() {
       addedUs: withUs - withoutUs,
       withCpuUs,
       withoutCpuUs,
-      share: Number(((withUs - withoutUs) / withUs).toFixed(4)),
+      share: pairedShare(false),
       cpuShare: Number(((withCpuUs - withoutCpuUs) / withCpuUs).toFixed(4)),
       walPagesPerEvent,
       together,
