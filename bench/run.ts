@@ -73,6 +73,8 @@ const SIZES = QUICK
       rounds: 1,
       webhookWarmup: 300,
       webhookEvents: 1_500,
+      oneConnWarmup: 100,
+      oneConnEvents: 500,
       decomposeWarmup: 200,
       decomposeEvents: 800,
       duplicates: 2_000,
@@ -90,6 +92,8 @@ const SIZES = QUICK
       rounds: 3,
       webhookWarmup: 1_000,
       webhookEvents: 5_000,
+      oneConnWarmup: 200,
+      oneConnEvents: 2_000,
       decomposeWarmup: 300,
       decomposeEvents: 2_000,
       duplicates: 2_000,
@@ -107,6 +111,7 @@ const SIZES = QUICK
 const TARGETS = {
   webhookRatio: 0.5,
   webhookP99Ms: 60,
+  webhookOneConnP99Ms: 5,
   buyAddedP50Ms: 5,
   successP50Ms: 2,
 };
@@ -197,7 +202,9 @@ async function webhookScenarios(ctx: Context) {
   const memoryFrom = dupIndex + 2;
   const fixture = path.join(ctx.tmp, "webhooks.db");
   copyDatabase(ctx.baseDb, fixture);
-  seedCheckouts(fixture, { count: memoryFrom + SIZES.memoryEvents, kind: "open" });
+  // After the memory scenario's checkouts: the one-connection run's.
+  const oneConnFrom = memoryFrom + SIZES.memoryEvents;
+  seedCheckouts(fixture, { count: oneConnFrom + SIZES.oneConnWarmup + SIZES.oneConnEvents, kind: "open" });
   const pristine = path.join(ctx.tmp, "webhooks-pristine.db");
   copyDatabase(fixture, pristine);
   ctx.webhookDb = fixture;
@@ -322,6 +329,41 @@ async function webhookScenarios(ctx: Context) {
           met: yes(all2xx && stored === sent && fulfilled === sent),
         },
       );
+    }
+
+    if (wanted("webhook")) {
+      // One connection: each event alone in its commit (group commit only waits one setImmediate).
+      const { oneConnWarmup, oneConnEvents } = SIZES;
+      log(`scenario 1, one connection: ${oneConnEvents} events (+${oneConnWarmup} warm-up), app and baseline`);
+      const spec = {
+        kind: "webhook" as const,
+        connections: 1,
+        warmup: oneConnWarmup,
+        amount: oneConnEvents,
+        from: oneConnFrom,
+        secret: WEBHOOK_SECRET,
+      };
+      const a = (await runLoad({ ...spec, url: app.url })).measured;
+      const b = (await runLoad({ ...spec, url: baseline.url, salt: "b1c" })).measured;
+      log(
+        `  app p50 ${ms(a.latency.p50)} p99 ${ms(a.latency.p99)}; baseline p50 ${ms(b.latency.p50)} p99 ${ms(b.latency.p99)}`,
+      );
+      results.webhookOneConnection = {
+        app: brief(a),
+        baseline: brief(b),
+        all2xx: only2xx(a) && only2xx(b),
+        targets: { p99UnderMs: TARGETS.webhookOneConnP99Ms },
+        met: { p99: a.latency.p99 < TARGETS.webhookOneConnP99Ms },
+      };
+      rows.push({
+        scenario: "1 webhook, 1 connection",
+        figure: "p50 / p99 latency",
+        app: `${ms(a.latency.p50)} / ${ms(a.latency.p99)}${only2xx(a) ? "" : " (NOT all 2xx)"}`,
+        baseline: `${ms(b.latency.p50)} / ${ms(b.latency.p99)}`,
+        ratio: (a.latency.p99 / b.latency.p99).toFixed(2),
+        target: `p99 < ${TARGETS.webhookOneConnP99Ms} ms`,
+        met: yes(a.latency.p99 < TARGETS.webhookOneConnP99Ms && only2xx(a)),
+      });
     }
 
     if (wanted("webhook")) await decomposeWebhook(ctx, pristine);
