@@ -2,6 +2,7 @@ import type Stripe from "stripe";
 
 import { logger } from "../logger.server";
 import { handledEvent } from "./events";
+import { linkIdOf } from "./link";
 import {
   chargeNews,
   disputeNews,
@@ -61,6 +62,25 @@ export function newsOf(event: Pick<Stripe.Event, "type" | "created" | "data">): 
 export function objectIdOf(event: Pick<Stripe.Event, "data">): string | null {
   const id = (event.data?.object as { id?: unknown } | undefined)?.id;
   return typeof id === "string" ? id : null;
+}
+
+/** The stripe_events row of an event, as both stores insert it (the id is the key: a repeat inserts nothing). */
+export function eventRow(
+  event: Stripe.Event,
+  news: StoredNews | null,
+  payload: string | undefined,
+  source: EventSource,
+) {
+  return {
+    id: event.id,
+    type: event.type,
+    created: event.created,
+    livemode: event.livemode,
+    payload: payload ?? JSON.stringify(event),
+    objectId: objectIdOf(event),
+    linkId: news ? linkIdOf(news) : null,
+    source,
+  };
 }
 
 export function warnForeign(news: StoredNews) {

@@ -11,7 +11,7 @@ import { settleCartAsync } from "./cart-settle.server";
 import { LINKED_EVENT_TYPES } from "./events";
 import { type Cause, changeRow } from "./history";
 import { linkIdOf, moneyLink } from "./link";
-import { type ApplyResult, type EventSource, newsOf, nothing, objectIdOf, storedNews, warnForeign } from "./news";
+import { type ApplyResult, type EventSource, eventRow, newsOf, nothing, storedNews, warnForeign } from "./news";
 import type { OrderStore } from "./sqlite-store.server";
 import { type Context, changes, type RefundFact, type StoredNews, transition } from "./transition";
 
@@ -167,16 +167,7 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
           const news = newsOf(event);
           const inserted = await tx
             .insert(t.stripeEvents)
-            .values({
-              id: event.id,
-              type: event.type,
-              created: event.created,
-              livemode: event.livemode,
-              payload: payload ?? JSON.stringify(event),
-              objectId: objectIdOf(event),
-              linkId: news ? linkIdOf(news) : null,
-              source,
-            })
+            .values(eventRow(event, news, payload, source))
             .onConflictDoNothing()
             .returning({ id: t.stripeEvents.id });
           if (inserted.length === 0) return { ...nothing(), duplicate: true };

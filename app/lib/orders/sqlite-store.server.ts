@@ -10,8 +10,8 @@ import { settleCartSync } from "./cart-settle.server";
 import { groupCommitted } from "./commits";
 import { LINKED_EVENT_TYPES } from "./events";
 import { type Cause, changeRow } from "./history";
-import { linkIdOf, moneyLink } from "./link";
-import { type ApplyResult, type EventSource, newsOf, nothing, objectIdOf, storedNews, warnForeign } from "./news";
+import { moneyLink } from "./link";
+import { type ApplyResult, type EventSource, eventRow, newsOf, nothing, storedNews, warnForeign } from "./news";
 import { type Context, changes, type RefundFact, type StoredNews, transition } from "./transition";
 
 type SqliteHandle = Extract<DatabaseHandle, { dialect: "sqlite" }>;
@@ -215,16 +215,7 @@ export function sqliteOrderStore(handle: SqliteHandle, context: () => Context) {
   /** One event: stored once (its id is the key) and its effect applied, in the transaction (or savepoint) it is given. */
   function record(tx: SqliteTx["tx"], { event, payload, source }: Delivery): ApplyResult {
     const news = newsOf(event);
-    const inserted = st.insertEvent.get({
-      id: event.id,
-      type: event.type,
-      created: event.created,
-      livemode: event.livemode,
-      payload: payload ?? JSON.stringify(event),
-      objectId: objectIdOf(event),
-      linkId: news ? linkIdOf(news) : null,
-      source,
-    });
+    const inserted = st.insertEvent.get(eventRow(event, news, payload, source));
     if (!inserted) return { ...nothing(), duplicate: true };
     return news ? apply({ dialect: "sqlite", tx }, news, { eventId: event.id, source }) : nothing();
   }
