@@ -23,11 +23,14 @@ type Pending = Delivery & { resolve: (result: ApplyResult) => void; reject: (err
 const MAX_BATCH = 64;
 
 /**
- * The state machine's store on SQLite: one synchronous better-sqlite3
- * transaction per piece of news (an async callback would commit before its
- * work was done). SQLite has one writer at a time (BEGIN IMMEDIATE), so the
- * row read here cannot change before the write. The hot path's statements
- * are prepared once (docs/decisions/051-prepared-statements-on-hot-paths.md).
+ * The state machine's store on SQLite: synchronous better-sqlite3
+ * transactions (an async callback would commit before its work was done).
+ * Webhook events that arrive together share one transaction, each in its own
+ * savepoint (group commit, below); the success page's and reconcile's news
+ * get a transaction each. SQLite has one writer at a time (BEGIN IMMEDIATE),
+ * so the row read here cannot change before the write. The hot path's
+ * statements are prepared once (docs/decisions/051-prepared-statements-on-hot-paths.md,
+ * 181-every-hot-statement-prepared.md).
  */
 export function sqliteOrderStore(handle: SqliteHandle, context: () => Context) {
   const db = handle.sqliteDb;
