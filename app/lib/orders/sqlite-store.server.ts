@@ -231,14 +231,13 @@ export function sqliteOrderStore(handle: SqliteHandle, context: () => Context) {
   // delivery is answered before its event is durable, and a COMMIT that fails
   // rejects every event in it.
   const inSavepoint = handle.sqlite.transaction((tx: SqliteTx["tx"], delivery: Delivery) => record(tx, delivery));
-  let waiting: Pending[] = [];
+  const waiting: Pending[] = [];
   let scheduled = false;
 
   function flush() {
     scheduled = false;
-    const batch = waiting.length > MAX_BATCH ? waiting.splice(0, MAX_BATCH) : waiting;
-    if (batch === waiting) waiting = [];
-    else schedule();
+    const batch = waiting.splice(0, MAX_BATCH);
+    if (waiting.length > 0) schedule();
     const outcomes: ({ ok: true; result: ApplyResult } | { ok: false; error: unknown })[] = [];
     try {
       db.transaction(
