@@ -1308,6 +1308,99 @@ const startPgApp = (ctx: Context, database: TestDatabase) =>
     env: { DATABASE_URL: database.url, DATABASE_POOL_MAX: String(PG_POOL_MAX) },
   });
 
+/**
+ * Scenario 1a on PostgreSQL: the baseline; the app's webhook action behind
+ * bare node:http; server.js without and with its log lines. Every app layer
+ * runs on one copy of the fixture, each pass of each layer on its own slice of
+ * its open checkouts (so each event is a first completion); the second pass
+ * runs the layers in reverse order.
+ */
+async function decomposePgWebhook(ctx: Context, databases: TestDatabase[]) {
+  const { decomposeWarmup, decomposeEvents } = SIZES;
+  const perRun = decomposeWarmup + decomposeEvents;
+  log(
+    `scenario P1a, layers on PostgreSQL: ${decomposeEvents} events (+${decomposeWarmup} warm-up) through each layer, twice (the second pass in reverse order), 32 connections, pool ${PG_POOL_MAX}`,
+  );
+  const fixture = path.join(ctx.tmp, "pg-layers.db");
+  copyDatabase(ctx.baseDb, fixture);
+  seedCheckouts(fixture, { count: 2 * 3 * perRun, kind: "open" });
+  const appDb = await postgresFrom(fixture, "bench_pg_layers");
+  databases.push(appDb);
+  const baseDb = await createTestDatabase("bench_pg_layers_baseline", { migrated: false });
+  databases.push(baseDb);
+  const env = { DATABASE_URL: appDb.url, DATABASE_POOL_MAX: String(PG_POOL_MAX) };
+  const common = {
+    appDir: ctx.appDir,
+    stripeApiBase: ctx.emulator.url,
+    databasePath: path.join(ctx.tmp, "unused.db"),
+    env,
+  };
+  const variants: [string, () => Promise<Server>][] = [
+    [
+      "baseline: node:http + constructEvent + BEGIN/INSERT/COMMIT",
+      () => startBaselinePgWebhookServer({ databaseUrl: baseDb.url, poolMax: PG_POOL_MAX }),
+    ],
+    ["app's webhook action on node:http, logs off", () => startActionServer({ ...common, silent: true })],
+    ["server.js (node:http + Remix), logs off", () => startApp({ ...common, silent: true })],
+    ["server.js (node:http + Remix), as shipped", () => startApp(common)],
+  ];
+  const passes: Summary[][] = [[], []];
+  let slice = 0;
+  for (const pass of [0, 1]) {
+    const order = pass === 0 ? [...variants.keys()] : [...variants.keys()].reverse();
+    for (const index of order) {
+      const [layer, start] = variants[index]!;
+      const server = await start();
+      try {
+        const result = await runLoad({
+          kind: "webhook",
+          url: server.url,
+          connections: 32,
+          warmup: decomposeWarmup,
+          amount: decomposeEvents,
+          from: index === 0 ? 0 : perRun * slice++,
+          secret: WEBHOOK_SECRET,
+          salt: index === 0 ? `pglayer${pass}` : "",
+        });
+        passes[pass]![index] = result.measured;
+        log(
+          `  ${layer}: ${perSecond(result.measured.rps)} (${Math.round(1e6 / result.measured.rps)} us/event), p99 ${ms(result.measured.latency.p99)}`,
+        );
+      } finally {
+        await server.stop();
+      }
+    }
+  }
+  const layers = variants.map(([layer], i) => {
+    const [a, b] = [passes[0]![i]!, passes[1]![i]!];
+    const usPerEvent = (1e6 / a.rps + 1e6 / b.rps) / 2;
+    return {
+      layer,
+      usPerEvent: round(usPerEvent, 0),
+      perSecond: round(1e6 / usPerEvent, 1),
+      passes: [brief(a), brief(b)],
+      p99Ms: round((a.latency.p99 + b.latency.p99) / 2),
+      all2xx: only2xx(a) && only2xx(b),
+    };
+  });
+  (results.postgres as Record<string, unknown>).layers = layers;
+  for (const [i, l] of layers.entries()) {
+    const added =
+      i === 0
+        ? `${l.usPerEvent} us/event`
+        : `${l.usPerEvent - layers[i - 1]!.usPerEvent >= 0 ? "+" : ""}${Math.round(l.usPerEvent - layers[i - 1]!.usPerEvent)} us/event`;
+    rows.push({
+      scenario: i === 0 ? "P1a where the time goes, PostgreSQL" : "",
+      figure: l.layer,
+      app: `${perSecond(l.perSecond)}, p99 ${ms(l.p99Ms)}`,
+      baseline: "",
+      ratio: added,
+      target: "",
+      met: l.all2xx ? "" : "NOT all 2xx",
+    });
+  }
+}
+
 async function postgresScenarios(ctx: Context) {
   const reason = await postgresUnavailable();
   if (reason) {
@@ -1425,6 +1518,9 @@ async function postgresScenarios(ctx: Context) {
         met: yes(all2xx),
       },
     );
+
+    // P1a: where the time goes on PostgreSQL, one layer at a time (as scenario 1a on SQLite).
+    await decomposePgWebhook(ctx, databases);
 
     // P3: Buy with the app on PostgreSQL; its added time beside SQLite's (the same emulator and baseline).
     log("scenario P3: Buy on PostgreSQL, 1 connection");

@@ -5,6 +5,7 @@ import type { BaseSQLiteDatabase } from "drizzle-orm/sqlite-core";
 
 import * as pgTables from "../../../db/schema/pg";
 import * as sqliteTables from "../../../db/schema/sqlite";
+import { type Named, named, runNamed } from "../pg-named.server";
 import type { NewJob } from "./types";
 
 /**
@@ -69,51 +70,33 @@ export function enqueueSqlite(db: SqliteWriter, job: NewJob, now = Date.now()): 
 // The PostgreSQL statement, its text built by Drizzle once and run as a named
 // (server-side prepared) statement on the caller's own client: node-postgres
 // parses it once per connection, and no query is built per enqueue
-// (docs/decisions/182-pg-enqueue-named-statement.md). Drizzle's typings keep
-// `session` internal; its `client` is the transaction's PoolClient (or the Pool).
-type Column = keyof ReturnType<typeof row>;
-type Statement = { name: string; text: string; params: { column: Column; encode: (value: unknown) => unknown }[] };
-let pgStatement: Statement | undefined;
-type Bound = { name?: string; value?: { name?: string }; encoder?: { mapToDriverValue(value: unknown): unknown } };
+// (docs/decisions/182-pg-enqueue-named-statement.md, app/lib/pg-named.server.ts).
+let pgStatement: Named | undefined;
 
-function pgInsert(db: PgWriter): Statement {
+const pgInsert = (db: PgWriter) => {
   const p = sql.placeholder;
-  const query = db
-    .insert(pgTables.jobs)
-    .values({
-      key: p("key"),
-      kind: p("kind"),
-      payload: p("payload"),
-      state: p("state"),
-      attempts: p("attempts"),
-      runAfter: p("runAfter"),
-      createdAt: p("createdAt"),
-      updatedAt: p("updatedAt"),
-    })
-    .onConflictDoNothing({ target: pgTables.jobs.key })
-    .returning({ id: pgTables.jobs.id })
-    .toSQL();
-  const params = query.params.map((param) => {
-    const bound = param as Bound;
-    const name = bound.value?.name ?? bound.name;
-    if (!name) throw new Error("enqueue: a parameter of the jobs INSERT is not a placeholder");
-    // Bound as Drizzle binds them: through the column's encoder.
-    const encoder = bound.encoder;
-    return { column: name as Column, encode: (value: unknown) => (encoder ? encoder.mapToDriverValue(value) : value) };
-  });
-  return { name: "shop_jobs_enqueue_v1", text: query.sql, params };
-}
-
-type Client = {
-  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rowCount: number | null }>;
+  return named(
+    "jobs_enqueue",
+    db
+      .insert(pgTables.jobs)
+      .values({
+        key: p("key"),
+        kind: p("kind"),
+        payload: p("payload"),
+        state: p("state"),
+        attempts: p("attempts"),
+        runAfter: p("runAfter"),
+        createdAt: p("createdAt"),
+        updatedAt: p("updatedAt"),
+      })
+      .onConflictDoNothing({ target: pgTables.jobs.key })
+      .returning({ id: pgTables.jobs.id }),
+  );
 };
 
 export async function enqueuePg(db: PgWriter, job: NewJob, now = Date.now()): Promise<boolean> {
   pgStatement ??= pgInsert(db);
-  const client = (db as unknown as { session: { client: Client } }).session.client;
-  const values = row(job, now);
-  const { name, text, params } = pgStatement;
   // ON CONFLICT DO NOTHING: no row when a job with this key exists.
-  const result = await client.query({ name, text, values: params.map((p) => p.encode(values[p.column])) });
-  return result.rowCount === 1;
+  const { rowCount } = await runNamed(db, pgStatement, row(job, now));
+  return rowCount === 1;
 }

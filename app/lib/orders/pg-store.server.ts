@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, isNull, or, sql } from "drizzle-orm";
+import { and, asc, eq, getTableColumns, inArray, isNull, or, sql } from "drizzle-orm";
 import type Stripe from "stripe";
 
 import * as t from "../../../db/schema/pg";
@@ -6,11 +6,12 @@ import type { CheckoutSession } from "../../../db/schema/types";
 import type { DatabaseHandle } from "../db.server";
 import { retryingSerialization } from "../db-errors.server";
 import { logger } from "../logger.server";
+import { decoder, type Named, named, runNamed } from "../pg-named.server";
 import { enqueueInTransaction, fulfillAsync, type Tx } from "../fulfillment.server";
 import { settleCartAsync } from "./cart-settle.server";
 import { LINKED_EVENT_TYPES } from "./events";
 import { type Cause, changeRow } from "./history";
-import { linkIdOf, moneyLink } from "./link";
+import { linkIdOf } from "./link";
 import { type ApplyResult, type EventSource, eventRow, newsOf, nothing, storedNews, warnForeign } from "./news";
 import type { OrderStore } from "./sqlite-store.server";
 import { type Context, changes, type RefundFact, type StoredNews, transition } from "./transition";
@@ -35,20 +36,150 @@ type PgTx = Extract<Tx, { dialect: "postgres" }>;
  */
 export function pgOrderStore(handle: PgHandle, context: () => Context): OrderStore {
   const db = handle.pgDb;
+  const p = sql.placeholder;
+  // .set() takes no bare placeholder in Drizzle's types; wrapped in sql`` it binds as given.
+  const v = (name: string) => sql`${p(name)}`;
+  const orderColumns = getTableColumns(t.checkoutSessions);
+  const order = decoder<CheckoutSession>(orderColumns);
+  const orderWhere = (where: ReturnType<typeof eq>) =>
+    db.select().from(t.checkoutSessions).where(where).limit(1).for("update");
+  // Every statement of a first completion, built once and run as a named statement
+  // (app/lib/pg-named.server.ts, docs/decisions/183-pg-store-named-statements.md).
+  const st = {
+    insertEvent: named(
+      "event_insert",
+      db
+        .insert(t.stripeEvents)
+        .values({
+          id: p("id"),
+          type: p("type"),
+          created: p("created"),
+          livemode: p("livemode"),
+          payload: p("payload"),
+          objectId: p("objectId"),
+          linkId: p("linkId"),
+          source: p("source"),
+        })
+        .onConflictDoNothing()
+        .returning({ id: t.stripeEvents.id }),
+    ),
+    lockLink: named("lock_link", sql`select pg_advisory_xact_lock(hashtext(${p("linkId")}))`),
+    orderById: named("order_by_id", orderWhere(eq(t.checkoutSessions.id, p("id"))), order),
+    orderBySubscription: named(
+      "order_by_subscription",
+      orderWhere(eq(t.checkoutSessions.stripeSubscriptionId, p("id"))),
+      order,
+    ),
+    // The order a charge, refund or dispute belongs to (link.ts's moneyLink): its payment
+    // intent, or the charge an earlier refund or dispute linked. A null id matches nothing.
+    orderByMoney: named(
+      "order_by_money",
+      orderWhere(
+        or(eq(t.checkoutSessions.paymentIntentId, p("intent")), eq(t.checkoutSessions.stripeChargeId, p("charge")))!,
+      ),
+      order,
+    ),
+    reread: named(
+      "order_reread",
+      db
+        .select()
+        .from(t.checkoutSessions)
+        .where(eq(t.checkoutSessions.id, p("id"))),
+      order,
+    ),
+    refundsOf: named(
+      "refunds_of",
+      db
+        .select({ id: t.refunds.id, amount: t.refunds.amount, status: t.refunds.status })
+        .from(t.refunds)
+        .where(eq(t.refunds.checkoutSessionId, p("id"))),
+      decoder<RefundFact>({ id: t.refunds.id, amount: t.refunds.amount, status: t.refunds.status }),
+    ),
+    insertChange: named(
+      "change_insert",
+      db.insert(t.orderChanges).values({
+        checkoutSessionId: p("checkoutSessionId"),
+        at: p("at"),
+        eventId: p("eventId"),
+        source: p("source"),
+        before: p("before"),
+        after: p("after"),
+      }),
+    ),
+    linkedEvents: named(
+      "linked_events",
+      db
+        .select({ payload: t.stripeEvents.payload })
+        .from(t.stripeEvents)
+        .where(
+          and(
+            or(eq(t.stripeEvents.linkId, p("linkId")), eq(t.stripeEvents.objectId, p("linkId"))),
+            inArray(t.stripeEvents.type, LINKED_EVENT_TYPES),
+          ),
+        )
+        .orderBy(asc(t.stripeEvents.created), asc(t.stripeEvents.receivedAt)),
+      decoder<{ payload: string }>({ payload: t.stripeEvents.payload }),
+    ),
+    shopperByCustomer: named(
+      "shopper_by_customer",
+      db
+        .select({ id: t.shoppers.id })
+        .from(t.shoppers)
+        .where(eq(t.shoppers.stripeCustomerId, p("customer")))
+        .limit(1),
+    ),
+  };
 
-  const lockLink = (tx: PgTx, linkId: string) => tx.tx.execute(sql`select pg_advisory_xact_lock(hashtext(${linkId}))`);
+  // The order's UPDATE sets the columns its decision changed: one named statement
+  // per set of columns, made the first time that set is written (as on SQLite,
+  // sqlite-store.server.ts). transition.ts decides a handful of shapes; past the
+  // cap a shape is built each time, under its own name all the same.
+  const updateOrder = (columnNames: string[]) =>
+    named(
+      "order_update",
+      db
+        .update(t.checkoutSessions)
+        .set(Object.fromEntries(columnNames.map((name) => [name, v(name)])))
+        .where(eq(t.checkoutSessions.id, p("__id")))
+        .returning(),
+      order,
+    );
+  const orderUpdates = new Map<string, Named<CheckoutSession>>();
+  async function writeOrder(tx: PgTx, id: string, set: Partial<CheckoutSession>) {
+    const names = Object.keys(set)
+      .filter((name) => set[name as keyof CheckoutSession] !== undefined)
+      .sort();
+    const shape = names.join(",");
+    let statement = orderUpdates.get(shape);
+    if (!statement) {
+      statement = updateOrder(names);
+      if (orderUpdates.size < 64) orderUpdates.set(shape, statement);
+    }
+    // The values bind as Drizzle would bind them: through each column's encoder, null as NULL.
+    const values: Record<string, unknown> = { __id: id };
+    for (const name of names) {
+      const value = set[name as keyof CheckoutSession];
+      values[name] = value === null ? null : orderColumns[name as keyof typeof orderColumns].mapToDriverValue(value);
+    }
+    const { rows } = await runNamed(tx.tx, statement, values);
+    return rows[0];
+  }
+
+  const lockLink = (tx: PgTx, linkId: string) => runNamed(tx.tx, st.lockLink, { linkId });
 
   async function rowFor(tx: PgTx, news: StoredNews): Promise<CheckoutSession | undefined> {
     const linkId = linkIdOf(news);
     if (linkId) await lockLink(tx, linkId);
-    const where =
+    const { rows } =
       news.kind === "session"
-        ? eq(t.checkoutSessions.id, news.session.id)
+        ? await runNamed(tx.tx, st.orderById, { id: news.session.id })
         : news.kind === "subscription" || news.kind === "invoice"
-          ? eq(t.checkoutSessions.stripeSubscriptionId, news.subscriptionId)
-          : moneyLink(t.checkoutSessions, news);
-    const [row] = await tx.tx.select().from(t.checkoutSessions).where(where).limit(1).for("update");
-    return row;
+          ? await runNamed(tx.tx, st.orderBySubscription, { id: news.subscriptionId })
+          : await runNamed(tx.tx, st.orderByMoney, {
+              intent: news.paymentIntentId ?? null,
+              charge: news.chargeId ?? null,
+            });
+    return rows[0];
   }
 
   async function apply(tx: PgTx, news: StoredNews, cause: Cause): Promise<ApplyResult> {
@@ -59,10 +190,7 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
     }
     const refunds: RefundFact[] =
       news.kind === "charge" || news.kind === "refund"
-        ? await tx.tx
-            .select({ id: t.refunds.id, amount: t.refunds.amount, status: t.refunds.status })
-            .from(t.refunds)
-            .where(eq(t.refunds.checkoutSessionId, row.id))
+        ? (await runNamed(tx.tx, st.refundsOf, { id: row.id })).rows
         : [];
     const decision = transition(row, news, context(), refunds);
     const now = Date.now();
@@ -72,16 +200,16 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
     // One UPDATE of the order per piece of news: its changes and, when it wins, fulfilled_at.
     let current: CheckoutSession | undefined;
     if (Object.keys(decision.update).length > 0 || fulfill) {
-      [current] = await tx.tx
-        .update(t.checkoutSessions)
-        .set({ ...decision.update, updatedAt: now, ...(fulfill ? { fulfilledAt: now } : {}) })
-        .where(eq(t.checkoutSessions.id, row.id))
-        .returning();
+      current = await writeOrder(tx, row.id, {
+        ...decision.update,
+        updatedAt: now,
+        ...(fulfill ? { fulfilledAt: now } : {}),
+      });
     }
     const fulfilled = fulfill && current !== undefined;
     // The order's timeline: what changed, when, and which news did it (app/lib/orders/history.ts).
     const history = changeRow(row, decision.update, fulfilled ? now : null, cause, now);
-    if (history) await tx.tx.insert(t.orderChanges).values(history);
+    if (history) await runNamed(tx.tx, st.insertChange, history);
     if (decision.refund) {
       const { status, eventAt } = decision.refund;
       await tx.tx
@@ -89,21 +217,18 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
         .values({ ...decision.refund, updatedAt: now })
         .onConflictDoUpdate({ target: t.refunds.id, set: { status, eventAt, updatedAt: now } });
     }
+    let replayed = 0;
     for (const linkId of [decision.linkedSubscription, decision.linkedPaymentIntent]) {
       if (!linkId) continue;
       await lockLink(tx, linkId);
-      await replayLinked(tx, linkId, cause);
+      replayed += await replayLinked(tx, linkId, cause);
     }
-    // The fulfillment hooks see the order as the replays left it.
-    if ((decision.linkedSubscription || decision.linkedPaymentIntent) && current) {
-      [current] = await tx.tx.select().from(t.checkoutSessions).where(eq(t.checkoutSessions.id, row.id));
+    // The fulfillment hooks see the order as the replays left it (unchanged when none applied).
+    if (replayed > 0 && current) {
+      [current] = (await runNamed(tx.tx, st.reread, { id: row.id })).rows;
     }
     if (decision.linkCustomer) {
-      const [owner] = await tx.tx
-        .select({ id: t.shoppers.id })
-        .from(t.shoppers)
-        .where(eq(t.shoppers.stripeCustomerId, decision.linkCustomer))
-        .limit(1);
+      const [owner] = (await runNamed(tx.tx, st.shopperByCustomer, { customer: decision.linkCustomer })).rows;
       if (!owner) {
         // Two orders of two shoppers racing for one customer: the unique key
         // keeps the first, and this one does without (as on SQLite).
@@ -144,20 +269,16 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
 
   /** The events stored under `linkId` (a subscription or payment intent; object_id for rows from before link_id). */
   async function replayLinked(tx: PgTx, linkId: string, cause: Cause) {
-    const earlier = await tx.tx
-      .select({ payload: t.stripeEvents.payload })
-      .from(t.stripeEvents)
-      .where(
-        and(
-          or(eq(t.stripeEvents.linkId, linkId), eq(t.stripeEvents.objectId, linkId)),
-          inArray(t.stripeEvents.type, LINKED_EVENT_TYPES),
-        ),
-      )
-      .orderBy(asc(t.stripeEvents.created), asc(t.stripeEvents.receivedAt));
+    const { rows: earlier } = await runNamed(tx.tx, st.linkedEvents, { linkId });
+    let applied = 0;
     for (const stored of earlier) {
       const news = storedNews(stored);
-      if (news) await apply(tx, news, cause);
+      if (news) {
+        await apply(tx, news, cause);
+        applied++;
+      }
     }
+    return applied;
   }
 
   return {
@@ -165,12 +286,8 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
       retryingSerialization(() =>
         db.transaction(async (tx): Promise<ApplyResult> => {
           const news = newsOf(event);
-          const inserted = await tx
-            .insert(t.stripeEvents)
-            .values(eventRow(event, news, payload, source))
-            .onConflictDoNothing()
-            .returning({ id: t.stripeEvents.id });
-          if (inserted.length === 0) return { ...nothing(), duplicate: true };
+          const inserted = await runNamed(tx, st.insertEvent, eventRow(event, news, payload, source));
+          if (inserted.rowCount === 0) return { ...nothing(), duplicate: true };
           return news ? apply({ dialect: "postgres", tx }, news, { eventId: event.id, source }) : nothing();
         }),
       ),
