@@ -30,9 +30,15 @@ copyToPostgres(file, database.url);
 
 // Every statement node-postgres sends, counted where it is sent.
 let statements = 0;
+const traced = new Map<string, number>();
 const query = pg.Client.prototype.query;
 pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
   statements++;
+  if (process.env.BENCH_PG_TRACE) {
+    const a = args[0] as { text?: string } | string;
+    const k = (typeof a === "string" ? a : (a?.text ?? "")).slice(0, 40);
+    traced.set(k, (traced.get(k) ?? 0) + 1);
+  }
   return (query as (...a: unknown[]) => unknown).apply(this, args);
 } as typeof query;
 
@@ -84,7 +90,9 @@ const tenAtATime = async (list: typeof events) => {
 
 await oneByOne(next());
 const one = await time(() => oneByOne(next()));
+traced.clear();
 const ten = await time(() => tenAtATime(next()));
+if (process.env.BENCH_PG_TRACE) console.error(traced);
 // The same events again: every one a duplicate.
 const duplicate = await time(async () => {
   let i = 0;

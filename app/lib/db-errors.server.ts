@@ -73,18 +73,33 @@ export function isDatabaseUnavailable(error: unknown): boolean {
 const RETRYABLE = new Set(["40001", "40P01"]);
 export const SERIALIZATION_ATTEMPTS = 5;
 
+/** A unique violation (23505) of the named constraint, also when Drizzle wrapped the error. */
+export function isUniqueViolationOf(error: unknown, constraint: string): boolean {
+  if (databaseErrorCode(error) !== "23505") return false;
+  for (let e = error, depth = 0; e && depth < 6; depth++) {
+    if ((e as { constraint?: unknown }).constraint === constraint) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 /**
  * Runs a PostgreSQL transaction again after a serialization failure or a
- * deadlock (the database rolled it back whole), a bounded number of times
- * with a short random pause; the last failure is thrown (and answers 503).
+ * deadlock (the database rolled it back whole), or an error `alsoRetry` names
+ * (a race the transaction settles when it runs again), a bounded number of
+ * times with a short random pause; the last failure is thrown (and answers 503).
  */
-export async function retryingSerialization<T>(run: () => Promise<T>, attempts = SERIALIZATION_ATTEMPTS): Promise<T> {
+export async function retryingSerialization<T>(
+  run: () => Promise<T>,
+  attempts = SERIALIZATION_ATTEMPTS,
+  alsoRetry: (error: unknown) => boolean = () => false,
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await run();
     } catch (error: unknown) {
       const code = databaseErrorCode(error);
-      if (attempt >= attempts || !code || !RETRYABLE.has(code)) throw error;
+      if (attempt >= attempts || !code || !(RETRYABLE.has(code) || alsoRetry(error))) throw error;
       await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
     }
   }

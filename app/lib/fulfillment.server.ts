@@ -58,8 +58,12 @@ export function fulfillSync(tx: Extract<Tx, { dialect: "sqlite" }>, checkout: Ch
   logFulfilled(checkout);
 }
 
-export async function fulfillAsync(tx: Extract<Tx, { dialect: "postgres" }>, checkout: CheckoutSession) {
-  await enqueueInTransaction(tx, orderPaidJob(checkout.id));
+/**
+ * On PostgreSQL, after the `order.paid` job (orderPaidJob) was enqueued in the
+ * same transaction: the PostgreSQL store folds it into the statement that
+ * marks the order fulfilled (app/lib/orders/pg-store.server.ts).
+ */
+export async function fulfilledAsync(tx: Extract<Tx, { dialect: "postgres" }>, checkout: CheckoutSession) {
   for (const hook of hooks) await hook(tx, checkout);
   logFulfilled(checkout);
 }

@@ -14,3 +14,6 @@ export const enqueueSqlite: typeof real.enqueueSqlite = (...args) =>
   enqueueSwitch.on ? real.enqueueSqlite(...args) : true;
 
 export const enqueuePg: typeof real.enqueuePg = async (...args) => (enqueueSwitch.on ? real.enqueuePg(...args) : true);
+
+export const pgEnqueueFolded: typeof real.pgEnqueueFolded = (...args) =>
+  enqueueSwitch.on ? real.pgEnqueueFolded(...args) : null;

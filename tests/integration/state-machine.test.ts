@@ -369,6 +369,20 @@ describe("the shopper's Stripe customer", () => {
     expect((await shopper(other.shopperId)).stripeCustomerId).toBeNull();
     expect(fulfilled.get(other.id)).toBe(1);
   });
+
+  it("goes to one shopper when orders of several shoppers complete at once with the same customer", async () => {
+    const orders = await Promise.all(Array.from({ length: 8 }, () => storeCheckout(db)));
+    const customer = `cus_race${orders[0]!.shopperId.slice(0, 10)}`;
+    const results = await Promise.all(
+      orders.map((order) => webhook(CHECKOUT_EVENT.completed, sessionFor(order, "paid", { customer })).result),
+    );
+    // Every order is paid and fulfilled once; the customer has one owner among them.
+    expect(results.map((r) => r.fulfilled)).toEqual(orders.map(() => true));
+    for (const order of orders) expect(fulfilled.get(order.id)).toBe(1);
+    const owners = await db.select().from(schema.shoppers).where(eq(schema.shoppers.stripeCustomerId, customer));
+    expect(owners).toHaveLength(1);
+    expect(orders.map((o) => o.shopperId)).toContain(owners[0]!.id);
+  });
 });
 
 describe("subscriptions", () => {

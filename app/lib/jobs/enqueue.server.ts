@@ -73,30 +73,52 @@ export function enqueueSqlite(db: SqliteWriter, job: NewJob, now = Date.now()): 
 // (docs/decisions/182-pg-enqueue-named-statement.md, app/lib/pg-named.server.ts).
 let pgStatement: Named | undefined;
 
-const pgInsert = (db: PgWriter) => {
-  const p = sql.placeholder;
-  return named(
-    "jobs_enqueue",
-    db
-      .insert(pgTables.jobs)
-      .values({
-        key: p("key"),
-        kind: p("kind"),
-        payload: p("payload"),
-        state: p("state"),
-        attempts: p("attempts"),
-        runAfter: p("runAfter"),
-        createdAt: p("createdAt"),
-        updatedAt: p("updatedAt"),
-      })
-      .onConflictDoNothing({ target: pgTables.jobs.key })
-      .returning({ id: pgTables.jobs.id }),
-  );
+// The jobs INSERT of `count` rows, their placeholders named `${prefix}${i}_${column}`.
+const pgInsertOf = (db: PgWriter, count: number, prefix: string) => {
+  const p = (i: number, column: string) => sql.placeholder(`${prefix}${i}_${column}`);
+  return db
+    .insert(pgTables.jobs)
+    .values(
+      Array.from({ length: count }, (_, i) => ({
+        key: p(i, "key"),
+        kind: p(i, "kind"),
+        payload: p(i, "payload"),
+        state: p(i, "state"),
+        attempts: p(i, "attempts"),
+        runAfter: p(i, "runAfter"),
+        createdAt: p(i, "createdAt"),
+        updatedAt: p(i, "updatedAt"),
+      })),
+    )
+    .onConflictDoNothing({ target: pgTables.jobs.key });
 };
+
+const pgInsert = (db: PgWriter) => named("jobs_enqueue", pgInsertOf(db, 1, "j").returning({ id: pgTables.jobs.id }));
+
+const placeholderValues = (jobs: NewJob[], now: number, prefix: string) => {
+  const values: Record<string, unknown> = {};
+  for (const [i, job] of jobs.entries()) {
+    for (const [column, value] of Object.entries(row(job, now))) values[`${prefix}${i}_${column}`] = value;
+  }
+  return values;
+};
+
+/**
+ * The same enqueue for a statement the caller already sends: the PostgreSQL
+ * order store folds the jobs of a decision into its order UPDATE (a
+ * data-modifying WITH), saving a round trip per job
+ * (docs/decisions/183-pg-store-named-statements.md). `query` is the INSERT of
+ * `jobs.length` rows with placeholders under `prefix`; `values` binds them.
+ * Null when there is nothing to enqueue.
+ */
+export function pgEnqueueFolded(db: PgWriter, jobs: NewJob[], now: number, prefix = "job") {
+  if (jobs.length === 0) return null;
+  return { query: pgInsertOf(db, jobs.length, prefix), values: placeholderValues(jobs, now, prefix) };
+}
 
 export async function enqueuePg(db: PgWriter, job: NewJob, now = Date.now()): Promise<boolean> {
   pgStatement ??= pgInsert(db);
   // ON CONFLICT DO NOTHING: no row when a job with this key exists.
-  const { rowCount } = await runNamed(db, pgStatement, row(job, now));
+  const { rowCount } = await runNamed(db, pgStatement, placeholderValues([job], now, "j"));
   return rowCount === 1;
 }

@@ -1,13 +1,16 @@
-import { and, asc, eq, getTableColumns, inArray, isNull, or, sql } from "drizzle-orm";
+import { and, asc, eq, getTableColumns, inArray, isNull, or, type SQLWrapper, sql } from "drizzle-orm";
 import type Stripe from "stripe";
 
 import * as t from "../../../db/schema/pg";
 import type { CheckoutSession } from "../../../db/schema/types";
 import type { DatabaseHandle } from "../db.server";
-import { retryingSerialization } from "../db-errors.server";
+import { isUniqueViolationOf, retryingSerialization } from "../db-errors.server";
 import { logger } from "../logger.server";
 import { decoder, type Named, named, runNamed } from "../pg-named.server";
-import { enqueueInTransaction, fulfillAsync, type Tx } from "../fulfillment.server";
+import { enqueueInTransaction, fulfilledAsync, type Tx } from "../fulfillment.server";
+import { pgEnqueueFolded } from "../jobs/enqueue.server";
+import { orderPaidJob } from "../jobs/order-paid.server";
+import type { NewJob } from "../jobs/types";
 import { settleCartAsync } from "./cart-settle.server";
 import { LINKED_EVENT_TYPES } from "./events";
 import { type Cause, changeRow } from "./history";
@@ -41,6 +44,15 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
   const v = (name: string) => sql`${p(name)}`;
   const orderColumns = getTableColumns(t.checkoutSessions);
   const order = decoder<CheckoutSession>(orderColumns);
+  const changeInsert = (prefix: string) =>
+    db.insert(t.orderChanges).values({
+      checkoutSessionId: p(`${prefix}checkoutSessionId`),
+      at: p(`${prefix}at`),
+      eventId: p(`${prefix}eventId`),
+      source: p(`${prefix}source`),
+      before: p(`${prefix}before`),
+      after: p(`${prefix}after`),
+    });
   const orderWhere = (where: ReturnType<typeof eq>) =>
     db.select().from(t.checkoutSessions).where(where).limit(1).for("update");
   // Every statement of a first completion, built once and run as a named statement
@@ -95,17 +107,7 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
         .where(eq(t.refunds.checkoutSessionId, p("id"))),
       decoder<RefundFact>({ id: t.refunds.id, amount: t.refunds.amount, status: t.refunds.status }),
     ),
-    insertChange: named(
-      "change_insert",
-      db.insert(t.orderChanges).values({
-        checkoutSessionId: p("checkoutSessionId"),
-        at: p("at"),
-        eventId: p("eventId"),
-        source: p("source"),
-        before: p("before"),
-        after: p("after"),
-      }),
-    ),
+    insertChange: named("change_insert", changeInsert("")),
     linkedEvents: named(
       "linked_events",
       db
@@ -130,39 +132,95 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
     ),
   };
 
-  // The order's UPDATE sets the columns its decision changed: one named statement
-  // per set of columns, made the first time that set is written (as on SQLite,
-  // sqlite-store.server.ts). transition.ts decides a handful of shapes; past the
-  // cap a shape is built each time, under its own name all the same.
-  const updateOrder = (columnNames: string[]) =>
-    named(
-      "order_update",
-      db
-        .update(t.checkoutSessions)
-        .set(Object.fromEntries(columnNames.map((name) => [name, v(name)])))
-        .where(eq(t.checkoutSessions.id, p("__id")))
-        .returning(),
-      order,
-    );
-  const orderUpdates = new Map<string, Named<CheckoutSession>>();
-  async function writeOrder(tx: PgTx, id: string, set: Partial<CheckoutSession>) {
-    const names = Object.keys(set)
+  // The statement that writes a decision: the order's UPDATE of the columns it
+  // changed, and with it, in one data-modifying WITH, what the decision adds (its
+  // change-history row, its jobs), the advisory locks of the ids it links (taken
+  // before the next statement's snapshot, as rowFor takes them), and the shopper
+  // who already has the customer it links. One named statement per shape, made
+  // the first time that shape is written; transition.ts decides a handful. Past
+  // the cap a shape is built each time, under its own name all the same.
+  type Shape = { columns: string[]; history: boolean; jobs: number; locks: number; customer: boolean };
+  const decisionStatement = ({ columns, history, locks, customer }: Shape, jobsInsert: SQLWrapper | undefined) => {
+    const update = db
+      .update(t.checkoutSessions)
+      .set(Object.fromEntries(columns.map((name) => [name, v(name)])))
+      .where(eq(t.checkoutSessions.id, p("__id")))
+      .returning();
+    const parts = [sql`with u as ${update}`];
+    if (history) parts.push(sql`, h as ${changeInsert("h_")}`);
+    if (jobsInsert) parts.push(sql`, j as ${jobsInsert}`);
+    // The customer the order links, given to its shopper unless a shopper has it (the
+    // unique key keeps one owner). Two orders of two shoppers racing for one customer:
+    // the second fails on the key and its whole transaction runs again, and then
+    // finds the first's owner and does without (as on SQLite).
+    if (customer) {
+      const link = db
+        .update(t.shoppers)
+        .set({ stripeCustomerId: v("__customer"), updatedAt: v("__now") })
+        .where(
+          and(
+            eq(t.shoppers.id, p("__shopper")),
+            isNull(t.shoppers.stripeCustomerId),
+            sql`not exists (select 1 from ${t.shoppers} as "owner" where "owner"."stripe_customer_id" = ${p("__customer")})`,
+          ),
+        );
+      parts.push(sql`, c as ${link}`);
+    }
+    const fields = [sql`u.*`];
+    for (let i = 0; i < locks; i++) {
+      fields.push(sql`pg_advisory_xact_lock(hashtext(${p(`__lock${i}`)})) as ${sql.identifier(`__lock${i}`)}`);
+    }
+    parts.push(sql` select ${sql.join(fields, sql`, `)} from u`);
+    return named("decision", sql.join(parts), order);
+  };
+  const decisions = new Map<string, Named<CheckoutSession>>();
+  async function writeDecision(
+    tx: PgTx,
+    id: string,
+    set: Partial<CheckoutSession>,
+    extra: {
+      history: ReturnType<typeof changeRow>;
+      jobs: NewJob[];
+      locks: string[];
+      customer: { id: string; shopperId: string } | null;
+    },
+    now: number,
+  ): Promise<CheckoutSession> {
+    const columns = Object.keys(set)
       .filter((name) => set[name as keyof CheckoutSession] !== undefined)
       .sort();
-    const shape = names.join(",");
-    let statement = orderUpdates.get(shape);
+    const folded = pgEnqueueFolded(db, extra.jobs, now);
+    const shape: Shape = {
+      columns,
+      history: extra.history !== null,
+      jobs: folded ? extra.jobs.length : 0,
+      locks: extra.locks.length,
+      customer: extra.customer !== null,
+    };
+    const key = `${columns.join(",")}|${shape.history}|${shape.jobs}|${shape.locks}|${shape.customer}`;
+    let statement = decisions.get(key);
     if (!statement) {
-      statement = updateOrder(names);
-      if (orderUpdates.size < 64) orderUpdates.set(shape, statement);
+      statement = decisionStatement(shape, folded?.query);
+      if (decisions.size < 64) decisions.set(key, statement);
     }
     // The values bind as Drizzle would bind them: through each column's encoder, null as NULL.
-    const values: Record<string, unknown> = { __id: id };
-    for (const name of names) {
+    const values: Record<string, unknown> = { __id: id, ...folded?.values };
+    if (extra.customer)
+      Object.assign(values, { __customer: extra.customer.id, __shopper: extra.customer.shopperId, __now: now });
+    for (const name of columns) {
       const value = set[name as keyof CheckoutSession];
       values[name] = value === null ? null : orderColumns[name as keyof typeof orderColumns].mapToDriverValue(value);
     }
-    const { rows } = await runNamed(tx.tx, statement, values);
-    return rows[0];
+    if (extra.history) {
+      for (const [name, value] of Object.entries(extra.history)) values[`h_${name}`] = value;
+    }
+    for (const [i, linkId] of extra.locks.entries()) values[`__lock${i}`] = linkId;
+    const {
+      rows: [current],
+    } = await runNamed(tx.tx, statement, values);
+    // The row is locked FOR UPDATE by this transaction: it cannot have gone.
+    if (!current) throw new Error(`the order ${id} vanished under its row lock`);
+    return current;
   }
 
   const lockLink = (tx: PgTx, linkId: string) => runNamed(tx.tx, st.lockLink, { linkId });
@@ -197,19 +255,32 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
     const changed = changes(decision);
     // The row is locked (FOR UPDATE, read after the lock): fulfillment wins here or not at all.
     const fulfill = decision.fulfill && row.fulfilledAt == null;
-    // One UPDATE of the order per piece of news: its changes and, when it wins, fulfilled_at.
+    // The order's timeline: what changed, when, and which news did it (app/lib/orders/history.ts).
+    const history = changeRow(row, decision.update, fulfill ? now : null, cause, now);
+    // The jobs it enqueues (their keys make each once): order.paid when it wins;
+    // revocations, reinstatements, renewals with the news that decides them.
+    const jobs = [...(fulfill ? [orderPaidJob(row.id)] : []), ...decision.jobs];
+    const links = [decision.linkedSubscription, decision.linkedPaymentIntent].filter((id): id is string => !!id);
+    // One UPDATE of the order per piece of news: its changes and, when it wins,
+    // fulfilled_at; with it, in the same statement, the history row, the jobs, the
+    // links' locks and the look-up of the customer's owner.
     let current: CheckoutSession | undefined;
-    if (Object.keys(decision.update).length > 0 || fulfill) {
-      current = await writeOrder(tx, row.id, {
-        ...decision.update,
-        updatedAt: now,
-        ...(fulfill ? { fulfilledAt: now } : {}),
-      });
+    const written = Object.keys(decision.update).length > 0 || fulfill;
+    if (written) {
+      const customer = decision.linkCustomer ? { id: decision.linkCustomer, shopperId: row.shopperId } : null;
+      current = await writeDecision(
+        tx,
+        row.id,
+        { ...decision.update, updatedAt: now, ...(fulfill ? { fulfilledAt: now } : {}) },
+        { history, jobs, locks: links, customer },
+        now,
+      );
+    } else {
+      if (history) await runNamed(tx.tx, st.insertChange, history);
+      for (const job of jobs) await enqueueInTransaction(tx, job, now);
+      for (const linkId of links) await lockLink(tx, linkId);
     }
     const fulfilled = fulfill && current !== undefined;
-    // The order's timeline: what changed, when, and which news did it (app/lib/orders/history.ts).
-    const history = changeRow(row, decision.update, fulfilled ? now : null, cause, now);
-    if (history) await runNamed(tx.tx, st.insertChange, history);
     if (decision.refund) {
       const { status, eventAt } = decision.refund;
       await tx.tx
@@ -218,16 +289,12 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
         .onConflictDoUpdate({ target: t.refunds.id, set: { status, eventAt, updatedAt: now } });
     }
     let replayed = 0;
-    for (const linkId of [decision.linkedSubscription, decision.linkedPaymentIntent]) {
-      if (!linkId) continue;
-      await lockLink(tx, linkId);
-      replayed += await replayLinked(tx, linkId, cause);
-    }
+    for (const linkId of links) replayed += await replayLinked(tx, linkId, cause);
     // The fulfillment hooks see the order as the replays left it (unchanged when none applied).
     if (replayed > 0 && current) {
       [current] = (await runNamed(tx.tx, st.reread, { id: row.id })).rows;
     }
-    if (decision.linkCustomer) {
+    if (decision.linkCustomer && !written) {
       const [owner] = (await runNamed(tx.tx, st.shopperByCustomer, { customer: decision.linkCustomer })).rows;
       if (!owner) {
         // Two orders of two shoppers racing for one customer: the unique key
@@ -250,12 +317,10 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
         `checkout not fulfilled: ${decision.raisedFlag} session=${row.id} shopper=${row.shopperId}`,
       );
     }
-    if (fulfill && current) {
-      await fulfillAsync(tx, current);
+    if (fulfilled && current) {
+      await fulfilledAsync(tx, current);
       await settleCartAsync(tx, current);
     }
-    // Revocations, reinstatements, renewals: enqueued with the news that decides them (their keys make it once).
-    for (const job of decision.jobs) await enqueueInTransaction(tx, job, now);
     const flag = decision.update.flag !== undefined ? decision.update.flag : row.flag;
     return {
       duplicate: false,
@@ -281,19 +346,27 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
     return applied;
   }
 
+  // The race writeDecision's customer link settles by running again.
+  const customerRace = (error: unknown) => isUniqueViolationOf(error, "shoppers_stripe_customer_id_unique");
+
   return {
     processEvent: (event: Stripe.Event, payload: string | undefined, source: EventSource) =>
-      retryingSerialization(() =>
-        db.transaction(async (tx): Promise<ApplyResult> => {
-          const news = newsOf(event);
-          const inserted = await runNamed(tx, st.insertEvent, eventRow(event, news, payload, source));
-          if (inserted.rowCount === 0) return { ...nothing(), duplicate: true };
-          return news ? apply({ dialect: "postgres", tx }, news, { eventId: event.id, source }) : nothing();
-        }),
+      retryingSerialization(
+        () =>
+          db.transaction(async (tx): Promise<ApplyResult> => {
+            const news = newsOf(event);
+            const inserted = await runNamed(tx, st.insertEvent, eventRow(event, news, payload, source));
+            if (inserted.rowCount === 0) return { ...nothing(), duplicate: true };
+            return news ? apply({ dialect: "postgres", tx }, news, { eventId: event.id, source }) : nothing();
+          }),
+        undefined,
+        customerRace,
       ),
     applyNews: (news: StoredNews, source: EventSource) =>
-      retryingSerialization(() =>
-        db.transaction((tx) => apply({ dialect: "postgres", tx }, news, { eventId: null, source })),
+      retryingSerialization(
+        () => db.transaction((tx) => apply({ dialect: "postgres", tx }, news, { eventId: null, source })),
+        undefined,
+        customerRace,
       ),
   };
 }
