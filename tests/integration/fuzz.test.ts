@@ -314,14 +314,16 @@ function generate(r: Rng, port: number): Generated {
     ? r.pick(["true", "true", "true", "none", "chunked", "huge"])
     : r.pick(["none", "zero", "true"]);
   let payload = body;
-  if (lengthKind === "true" || lengthKind === "zero") headers.push(["Content-Length", String(Buffer.byteLength(body))]);
+  // The request goes out as latin1 (one byte a character, run() below): its length counts those bytes.
+  const length = Buffer.byteLength(body, "latin1");
+  if (lengthKind === "true" || lengthKind === "zero") headers.push(["Content-Length", String(length)]);
   if (lengthKind === "huge") {
     headers.push(["Content-Length", String(256 * 1024 * 1024)]);
     payload = "";
   }
   if (lengthKind === "chunked") {
     headers.push(["Transfer-Encoding", "chunked"]);
-    payload = `${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n0\r\n\r\n`;
+    payload = `${length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
   }
   if (lengthKind === "none") payload = "";
   headers.push(["Connection", "close"]);
