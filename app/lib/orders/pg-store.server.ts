@@ -53,27 +53,37 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
       before: p(`${prefix}before`),
       after: p(`${prefix}after`),
     });
+  const insertEvent = db
+    .insert(t.stripeEvents)
+    .values({
+      id: p("id"),
+      type: p("type"),
+      created: p("created"),
+      livemode: p("livemode"),
+      payload: p("payload"),
+      objectId: p("objectId"),
+      linkId: p("linkId"),
+      source: p("source"),
+    })
+    .onConflictDoNothing();
   const orderWhere = (where: ReturnType<typeof eq>) =>
     db.select().from(t.checkoutSessions).where(where).limit(1).for("update");
   // Every statement of a first completion, built once and run as a named statement
   // (app/lib/pg-named.server.ts, docs/decisions/183-pg-store-named-statements.md).
   const st = {
-    insertEvent: named(
-      "event_insert",
-      db
-        .insert(t.stripeEvents)
-        .values({
-          id: p("id"),
-          type: p("type"),
-          created: p("created"),
-          livemode: p("livemode"),
-          payload: p("payload"),
-          objectId: p("objectId"),
-          linkId: p("linkId"),
-          source: p("source"),
-        })
-        .onConflictDoNothing()
-        .returning({ id: t.stripeEvents.id }),
+    insertEvent: named("event_insert", insertEvent.returning({ id: t.stripeEvents.id })),
+    // A session's news names its order: the event's INSERT and the order's row lock
+    // in one statement. No row: a duplicate (nothing was inserted); a row without
+    // the order's columns: a new event for an order this database does not have.
+    insertEventLockOrder: named(
+      "event_insert_lock_order",
+      sql`with ${sql.identifier("ins")} as ${insertEvent.returning({ id: t.stripeEvents.id })}, ${sql.identifier("o")} as ${db
+        .select()
+        .from(t.checkoutSessions)
+        .where(and(eq(t.checkoutSessions.id, p("orderId")), sql`exists (select 1 from "ins")`))
+        .limit(1)
+        .for("update")} select "ins"."id" as "__event", "o".* from "ins" left join "o" on true`,
+      (raw) => (raw.id === null || raw.id === undefined ? null : order(raw)),
     ),
     lockLink: named("lock_link", sql`select pg_advisory_xact_lock(hashtext(${p("linkId")}))`),
     orderById: named("order_by_id", orderWhere(eq(t.checkoutSessions.id, p("id"))), order),
@@ -240,8 +250,14 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
     return rows[0];
   }
 
-  async function apply(tx: PgTx, news: StoredNews, cause: Cause): Promise<ApplyResult> {
-    const row = await rowFor(tx, news);
+  /** `locked`: the order's row, already read FOR UPDATE (null: no such order), or undefined to read it here. */
+  async function apply(
+    tx: PgTx,
+    news: StoredNews,
+    cause: Cause,
+    locked?: CheckoutSession | null,
+  ): Promise<ApplyResult> {
+    const row = locked === undefined ? await rowFor(tx, news) : (locked ?? undefined);
     if (!row) {
       warnForeign(news);
       return nothing();
@@ -355,9 +371,16 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
         () =>
           db.transaction(async (tx): Promise<ApplyResult> => {
             const news = newsOf(event);
-            const inserted = await runNamed(tx, st.insertEvent, eventRow(event, news, payload, source));
+            const row = eventRow(event, news, payload, source);
+            const cause = { eventId: event.id, source };
+            if (news?.kind === "session") {
+              const { rows } = await runNamed(tx, st.insertEventLockOrder, { ...row, orderId: news.session.id });
+              if (rows.length === 0) return { ...nothing(), duplicate: true };
+              return apply({ dialect: "postgres", tx }, news, cause, rows[0]);
+            }
+            const inserted = await runNamed(tx, st.insertEvent, row);
             if (inserted.rowCount === 0) return { ...nothing(), duplicate: true };
-            return news ? apply({ dialect: "postgres", tx }, news, { eventId: event.id, source }) : nothing();
+            return news ? apply({ dialect: "postgres", tx }, news, cause) : nothing();
           }),
         undefined,
         customerRace,
