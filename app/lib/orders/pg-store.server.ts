@@ -66,25 +66,18 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
       source: p("source"),
     })
     .onConflictDoNothing();
+  // The events stored under a subscription or payment intent (object_id for rows from before link_id).
+  const linkedWhere = (name: string) =>
+    and(
+      or(eq(t.stripeEvents.linkId, p(name)), eq(t.stripeEvents.objectId, p(name))),
+      inArray(t.stripeEvents.type, LINKED_EVENT_TYPES),
+    );
   const orderWhere = (where: ReturnType<typeof eq>) =>
     db.select().from(t.checkoutSessions).where(where).limit(1).for("update");
   // Every statement of a first completion, built once and run as a named statement
   // (app/lib/pg-named.server.ts, docs/decisions/183-pg-store-named-statements.md).
   const st = {
     insertEvent: named("event_insert", insertEvent.returning({ id: t.stripeEvents.id })),
-    // A session's news names its order: the event's INSERT and the order's row lock
-    // in one statement. No row: a duplicate (nothing was inserted); a row without
-    // the order's columns: a new event for an order this database does not have.
-    insertEventLockOrder: named(
-      "event_insert_lock_order",
-      sql`with ${sql.identifier("ins")} as ${insertEvent.returning({ id: t.stripeEvents.id })}, ${sql.identifier("o")} as ${db
-        .select()
-        .from(t.checkoutSessions)
-        .where(and(eq(t.checkoutSessions.id, p("orderId")), sql`exists (select 1 from "ins")`))
-        .limit(1)
-        .for("update")} select "ins"."id" as "__event", "o".* from "ins" left join "o" on true`,
-      (raw) => (raw.id === null || raw.id === undefined ? null : order(raw)),
-    ),
     lockLink: named("lock_link", sql`select pg_advisory_xact_lock(hashtext(${p("linkId")}))`),
     orderById: named("order_by_id", orderWhere(eq(t.checkoutSessions.id, p("id"))), order),
     orderBySubscription: named(
@@ -123,12 +116,7 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
       db
         .select({ payload: t.stripeEvents.payload })
         .from(t.stripeEvents)
-        .where(
-          and(
-            or(eq(t.stripeEvents.linkId, p("linkId")), eq(t.stripeEvents.objectId, p("linkId"))),
-            inArray(t.stripeEvents.type, LINKED_EVENT_TYPES),
-          ),
-        )
+        .where(linkedWhere("linkId"))
         .orderBy(asc(t.stripeEvents.created), asc(t.stripeEvents.receivedAt)),
       decoder<{ payload: string }>({ payload: t.stripeEvents.payload }),
     ),
@@ -142,6 +130,28 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
     ),
   };
 
+  // A session's news names its order: the event's INSERT and the order's row lock
+  // in one statement, with the advisory locks of the payment intent and the
+  // subscription the session names (the ids its completion links: taken here,
+  // before the decision's statement takes its snapshot, so that it can read
+  // their earlier news itself; rowFor takes them the same way). No row: a
+  // duplicate (nothing was inserted); a row without the order's columns: a new
+  // event for an order this database does not have.
+  const insertEventLockOrder = [0, 1, 2].map((locks) =>
+    named(
+      "event_insert_lock_order",
+      sql`with ${sql.identifier("ins")} as ${insertEvent.returning({ id: t.stripeEvents.id })}, ${sql.identifier("o")} as ${db
+        .select()
+        .from(t.checkoutSessions)
+        .where(and(eq(t.checkoutSessions.id, p("orderId")), sql`exists (select 1 from "ins")`))
+        .limit(1)
+        .for("update")} select "ins"."id" as "__event", "o".*${sql.join(
+        Array.from({ length: locks }, (_, i) => sql`, pg_advisory_xact_lock(hashtext(${p(`__lock${i}`)}))`),
+      )} from "ins" left join "o" on true`,
+      (raw) => (raw.id === null || raw.id === undefined ? null : order(raw)),
+    ),
+  );
+
   // The statement that writes a decision: the order's UPDATE of the columns it
   // changed, and with it, in one data-modifying WITH, what the decision adds (its
   // change-history row, its jobs), the advisory locks of the ids it links (taken
@@ -149,8 +159,19 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
   // who already has the customer it links. One named statement per shape, made
   // the first time that shape is written; transition.ts decides a handful. Past
   // the cap a shape is built each time, under its own name all the same.
-  type Shape = { columns: string[]; history: boolean; jobs: number; locks: number; customer: boolean };
-  const decisionStatement = ({ columns, history, locks, customer }: Shape, jobsInsert: SQLWrapper | undefined) => {
+  type Shape = {
+    columns: string[];
+    history: boolean;
+    jobs: number;
+    locks: number;
+    linked: number;
+    customer: boolean;
+  };
+  type Written = CheckoutSession & { linked: string[][] };
+  const decisionStatement = (
+    { columns, history, locks, linked, customer }: Shape,
+    jobsInsert: SQLWrapper | undefined,
+  ) => {
     const update = db
       .update(t.checkoutSessions)
       .set(Object.fromEntries(columns.map((name) => [name, v(name)])))
@@ -180,10 +201,21 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
     for (let i = 0; i < locks; i++) {
       fields.push(sql`pg_advisory_xact_lock(hashtext(${p(`__lock${i}`)})) as ${sql.identifier(`__lock${i}`)}`);
     }
+    // The earlier news of each id it links whose lock this transaction already holds
+    // (insertEventLockOrder): read in this statement, whose snapshot follows the lock.
+    for (let i = 0; i < linked; i++) {
+      const name = `__linked${i}`;
+      fields.push(
+        sql`(select coalesce(json_agg(${t.stripeEvents.payload} order by ${t.stripeEvents.created}, ${t.stripeEvents.receivedAt}), '[]'::json) from ${t.stripeEvents} where ${linkedWhere(name)}) as ${sql.identifier(name)}`,
+      );
+    }
     parts.push(sql` select ${sql.join(fields, sql`, `)} from u`);
-    return named("decision", sql.join(parts), order);
+    return named<Written>("decision", sql.join(parts), (raw) => ({
+      ...order(raw),
+      linked: Array.from({ length: linked }, (_, i) => raw[`__linked${i}`] as string[]),
+    }));
   };
-  const decisions = new Map<string, Named<CheckoutSession>>();
+  const decisions = new Map<string, Named<Written>>();
   async function writeDecision(
     tx: PgTx,
     id: string,
@@ -192,10 +224,11 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
       history: ReturnType<typeof changeRow>;
       jobs: NewJob[];
       locks: string[];
+      linked: string[];
       customer: { id: string; shopperId: string } | null;
     },
     now: number,
-  ): Promise<CheckoutSession> {
+  ): Promise<Written> {
     const columns = Object.keys(set)
       .filter((name) => set[name as keyof CheckoutSession] !== undefined)
       .sort();
@@ -205,9 +238,10 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
       history: extra.history !== null,
       jobs: folded ? extra.jobs.length : 0,
       locks: extra.locks.length,
+      linked: extra.linked.length,
       customer: extra.customer !== null,
     };
-    const key = `${columns.join(",")}|${shape.history}|${shape.jobs}|${shape.locks}|${shape.customer}`;
+    const key = `${columns.join(",")}|${shape.history}|${shape.jobs}|${shape.locks}|${shape.linked}|${shape.customer}`;
     let statement = decisions.get(key);
     if (!statement) {
       statement = decisionStatement(shape, folded?.query);
@@ -225,6 +259,7 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
       for (const [name, value] of Object.entries(extra.history)) values[`h_${name}`] = value;
     }
     for (const [i, linkId] of extra.locks.entries()) values[`__lock${i}`] = linkId;
+    for (const [i, linkId] of extra.linked.entries()) values[`__linked${i}`] = linkId;
     const {
       rows: [current],
     } = await runNamed(tx.tx, statement, values);
@@ -250,12 +285,17 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
     return rows[0];
   }
 
-  /** `locked`: the order's row, already read FOR UPDATE (null: no such order), or undefined to read it here. */
+  /**
+   * `locked`: the order's row, already read FOR UPDATE (null: no such order), or
+   * undefined to read it here; `held`: the link ids whose advisory locks this
+   * transaction already holds.
+   */
   async function apply(
     tx: PgTx,
     news: StoredNews,
     cause: Cause,
     locked?: CheckoutSession | null,
+    held: string[] = [],
   ): Promise<ApplyResult> {
     const row = locked === undefined ? await rowFor(tx, news) : (locked ?? undefined);
     if (!row) {
@@ -279,38 +319,39 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
     const links = [decision.linkedSubscription, decision.linkedPaymentIntent].filter((id): id is string => !!id);
     // One UPDATE of the order per piece of news: its changes and, when it wins,
     // fulfilled_at; with it, in the same statement, the history row, the jobs, the
-    // links' locks and the look-up of the customer's owner.
+    // links' locks (or, when already held, their earlier news) and the customer's link.
     let current: CheckoutSession | undefined;
-    const written = Object.keys(decision.update).length > 0 || fulfill;
-    if (written) {
+    let replayed = 0;
+    const writes = Object.keys(decision.update).length > 0 || fulfill;
+    if (writes) {
       const customer = decision.linkCustomer ? { id: decision.linkCustomer, shopperId: row.shopperId } : null;
-      current = await writeDecision(
+      const linked = links.filter((id) => held.includes(id));
+      const locks = links.filter((id) => !held.includes(id));
+      const result = await writeDecision(
         tx,
         row.id,
         { ...decision.update, updatedAt: now, ...(fulfill ? { fulfilledAt: now } : {}) },
-        { history, jobs, locks: links, customer },
+        { history, jobs, locks, linked, customer },
         now,
       );
+      const { linked: earlier, ...written } = result;
+      current = written;
+      await refundOf(tx, decision, now);
+      for (const payloads of earlier) replayed += await replay(tx, payloads, cause);
+      for (const linkId of locks) replayed += await replayLinked(tx, linkId, cause);
     } else {
       if (history) await runNamed(tx.tx, st.insertChange, history);
       for (const job of jobs) await enqueueInTransaction(tx, job, now);
       for (const linkId of links) await lockLink(tx, linkId);
+      await refundOf(tx, decision, now);
+      for (const linkId of links) replayed += await replayLinked(tx, linkId, cause);
     }
     const fulfilled = fulfill && current !== undefined;
-    if (decision.refund) {
-      const { status, eventAt } = decision.refund;
-      await tx.tx
-        .insert(t.refunds)
-        .values({ ...decision.refund, updatedAt: now })
-        .onConflictDoUpdate({ target: t.refunds.id, set: { status, eventAt, updatedAt: now } });
-    }
-    let replayed = 0;
-    for (const linkId of links) replayed += await replayLinked(tx, linkId, cause);
     // The fulfillment hooks see the order as the replays left it (unchanged when none applied).
     if (replayed > 0 && current) {
       [current] = (await runNamed(tx.tx, st.reread, { id: row.id })).rows;
     }
-    if (decision.linkCustomer && !written) {
+    if (decision.linkCustomer && !writes) {
       const [owner] = (await runNamed(tx.tx, st.shopperByCustomer, { customer: decision.linkCustomer })).rows;
       if (!owner) {
         // Two orders of two shoppers racing for one customer: the unique key
@@ -348,18 +389,36 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
     };
   }
 
-  /** The events stored under `linkId` (a subscription or payment intent; object_id for rows from before link_id). */
-  async function replayLinked(tx: PgTx, linkId: string, cause: Cause) {
-    const { rows: earlier } = await runNamed(tx.tx, st.linkedEvents, { linkId });
+  async function refundOf(tx: PgTx, decision: ReturnType<typeof transition>, now: number) {
+    if (!decision.refund) return;
+    const { status, eventAt } = decision.refund;
+    await tx.tx
+      .insert(t.refunds)
+      .values({ ...decision.refund, updatedAt: now })
+      .onConflictDoUpdate({ target: t.refunds.id, set: { status, eventAt, updatedAt: now } });
+  }
+
+  /** Applies the earlier news stored under an id just linked (their payloads, oldest first); how many applied. */
+  async function replay(tx: PgTx, payloads: string[], cause: Cause) {
     let applied = 0;
-    for (const stored of earlier) {
-      const news = storedNews(stored);
+    for (const payload of payloads) {
+      const news = storedNews({ payload });
       if (news) {
         await apply(tx, news, cause);
         applied++;
       }
     }
     return applied;
+  }
+
+  /** The events stored under `linkId` (a subscription or payment intent; object_id for rows from before link_id). */
+  async function replayLinked(tx: PgTx, linkId: string, cause: Cause) {
+    const { rows } = await runNamed(tx.tx, st.linkedEvents, { linkId });
+    return replay(
+      tx,
+      rows.map((r) => r.payload),
+      cause,
+    );
   }
 
   // The race writeDecision's customer link settles by running again.
@@ -374,9 +433,13 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
             const row = eventRow(event, news, payload, source);
             const cause = { eventId: event.id, source };
             if (news?.kind === "session") {
-              const { rows } = await runNamed(tx, st.insertEventLockOrder, { ...row, orderId: news.session.id });
+              const { paymentIntentId, subscriptionId } = news.session;
+              const held = [subscriptionId, paymentIntentId].filter((id): id is string => !!id);
+              const values: Record<string, unknown> = { ...row, orderId: news.session.id };
+              for (const [i, linkId] of held.entries()) values[`__lock${i}`] = linkId;
+              const { rows } = await runNamed(tx, insertEventLockOrder[held.length]!, values);
               if (rows.length === 0) return { ...nothing(), duplicate: true };
-              return apply({ dialect: "postgres", tx }, news, cause, rows[0]);
+              return apply({ dialect: "postgres", tx }, news, cause, rows[0], held);
             }
             const inserted = await runNamed(tx, st.insertEvent, row);
             if (inserted.rowCount === 0) return { ...nothing(), duplicate: true };
