@@ -15,6 +15,7 @@ import { copyToPostgres } from "./lib/procs";
  * wall time one at a time, and the wall and Node CPU time with 10 at a time
  * (the pool's size, as under load); beside the baseline's BEGIN/INSERT/COMMIT.
  *   BENCH_BASE_DB=<a migrated, catalog-seeded SQLite file> TEST_DATABASE_URL=... node --import tsx bench/pg-state-machine-costs.ts 2000
+ *   BENCH_PG_TRACE=1   also print, on stderr, how many of each statement (its first 40 characters) the 10-at-a-time pass sent
  */
 
 const N = Number(process.argv[2] ?? 2000);
