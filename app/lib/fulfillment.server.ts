@@ -63,7 +63,7 @@ export function fulfillSync(tx: Extract<Tx, { dialect: "sqlite" }>, checkout: Ch
  * same transaction: the PostgreSQL store folds it into the statement that
  * marks the order fulfilled (app/lib/orders/pg-store.server.ts).
  */
-export async function fulfilledAsync(tx: Extract<Tx, { dialect: "postgres" }>, checkout: CheckoutSession) {
+export async function fulfillAsync(tx: Extract<Tx, { dialect: "postgres" }>, checkout: CheckoutSession) {
   for (const hook of hooks) await hook(tx, checkout);
   logFulfilled(checkout);
 }

@@ -7,7 +7,7 @@ import type { DatabaseHandle } from "../db.server";
 import { isUniqueViolationOf, retryingSerialization } from "../db-errors.server";
 import { logger } from "../logger.server";
 import { decoder, type Named, named, runNamed } from "../pg-named.server";
-import { enqueueInTransaction, fulfilledAsync, type Tx } from "../fulfillment.server";
+import { enqueueInTransaction, fulfillAsync, type Tx } from "../fulfillment.server";
 import { pgEnqueueFolded } from "../jobs/enqueue.server";
 import { orderPaidJob } from "../jobs/order-paid.server";
 import type { NewJob } from "../jobs/types";
@@ -131,32 +131,46 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
   };
 
   // A session's news names its order: the event's INSERT and the order's row lock
-  // in one statement, with the advisory locks of the payment intent and the
-  // subscription the session names (the ids its completion links: taken here,
-  // before the decision's statement takes its snapshot, so that it can read
-  // their earlier news itself; rowFor takes them the same way). No row: a
-  // duplicate (nothing was inserted); a row without the order's columns: a new
-  // event for an order this database does not have.
-  const insertEventLockOrder = [0, 1, 2].map((locks) =>
-    named(
+  // in one statement, with the advisory locks of the subscription and payment
+  // intent the session names (the ids its completion links). They are taken
+  // before the row lock (the row's scan waits on them), the order every news
+  // takes them in: charge, refund, dispute, subscription and invoice news lock
+  // their id, then the order (rowFor). Taken here, before the decision's
+  // statement takes its snapshot, they let that statement read the ids' earlier
+  // news itself. No row: a duplicate (nothing was inserted, nothing locked); a
+  // row without the order's columns: a new event for an order this database
+  // does not have.
+  const insertEventLockOrder = [0, 1, 2].map((locks) => {
+    const held = Array.from({ length: locks }, (_, i) => sql`pg_advisory_xact_lock(hashtext(${p(`__lock${i}`)}))`);
+    const orderRow = db
+      .select()
+      .from(t.checkoutSessions)
+      .where(
+        and(
+          eq(t.checkoutSessions.id, p("orderId")),
+          sql`exists (select 1 from "ins")`,
+          locks > 0 ? sql`exists (select 1 from "held")` : undefined,
+        ),
+      )
+      .limit(1)
+      .for("update");
+    return named(
       "event_insert_lock_order",
-      sql`with ${sql.identifier("ins")} as ${insertEvent.returning({ id: t.stripeEvents.id })}, ${sql.identifier("o")} as ${db
-        .select()
-        .from(t.checkoutSessions)
-        .where(and(eq(t.checkoutSessions.id, p("orderId")), sql`exists (select 1 from "ins")`))
-        .limit(1)
-        .for("update")} select "ins"."id" as "__event", "o".*${sql.join(
-        Array.from({ length: locks }, (_, i) => sql`, pg_advisory_xact_lock(hashtext(${p(`__lock${i}`)}))`),
-      )} from "ins" left join "o" on true`,
+      sql`with ${sql.identifier("ins")} as ${insertEvent.returning({ id: t.stripeEvents.id })}${
+        locks > 0 ? sql`, ${sql.identifier("held")} as (select ${sql.join(held, sql`, `)})` : sql``
+      }, ${sql.identifier("o")} as ${orderRow} select "ins"."id" as "__event", "o".* from "ins" left join "o" on true`,
       (raw) => (raw.id === null || raw.id === undefined ? null : order(raw)),
-    ),
-  );
+    );
+  });
+  /** The ids a session's completion links, in the order their locks are taken. */
+  const sessionLinks = (news: Extract<StoredNews, { kind: "session" }>) =>
+    [news.session.subscriptionId, news.session.paymentIntentId].filter((id): id is string => !!id);
 
   // The statement that writes a decision: the order's UPDATE of the columns it
   // changed, and with it, in one data-modifying WITH, what the decision adds (its
-  // change-history row, its jobs), the advisory locks of the ids it links (taken
-  // before the next statement's snapshot, as rowFor takes them), and the shopper
-  // who already has the customer it links. One named statement per shape, made
+  // change-history row, its jobs, the customer's link) and, for each id it links,
+  // that id's earlier news when its lock is held, or else its lock (taken before
+  // the next statement's snapshot, which then reads the news). One named statement per shape, made
   // the first time that shape is written; transition.ts decides a handful. Past
   // the cap a shape is built each time, under its own name all the same.
   type Shape = {
@@ -270,9 +284,10 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
 
   const lockLink = (tx: PgTx, linkId: string) => runNamed(tx.tx, st.lockLink, { linkId });
 
-  async function rowFor(tx: PgTx, news: StoredNews): Promise<CheckoutSession | undefined> {
-    const linkId = linkIdOf(news);
-    if (linkId) await lockLink(tx, linkId);
+  /** The order of a piece of news, locked FOR UPDATE after the advisory locks of its ids (held: the ids locked). */
+  async function rowFor(tx: PgTx, news: StoredNews): Promise<{ row: CheckoutSession | undefined; held: string[] }> {
+    const held = news.kind === "session" ? sessionLinks(news) : [linkIdOf(news)].filter((id): id is string => !!id);
+    for (const linkId of held) await lockLink(tx, linkId);
     const { rows } =
       news.kind === "session"
         ? await runNamed(tx.tx, st.orderById, { id: news.session.id })
@@ -282,22 +297,21 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
               intent: news.paymentIntentId ?? null,
               charge: news.chargeId ?? null,
             });
-    return rows[0];
+    return { row: rows[0], held };
   }
 
   /**
-   * `locked`: the order's row, already read FOR UPDATE (null: no such order), or
-   * undefined to read it here; `held`: the link ids whose advisory locks this
-   * transaction already holds.
+   * `locked`: the order's row, already read FOR UPDATE (undefined: no such
+   * order), and the link ids whose advisory locks this transaction holds; when
+   * not given, rowFor takes both here.
    */
   async function apply(
     tx: PgTx,
     news: StoredNews,
     cause: Cause,
-    locked?: CheckoutSession | null,
-    held: string[] = [],
+    locked?: { row: CheckoutSession | undefined; held: string[] },
   ): Promise<ApplyResult> {
-    const row = locked === undefined ? await rowFor(tx, news) : (locked ?? undefined);
+    const { row, held } = locked ?? (await rowFor(tx, news));
     if (!row) {
       warnForeign(news);
       return nothing();
@@ -375,7 +389,7 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
       );
     }
     if (fulfilled && current) {
-      await fulfilledAsync(tx, current);
+      await fulfillAsync(tx, current);
       await settleCartAsync(tx, current);
     }
     const flag = decision.update.flag !== undefined ? decision.update.flag : row.flag;
@@ -433,13 +447,12 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
             const row = eventRow(event, news, payload, source);
             const cause = { eventId: event.id, source };
             if (news?.kind === "session") {
-              const { paymentIntentId, subscriptionId } = news.session;
-              const held = [subscriptionId, paymentIntentId].filter((id): id is string => !!id);
+              const held = sessionLinks(news);
               const values: Record<string, unknown> = { ...row, orderId: news.session.id };
               for (const [i, linkId] of held.entries()) values[`__lock${i}`] = linkId;
               const { rows } = await runNamed(tx, insertEventLockOrder[held.length]!, values);
               if (rows.length === 0) return { ...nothing(), duplicate: true };
-              return apply({ dialect: "postgres", tx }, news, cause, rows[0], held);
+              return apply({ dialect: "postgres", tx }, news, cause, { row: rows[0] ?? undefined, held });
             }
             const inserted = await runNamed(tx, st.insertEvent, row);
             if (inserted.rowCount === 0) return { ...nothing(), duplicate: true };
