@@ -499,7 +499,20 @@ async function decomposeWebhook(ctx: Context, pristine: string) {
       }
     }
   }
-  const layers = variants.map(([layer], i) => {
+  (results.webhookIngest as Record<string, unknown>).layers = layerRows(
+    variants.map(([layer]) => layer),
+    passes,
+    "1a where the time goes",
+  );
+}
+
+/**
+ * The layers of a decomposition (1a, P1a), from its two passes: each layer's mean
+ * time per event over both, its p99, and its cost beside the layer before it, as
+ * rows of the table.
+ */
+function layerRows(names: string[], passes: Summary[][], scenario: string) {
+  const layers = names.map((layer, i) => {
     const [a, b] = [passes[0]![i]!, passes[1]![i]!];
     // Mean time per event over both passes.
     const usPerEvent = (1e6 / a.rps + 1e6 / b.rps) / 2;
@@ -512,14 +525,13 @@ async function decomposeWebhook(ctx: Context, pristine: string) {
       all2xx: only2xx(a) && only2xx(b),
     };
   });
-  (results.webhookIngest as Record<string, unknown>).layers = layers;
   for (const [i, l] of layers.entries()) {
     const added =
       i === 0
         ? `${l.usPerEvent} us/event`
         : `${l.usPerEvent - layers[i - 1]!.usPerEvent >= 0 ? "+" : ""}${Math.round(l.usPerEvent - layers[i - 1]!.usPerEvent)} us/event`;
     rows.push({
-      scenario: i === 0 ? "1a where the time goes" : "",
+      scenario: i === 0 ? scenario : "",
       figure: l.layer,
       app: `${perSecond(l.perSecond)}, p99 ${ms(l.p99Ms)}`,
       baseline: "",
@@ -528,6 +540,7 @@ async function decomposeWebhook(ctx: Context, pristine: string) {
       met: l.all2xx ? "" : "NOT all 2xx",
     });
   }
+  return layers;
 }
 
 type Cost = { wallUs: number; cpuUs: number };
@@ -1371,34 +1384,11 @@ async function decomposePgWebhook(ctx: Context, databases: TestDatabase[]) {
       }
     }
   }
-  const layers = variants.map(([layer], i) => {
-    const [a, b] = [passes[0]![i]!, passes[1]![i]!];
-    const usPerEvent = (1e6 / a.rps + 1e6 / b.rps) / 2;
-    return {
-      layer,
-      usPerEvent: round(usPerEvent, 0),
-      perSecond: round(1e6 / usPerEvent, 1),
-      passes: [brief(a), brief(b)],
-      p99Ms: round((a.latency.p99 + b.latency.p99) / 2),
-      all2xx: only2xx(a) && only2xx(b),
-    };
-  });
-  (results.postgres as Record<string, unknown>).layers = layers;
-  for (const [i, l] of layers.entries()) {
-    const added =
-      i === 0
-        ? `${l.usPerEvent} us/event`
-        : `${l.usPerEvent - layers[i - 1]!.usPerEvent >= 0 ? "+" : ""}${Math.round(l.usPerEvent - layers[i - 1]!.usPerEvent)} us/event`;
-    rows.push({
-      scenario: i === 0 ? "P1a where the time goes, PostgreSQL" : "",
-      figure: l.layer,
-      app: `${perSecond(l.perSecond)}, p99 ${ms(l.p99Ms)}`,
-      baseline: "",
-      ratio: added,
-      target: "",
-      met: l.all2xx ? "" : "NOT all 2xx",
-    });
-  }
+  (results.postgres as Record<string, unknown>).layers = layerRows(
+    variants.map(([layer]) => layer),
+    passes,
+    "P1a where the time goes, PostgreSQL",
+  );
 }
 
 async function postgresScenarios(ctx: Context) {

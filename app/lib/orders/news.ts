@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import type Stripe from "stripe";
 
 import { logger } from "../logger.server";
@@ -63,6 +64,24 @@ export function objectIdOf(event: Pick<Stripe.Event, "data">): string | null {
   const id = (event.data?.object as { id?: unknown } | undefined)?.id;
   return typeof id === "string" ? id : null;
 }
+
+/**
+ * The placeholders of eventRow's fields, for the stores' prepared or named
+ * INSERT of that row (the same names in both dialects' tables).
+ */
+export const eventRowPlaceholders = () => {
+  const p = sql.placeholder;
+  return {
+    id: p("id"),
+    type: p("type"),
+    created: p("created"),
+    livemode: p("livemode"),
+    payload: p("payload"),
+    objectId: p("objectId"),
+    linkId: p("linkId"),
+    source: p("source"),
+  };
+};
 
 /** The stripe_events row of an event, as both stores insert it (the id is the key: a repeat inserts nothing). */
 export function eventRow(

@@ -15,7 +15,16 @@ import { settleCartAsync } from "./cart-settle.server";
 import { LINKED_EVENT_TYPES } from "./events";
 import { type Cause, changeRow } from "./history";
 import { linkIdOf } from "./link";
-import { type ApplyResult, type EventSource, eventRow, newsOf, nothing, storedNews, warnForeign } from "./news";
+import {
+  type ApplyResult,
+  type EventSource,
+  eventRow,
+  eventRowPlaceholders,
+  newsOf,
+  nothing,
+  storedNews,
+  warnForeign,
+} from "./news";
 import type { OrderStore } from "./sqlite-store.server";
 import { type Context, changes, type RefundFact, type StoredNews, transition } from "./transition";
 
@@ -53,19 +62,7 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
       before: p(`${prefix}before`),
       after: p(`${prefix}after`),
     });
-  const insertEvent = db
-    .insert(t.stripeEvents)
-    .values({
-      id: p("id"),
-      type: p("type"),
-      created: p("created"),
-      livemode: p("livemode"),
-      payload: p("payload"),
-      objectId: p("objectId"),
-      linkId: p("linkId"),
-      source: p("source"),
-    })
-    .onConflictDoNothing();
+  const insertEvent = db.insert(t.stripeEvents).values(eventRowPlaceholders()).onConflictDoNothing();
   // The events stored under a subscription or payment intent (object_id for rows from before link_id).
   const linkedWhere = (name: string) =>
     and(

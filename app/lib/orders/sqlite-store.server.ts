@@ -11,7 +11,16 @@ import { groupCommitted } from "./commits";
 import { LINKED_EVENT_TYPES } from "./events";
 import { type Cause, changeRow } from "./history";
 import { moneyLink } from "./link";
-import { type ApplyResult, type EventSource, eventRow, newsOf, nothing, storedNews, warnForeign } from "./news";
+import {
+  type ApplyResult,
+  type EventSource,
+  eventRow,
+  eventRowPlaceholders,
+  newsOf,
+  nothing,
+  storedNews,
+  warnForeign,
+} from "./news";
 import { type Context, changes, type RefundFact, type StoredNews, transition } from "./transition";
 
 type SqliteHandle = Extract<DatabaseHandle, { dialect: "sqlite" }>;
@@ -40,16 +49,7 @@ export function sqliteOrderStore(handle: SqliteHandle, context: () => Context) {
   const st = {
     insertEvent: db
       .insert(t.stripeEvents)
-      .values({
-        id: p("id"),
-        type: p("type"),
-        created: p("created"),
-        livemode: p("livemode"),
-        payload: p("payload"),
-        objectId: p("objectId"),
-        linkId: p("linkId"),
-        source: p("source"),
-      })
+      .values(eventRowPlaceholders())
       .onConflictDoNothing()
       .returning({ id: t.stripeEvents.id })
       .prepare(),
