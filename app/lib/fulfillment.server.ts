@@ -41,7 +41,8 @@ export function enqueueInTransaction(tx: Extract<Tx, { dialect: "postgres" }>, j
   return enqueuePg(tx.tx, job, now);
 }
 
-const logFulfilled = (checkout: CheckoutSession) =>
+/** The log line of a checkout first paid (on PostgreSQL the store logs it after the commit that holds it). */
+export const logFulfilled = (checkout: CheckoutSession) =>
   logger.info({ checkoutId: checkout.id }, `fulfilled checkout_session=${checkout.id} shopper=${checkout.shopperId}`);
 
 /** Inside a synchronous better-sqlite3 transaction. */
@@ -61,9 +62,11 @@ export function fulfillSync(tx: Extract<Tx, { dialect: "sqlite" }>, checkout: Ch
 /**
  * On PostgreSQL, after the `order.paid` job (orderPaidJob) was enqueued in the
  * same transaction: the PostgreSQL store folds it into the statement that
- * marks the order fulfilled (app/lib/orders/pg-store.server.ts).
+ * marks the order fulfilled, and logs the fulfillment once that transaction
+ * has committed (app/lib/orders/pg-store.server.ts): a transaction there may
+ * roll back and run again (a deadlock, a failing event of its batch), and the
+ * hooks with it; what they wrote through `tx` commits once.
  */
 export async function fulfillAsync(tx: Extract<Tx, { dialect: "postgres" }>, checkout: CheckoutSession) {
   for (const hook of hooks) await hook(tx, checkout);
-  logFulfilled(checkout);
 }

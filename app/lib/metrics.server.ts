@@ -40,7 +40,7 @@ function createMetrics() {
   });
   const eventsPerCommit = new Histogram({
     name: "shop_webhook_events_per_commit",
-    help: "Stripe events stored per commit of the state machine (group commit, SQLite).",
+    help: "Stripe events stored per commit of the state machine (group commit).",
     buckets: [1, 2, 4, 8, 16, 32, 64],
     registers: [registry],
   });

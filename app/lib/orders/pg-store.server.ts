@@ -7,11 +7,12 @@ import type { DatabaseHandle } from "../db.server";
 import { isUniqueViolationOf, retryingSerialization } from "../db-errors.server";
 import { logger } from "../logger.server";
 import { decoder, type Named, named, runNamed } from "../pg-named.server";
-import { enqueueInTransaction, fulfillAsync, type Tx } from "../fulfillment.server";
+import { enqueueInTransaction, fulfillAsync, logFulfilled, type Tx } from "../fulfillment.server";
 import { pgEnqueueFolded } from "../jobs/enqueue.server";
 import { orderPaidJob } from "../jobs/order-paid.server";
 import type { NewJob } from "../jobs/types";
 import { settleCartAsync } from "./cart-settle.server";
+import { groupCommitted } from "./commits";
 import { LINKED_EVENT_TYPES } from "./events";
 import { type Cause, changeRow } from "./history";
 import { linkIdOf } from "./link";
@@ -30,6 +31,11 @@ import { type Context, changes, type RefundFact, type StoredNews, transition } f
 
 type PgHandle = Extract<DatabaseHandle, { dialect: "postgres" }>;
 type PgTx = Extract<Tx, { dialect: "postgres" }>;
+type Delivery = { event: Stripe.Event; payload: string | undefined; source: EventSource };
+type Pending = Delivery & { resolve: (result: ApplyResult) => void; reject: (error: unknown) => void };
+
+/** At most this many events share one transaction: bounds each delivery's wait for the ones before it. */
+const MAX_BATCH = 16;
 
 /**
  * The state machine's store on PostgreSQL, one pooled client per piece of
@@ -387,6 +393,7 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
     }
     if (fulfilled && current) {
       await fulfillAsync(tx, current);
+      paidIn.get(tx.tx)?.push(current);
       await settleCartAsync(tx, current);
     }
     const flag = decision.update.flag !== undefined ? decision.update.flag : row.flag;
@@ -435,32 +442,102 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
   // The race writeDecision's customer link settles by running again.
   const customerRace = (error: unknown) => isUniqueViolationOf(error, "shoppers_stripe_customer_id_unique");
 
+  // The orders first paid in a transaction, logged once it has committed.
+  const paidIn = new WeakMap<PgTx["tx"], CheckoutSession[]>();
+  /** `work` in a transaction of its own; the fulfillments it made are logged after its commit. */
+  async function transaction<T>(work: (tx: PgTx["tx"]) => Promise<T>): Promise<T> {
+    const paid: CheckoutSession[] = [];
+    const result = await db.transaction((tx) => {
+      paidIn.set(tx, paid);
+      return work(tx);
+    });
+    for (const checkout of paid) logFulfilled(checkout);
+    return result;
+  }
+
+  /** One event recorded and applied in `tx`: a duplicate changes nothing. */
+  async function record(tx: PgTx["tx"], { event, payload, source }: Delivery): Promise<ApplyResult> {
+    const news = newsOf(event);
+    const row = eventRow(event, news, payload, source);
+    const cause = { eventId: event.id, source };
+    if (news?.kind === "session") {
+      const held = sessionLinks(news);
+      const values: Record<string, unknown> = { ...row, orderId: news.session.id };
+      for (const [i, linkId] of held.entries()) values[`__lock${i}`] = linkId;
+      const { rows } = await runNamed(tx, insertEventLockOrder[held.length]!, values);
+      if (rows.length === 0) return { ...nothing(), duplicate: true };
+      return apply({ dialect: "postgres", tx }, news, cause, { row: rows[0] ?? undefined, held });
+    }
+    const inserted = await runNamed(tx, st.insertEvent, row);
+    if (inserted.rowCount === 0) return { ...nothing(), duplicate: true };
+    return news ? apply({ dialect: "postgres", tx }, news, cause) : nothing();
+  }
+
+  /** One event in a transaction of its own, retried on a serialization failure or deadlock. */
+  const alone = (delivery: Delivery) =>
+    retryingSerialization(() => transaction((tx) => record(tx, delivery)), undefined, customerRace);
+
+  // Group commit (docs/decisions/184-group-commit-on-postgresql.md). Webhook
+  // events run in batches on at most half the pool's clients (the rest stay
+  // free for pages, the success page and the worker). While every lane is busy,
+  // the events that arrive wait, and the next free lane takes all of them (up to
+  // MAX_BATCH) in one transaction, one after another, ordered by event id (two
+  // batches holding copies of the same events take their keys in one order):
+  // one BEGIN and one COMMIT for all. An event alone runs alone. When any event
+  // of a batch fails (its effect threw, a deadlock, a unique race, the commit),
+  // the batch rolls back whole and each of its events runs again alone, one
+  // after another, so only the failing one fails. Every promise settles after
+  // the commit that holds its event.
+  const waiting: Pending[] = [];
+  const lanes = Math.max(1, Math.floor((handle.pool.options.max ?? 10) / 2));
+  let running = 0;
+  let scheduled = false;
+
+  function schedule() {
+    if (scheduled) return;
+    scheduled = true;
+    // After the I/O callbacks of this turn of the event loop: the deliveries read meanwhile join.
+    setImmediate(() => {
+      scheduled = false;
+      while (running < lanes && waiting.length > 0) void runBatch(waiting.splice(0, MAX_BATCH));
+    });
+  }
+
+  const settle = (pending: Pending) => alone(pending).then(pending.resolve, pending.reject);
+
+  async function runBatch(batch: Pending[]) {
+    running++;
+    try {
+      if (batch.length === 1) return await settle(batch[0]!);
+      batch.sort((a, b) => (a.event.id < b.event.id ? -1 : a.event.id > b.event.id ? 1 : 0));
+      let results: ApplyResult[];
+      try {
+        results = await transaction(async (tx) => {
+          const out: ApplyResult[] = [];
+          for (const pending of batch) out.push(await record(tx, pending));
+          return out;
+        });
+      } catch {
+        for (const pending of batch) await settle(pending);
+        return;
+      }
+      groupCommitted(batch.length);
+      for (const [i, pending] of batch.entries()) pending.resolve(results[i]!);
+    } finally {
+      running--;
+      if (waiting.length > 0) schedule();
+    }
+  }
+
   return {
     processEvent: (event: Stripe.Event, payload: string | undefined, source: EventSource) =>
-      retryingSerialization(
-        () =>
-          db.transaction(async (tx): Promise<ApplyResult> => {
-            const news = newsOf(event);
-            const row = eventRow(event, news, payload, source);
-            const cause = { eventId: event.id, source };
-            if (news?.kind === "session") {
-              const held = sessionLinks(news);
-              const values: Record<string, unknown> = { ...row, orderId: news.session.id };
-              for (const [i, linkId] of held.entries()) values[`__lock${i}`] = linkId;
-              const { rows } = await runNamed(tx, insertEventLockOrder[held.length]!, values);
-              if (rows.length === 0) return { ...nothing(), duplicate: true };
-              return apply({ dialect: "postgres", tx }, news, cause, { row: rows[0] ?? undefined, held });
-            }
-            const inserted = await runNamed(tx, st.insertEvent, row);
-            if (inserted.rowCount === 0) return { ...nothing(), duplicate: true };
-            return news ? apply({ dialect: "postgres", tx }, news, cause) : nothing();
-          }),
-        undefined,
-        customerRace,
-      ),
+      new Promise<ApplyResult>((resolve, reject) => {
+        waiting.push({ event, payload, source, resolve, reject });
+        schedule();
+      }),
     applyNews: (news: StoredNews, source: EventSource) =>
       retryingSerialization(
-        () => db.transaction((tx) => apply({ dialect: "postgres", tx }, news, { eventId: null, source })),
+        () => transaction((tx) => apply({ dialect: "postgres", tx }, news, { eventId: null, source })),
         undefined,
         customerRace,
       ),
