@@ -57,11 +57,18 @@ const INCLUSIVE: [string, (fn: string, url: string) => boolean][] = [
     (f, u) => (u === "node:internal/console/constructor" || u.startsWith("node:internal/console")) && f !== "",
   ],
   [
-    "stdout writes",
+    "stream writes (sockets and stdout, all)",
     (f, u) =>
       u.includes("node:internal/streams/writable") ||
       (u.includes("node:net") && /writeGeneric|_writeGeneric|_write/.test(f)),
   ],
+  // A query's messages and their socket write (pg corks a named statement's into one writev).
+  [
+    "queries sent to PostgreSQL (pg submit, socket write)",
+    (f, u) => /node_modules\/pg\/lib\/query\.js/.test(u) && f === "submit",
+  ],
+  ["log lines written (sonic-boom)", (_f, u) => u.includes("node_modules/sonic-boom/")],
+  ["HTTP responses written", (f, u) => u.includes("node:_http_outgoing") && /^(end|write|_send|_writeRaw)$/.test(f)],
   ["compression (zlib)", (_f, u) => u.startsWith("node:zlib") || u.includes("compression/")],
   ["React render", (_f, u) => u.includes("react-dom/")],
   [

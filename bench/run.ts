@@ -27,6 +27,8 @@ import {
   buildApp,
   cacheDir,
   copyToPostgres,
+  cpuUs,
+  postgresCpuUs,
   root,
   rssKiB,
   startActionServer,
@@ -470,6 +472,7 @@ async function decomposeWebhook(ctx: Context, pristine: string) {
     ["server.js (node:http + Remix), as shipped", (databasePath) => startApp({ ...common, databasePath })],
   ];
   const passes: Summary[][] = [[], []];
+  const cpu: LayerCpu[][] = [[], []];
   for (const pass of [0, 1]) {
     const order = pass === 0 ? [...variants.keys()] : [...variants.keys()].reverse();
     for (const index of order) {
@@ -479,6 +482,7 @@ async function decomposeWebhook(ctx: Context, pristine: string) {
       if (index > 0) copyDatabase(pristine, file);
       const server = await start(file);
       try {
+        const before = cpuUs(server.pid);
         const result = await runLoad({
           kind: "webhook",
           url: server.url,
@@ -490,6 +494,7 @@ async function decomposeWebhook(ctx: Context, pristine: string) {
           salt: `layer${index}`,
         });
         passes[pass]![index] = result.measured;
+        cpu[pass]![index] = { server: (cpuUs(server.pid) - before) / (decomposeWarmup + decomposeEvents) };
         log(
           `  ${layer}: ${perSecond(result.measured.rps)} (${Math.round(1e6 / result.measured.rps)} us/event), p99 ${ms(result.measured.latency.p99)}`,
         );
@@ -503,23 +508,33 @@ async function decomposeWebhook(ctx: Context, pristine: string) {
     variants.map(([layer]) => layer),
     passes,
     "1a where the time goes",
+    cpu,
   );
 }
 
+/** CPU per event (warm-up included) of a layer's server process and, on PostgreSQL, of PostgreSQL's processes. */
+type LayerCpu = { server: number; postgres?: number };
+
 /**
  * The layers of a decomposition (1a, P1a), from its two passes: each layer's mean
- * time per event over both, its p99, and its cost beside the layer before it, as
- * rows of the table.
+ * time per event over both, its p99, the CPU per event its server (and
+ * PostgreSQL) spent, and its cost beside the layer before it, as rows of the
+ * table.
  */
-function layerRows(names: string[], passes: Summary[][], scenario: string) {
+function layerRows(names: string[], passes: Summary[][], scenario: string, cpu: LayerCpu[][]) {
   const layers = names.map((layer, i) => {
     const [a, b] = [passes[0]![i]!, passes[1]![i]!];
     // Mean time per event over both passes.
     const usPerEvent = (1e6 / a.rps + 1e6 / b.rps) / 2;
+    const [ca, cb] = [cpu[0]![i]!, cpu[1]![i]!];
+    const perEvent: LayerCpu = { server: round((ca.server + cb.server) / 2, 0) };
+    if (ca.postgres !== undefined && cb.postgres !== undefined)
+      perEvent.postgres = round((ca.postgres + cb.postgres) / 2, 0);
     return {
       layer,
       usPerEvent: round(usPerEvent, 0),
       perSecond: round(1e6 / usPerEvent, 1),
+      cpuUs: perEvent,
       passes: [brief(a), brief(b)],
       p99Ms: round((a.latency.p99 + b.latency.p99) / 2),
       all2xx: only2xx(a) && only2xx(b),
@@ -533,7 +548,7 @@ function layerRows(names: string[], passes: Summary[][], scenario: string) {
     rows.push({
       scenario: i === 0 ? scenario : "",
       figure: l.layer,
-      app: `${perSecond(l.perSecond)}, p99 ${ms(l.p99Ms)}`,
+      app: `${perSecond(l.perSecond)}, p99 ${ms(l.p99Ms)}; CPU/event: server ${l.cpuUs.server} us${l.cpuUs.postgres !== undefined ? `, PostgreSQL ${l.cpuUs.postgres} us` : ""}`,
       baseline: "",
       ratio: added,
       target: "",
@@ -1358,6 +1373,7 @@ async function decomposePgWebhook(ctx: Context, databases: TestDatabase[]) {
     ["server.js (node:http + Remix), as shipped", () => startApp(common)],
   ];
   const passes: Summary[][] = [[], []];
+  const cpu: LayerCpu[][] = [[], []];
   let slice = 0;
   for (const pass of [0, 1]) {
     const order = pass === 0 ? [...variants.keys()] : [...variants.keys()].reverse();
@@ -1365,6 +1381,7 @@ async function decomposePgWebhook(ctx: Context, databases: TestDatabase[]) {
       const [layer, start] = variants[index]!;
       const server = await start();
       try {
+        const before = { server: cpuUs(server.pid), postgres: postgresCpuUs() };
         const result = await runLoad({
           kind: "webhook",
           url: server.url,
@@ -1376,6 +1393,10 @@ async function decomposePgWebhook(ctx: Context, databases: TestDatabase[]) {
           salt: index === 0 ? `pglayer${pass}` : "",
         });
         passes[pass]![index] = result.measured;
+        cpu[pass]![index] = {
+          server: (cpuUs(server.pid) - before.server) / perRun,
+          postgres: (postgresCpuUs() - before.postgres) / perRun,
+        };
         log(
           `  ${layer}: ${perSecond(result.measured.rps)} (${Math.round(1e6 / result.measured.rps)} us/event), p99 ${ms(result.measured.latency.p99)}`,
         );
@@ -1388,6 +1409,7 @@ async function decomposePgWebhook(ctx: Context, databases: TestDatabase[]) {
     variants.map(([layer]) => layer),
     passes,
     "P1a where the time goes, PostgreSQL",
+    cpu,
   );
 }
 

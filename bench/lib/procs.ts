@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from "node:child_process";
-import { readFileSync, rmSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 
@@ -170,6 +170,35 @@ export function rssKiB(pid: number, field = "VmRSS"): number {
   const match = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status);
   if (!match) throw new Error(`no ${field} for pid ${pid}`);
   return Number(match[1]);
+}
+
+/** CPU time (user + system) a process has used, in microseconds (/proc/<pid>/stat; the kernel's ticks are 10 ms). */
+export function cpuUs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+/**
+ * CPU time every PostgreSQL process of this machine has used, in microseconds:
+ * its backends, WAL writer, checkpointer and the rest (the bench's server is
+ * local; other databases' work on it counts too).
+ */
+export function postgresCpuUs(): number {
+  let total = 0;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+    } catch {
+      continue; // gone meanwhile
+    }
+    if (!stat.includes("(postgres)")) continue;
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    total += (Number(fields[11]) + Number(fields[12])) * 10_000;
+  }
+  return total;
 }
 
 /** Copies a SQLite fixture's rows into the (empty) PostgreSQL database at `url` (npm run db:copy-to-postgres). */
