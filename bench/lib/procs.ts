@@ -172,11 +172,15 @@ export function rssKiB(pid: number, field = "VmRSS"): number {
   return Number(match[1]);
 }
 
-/** CPU time (user + system) a process has used, in microseconds (/proc/<pid>/stat; the kernel's ticks are 10 ms). */
-export function cpuUs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+/** The user + system CPU time of a /proc/<pid>/stat line, in microseconds (the kernel's ticks are 10 ms). */
+function statCpuUs(stat: string): number {
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+/** CPU time (user + system) a process has used, in microseconds. */
+export function cpuUs(pid: number): number {
+  return statCpuUs(readFileSync(`/proc/${pid}/stat`, "utf8"));
 }
 
 /**
@@ -194,9 +198,7 @@ export function postgresCpuUs(): number {
     } catch {
       continue; // gone meanwhile
     }
-    if (!stat.includes("(postgres)")) continue;
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    total += (Number(fields[11]) + Number(fields[12])) * 10_000;
+    if (stat.includes("(postgres)")) total += statCpuUs(stat);
   }
   return total;
 }

@@ -30,6 +30,10 @@ export type ApplyResult = {
 
 export type EventSource = "webhook" | "reconcile" | "success_page";
 
+/** An event a store is asked to record, and the delivery waiting on it in a group commit. */
+export type Delivery = { event: Stripe.Event; payload: string | undefined; source: EventSource };
+export type Pending = Delivery & { resolve: (result: ApplyResult) => void; reject: (error: unknown) => void };
+
 export const nothing = (checkoutId: string | null = null): ApplyResult => ({
   duplicate: false,
   checkoutId,

@@ -18,11 +18,13 @@ import { type Cause, changeRow } from "./history";
 import { linkIdOf } from "./link";
 import {
   type ApplyResult,
+  type Delivery,
   type EventSource,
   eventRow,
   eventRowPlaceholders,
   newsOf,
   nothing,
+  type Pending,
   storedNews,
   warnForeign,
 } from "./news";
@@ -31,8 +33,6 @@ import { type Context, changes, type RefundFact, type StoredNews, transition } f
 
 type PgHandle = Extract<DatabaseHandle, { dialect: "postgres" }>;
 type PgTx = Extract<Tx, { dialect: "postgres" }>;
-type Delivery = { event: Stripe.Event; payload: string | undefined; source: EventSource };
-type Pending = Delivery & { resolve: (result: ApplyResult) => void; reject: (error: unknown) => void };
 
 /** At most this many events share one transaction: bounds each delivery's wait for the ones before it. */
 const MAX_BATCH = 16;

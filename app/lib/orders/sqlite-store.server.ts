@@ -13,11 +13,13 @@ import { type Cause, changeRow } from "./history";
 import { moneyLink } from "./link";
 import {
   type ApplyResult,
+  type Delivery,
   type EventSource,
   eventRow,
   eventRowPlaceholders,
   newsOf,
   nothing,
+  type Pending,
   storedNews,
   warnForeign,
 } from "./news";
@@ -25,8 +27,6 @@ import { type Context, changes, type RefundFact, type StoredNews, transition } f
 
 type SqliteHandle = Extract<DatabaseHandle, { dialect: "sqlite" }>;
 type SqliteTx = Extract<Tx, { dialect: "sqlite" }>;
-type Delivery = { event: Stripe.Event; payload: string | undefined; source: EventSource };
-type Pending = Delivery & { resolve: (result: ApplyResult) => void; reject: (error: unknown) => void };
 
 /** At most this many events share one commit: bounds the write lock's hold and each delivery's wait. */
 const MAX_BATCH = 64;
