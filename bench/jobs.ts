@@ -8,7 +8,7 @@ import { builtServerEnv } from "../tests/support/server";
 import { WEBHOOK_SECRET } from "../tests/support/test-env";
 import { completedEvent, copyDatabase, seedCheckouts } from "./lib/fixtures";
 import { runJsonChild, runLoad } from "./lib/load";
-import { startBaselinePgWebhookServer, startBaselineWebhookServer } from "./lib/procs";
+import { cpuUs, startBaselinePgWebhookServer, startBaselineWebhookServer } from "./lib/procs";
 
 /**
  * The jobs benchmarks (`BENCH_ONLY=jobs npm run bench`), on SQLite and on
@@ -123,7 +123,7 @@ export async function jobsScenario({
   log(summary(sqlite));
   const http = await httpPass({ baseDb, tmp, size, log, stripeApiBase });
   results.sqliteHttp = http;
-  rows.push(httpRow(http));
+  rows.push(...httpRows(http));
 
   const reason = await postgresUnavailable();
   if (reason) {
@@ -150,7 +150,7 @@ export async function jobsScenario({
       log(summary(pg));
       const pgHttp = await httpPass({ baseDb, tmp, size, log, stripeApiBase, postgresFrom });
       results.postgresHttp = pgHttp;
-      rows.push(httpRow(pgHttp));
+      rows.push(...httpRows(pgHttp));
     } finally {
       await database.drop().catch(() => {});
     }
@@ -165,12 +165,25 @@ export async function jobsScenario({
 type HttpPass = {
   connections: number;
   eventsPerRound: number;
-  rounds: { on: number; off: number; baseline: number; ratioOn: number; ratioOff: number }[];
+  rounds: {
+    on: number;
+    off: number;
+    baseline: number;
+    ratioOn: number;
+    ratioOff: number;
+    /** CPU per event of the server (user and system, from /proc, warm-up included). */
+    cpuUsOn: number;
+    cpuUsOff: number;
+  }[];
   /** Medians of the rounds' ratios to the baseline run in the same round. */
   ratioOn: number;
   ratioOff: number;
   /** The median over rounds of 1 - on/off (= (ratioOff - ratioOn) / ratioOff in that round): how far the enqueue moves the webhook's ratio. */
   change: number;
+  /** Server CPU per event, medians of the rounds, and the median over rounds of cpuOn/cpuOff - 1 (paired). */
+  cpuUsOn: number;
+  cpuUsOff: number;
+  cpuChange: number;
   all2xx: boolean;
   orderPaidJobs: { on: number; off: number };
 };
@@ -269,7 +282,9 @@ async function httpPass({
     let all2xx = true;
     for (let r = 0; r < httpRounds; r++) {
       const got: Partial<Record<"on" | "off" | "baseline", number>> = {};
+      const cpu: Partial<Record<"on" | "off" | "baseline", number>> = {};
       for (const side of orders[r % orders.length]!) {
+        const cpuBefore = cpuUs(servers[side]!.pid);
         const result = await runLoad({
           kind: "webhook",
           url: servers[side]!.url,
@@ -283,6 +298,7 @@ async function httpPass({
         const status = Object.keys(result.measured.status);
         all2xx &&= result.measured.errors === 0 && status.every((code) => code.startsWith("2"));
         got[side] = result.measured.rps;
+        cpu[side] = Math.round((cpuUs(servers[side]!.pid) - cpuBefore) / perRound);
       }
       const round = {
         on: Math.round(got.on!),
@@ -290,10 +306,12 @@ async function httpPass({
         baseline: Math.round(got.baseline!),
         ratioOn: Number((got.on! / got.baseline!).toFixed(3)),
         ratioOff: Number((got.off! / got.baseline!).toFixed(3)),
+        cpuUsOn: cpu.on!,
+        cpuUsOff: cpu.off!,
       };
       rounds.push(round);
       log(
-        `  round ${r + 1}: with the enqueue ${round.on}/s, without ${round.off}/s, baseline ${round.baseline}/s; ratios ${round.ratioOn} / ${round.ratioOff}`,
+        `  round ${r + 1}: with the enqueue ${round.on}/s, without ${round.off}/s, baseline ${round.baseline}/s; ratios ${round.ratioOn} / ${round.ratioOff}; server CPU ${round.cpuUsOn} / ${round.cpuUsOff} us/event`,
       );
     }
     const median = (values: number[]) => {
@@ -331,6 +349,9 @@ async function httpPass({
       // Paired per round (the two servers measured back to back, against the same baseline run):
       // the median of each round's move, which drift between rounds does not reach.
       change: Number(median(rounds.map((x) => 1 - x.on / x.off)).toFixed(4)),
+      cpuUsOn: Math.round(median(rounds.map((x) => x.cpuUsOn))),
+      cpuUsOff: Math.round(median(rounds.map((x) => x.cpuUsOff))),
+      cpuChange: Number(median(rounds.map((x) => x.cpuUsOn / x.cpuUsOff - 1)).toFixed(4)),
       all2xx,
       orderPaidJobs: { on: await countJobs("on"), off: await countJobs("off") },
     };
@@ -340,10 +361,10 @@ async function httpPass({
   }
 }
 
-function httpRow(h: HttpPass): JobsRow {
+function httpRows(h: HttpPass): JobsRow[] {
   // With the enqueue every event of every round leaves its job; without, none.
   const checked = h.all2xx && h.orderPaidJobs.off === 0 && h.orderPaidJobs.on > 0;
-  return {
+  const ratio = {
     scenario: "",
     figure: "webhook action over HTTP: ratio to baseline, with / without enqueue",
     app: String(h.ratioOn),
@@ -359,6 +380,17 @@ function httpRow(h: HttpPass): JobsRow {
           ? "unresolved (noise)"
           : "yes",
   };
+  // What the enqueue adds to the server's own work per event, read from /proc beside the rates.
+  const cpu = {
+    scenario: "",
+    figure: "webhook action over HTTP: server CPU per event, with / without enqueue",
+    app: `${h.cpuUsOn} us`,
+    baseline: `${h.cpuUsOff} us`,
+    ratio: `${h.cpuChange >= 0 ? "+" : "-"}${(Math.abs(h.cpuChange) * 100).toFixed(1)}% (paired)`,
+    target: "",
+    met: "",
+  };
+  return [ratio, cpu];
 }
 
 function summary(m: Measured) {
