@@ -135,4 +135,57 @@ describe("webhook deliveries arriving together", () => {
     expect(jobs).toHaveLength(1);
     expect(Math.max(...commits)).toBeGreaterThan(1);
   });
+
+  // SQLite has one writer: its batches run one after another and cannot hold each other's locks.
+  it.skipIf(testDialect !== "postgres")(
+    "on PostgreSQL (skipped on SQLite, whose one writer never overlaps two batches), two batches on two lanes naming the same two orders in crossed event-id order both commit whole: no deadlock, every delivery 200, each order paid once",
+    async () => {
+      const [x, y] = await paidCheckouts(2);
+      // Batch A: X's event sorts before Y's by event id; batch B the other way round. Taken in
+      // event-id order, A would hold X and wait for Y while B held Y and waited for X.
+      const a = [
+        stripeEvent(CHECKOUT_EVENT.completed, sessionFor(x!.checkout, "paid"), { id: "evt_test_cross_a1" }),
+        stripeEvent(CHECKOUT_EVENT.completed, sessionFor(y!.checkout, "paid"), { id: "evt_test_cross_a2" }),
+      ];
+      const b = [
+        stripeEvent(CHECKOUT_EVENT.completed, sessionFor(y!.checkout, "paid"), { id: "evt_test_cross_b1" }),
+        stripeEvent(CHECKOUT_EVENT.completed, sessionFor(x!.checkout, "paid"), { id: "evt_test_cross_b2" }),
+      ];
+      // While A is inside the transaction that paid the first of its orders (holding that
+      // order's lock), B's deliveries arrive and a second lane takes them.
+      let second: Promise<Response[]> | undefined;
+      cleanups.push(
+        onFulfill(async () => {
+          if (second) return;
+          second = Promise.all(b.map((event) => deliver(event)));
+          await new Promise((resolve) => setTimeout(resolve, 300));
+        }),
+      );
+
+      const first = await Promise.all(a.map((event) => deliver(event)));
+      const later = await second!;
+
+      expect([...first, ...later].map((r) => r.status)).toEqual([200, 200, 200, 200]);
+      // Both batches committed as batches: neither was rolled back and run again alone.
+      expect(commits).toEqual([2, 2]);
+      const ids = [...a, ...b].map((event) => event.id);
+      const stored = await db
+        .select({ id: schema.stripeEvents.id })
+        .from(schema.stripeEvents)
+        .where(inArray(schema.stripeEvents.id, ids));
+      expect(stored.map((r) => r.id).sort()).toEqual([...ids].sort());
+      const orders = [x!.checkout.id, y!.checkout.id];
+      expect([...fulfilled].sort()).toEqual([...orders].sort());
+      const jobs = await db
+        .select({ key: schema.jobs.key })
+        .from(schema.jobs)
+        .where(
+          inArray(
+            schema.jobs.key,
+            orders.map((id) => `order.paid:${id}`),
+          ),
+        );
+      expect(jobs).toHaveLength(2);
+    },
+  );
 });

@@ -456,8 +456,11 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
   }
 
   /** One event recorded and applied in `tx`: a duplicate changes nothing. */
-  async function record(tx: PgTx["tx"], { event, payload, source }: Delivery): Promise<ApplyResult> {
-    const news = newsOf(event);
+  async function record(
+    tx: PgTx["tx"],
+    { event, payload, source }: Delivery,
+    news: StoredNews | null = newsOf(event),
+  ): Promise<ApplyResult> {
     const row = eventRow(event, news, payload, source);
     const cause = { eventId: event.id, source };
     if (news?.kind === "session") {
@@ -481,8 +484,9 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
   // events run in batches on at most half the pool's clients (the rest stay
   // free for pages, the success page and the worker). While every lane is busy,
   // the events that arrive wait, and the next free lane takes all of them (up to
-  // MAX_BATCH) in one transaction, one after another, ordered by event id (two
-  // batches holding copies of the same events take their keys in one order):
+  // MAX_BATCH) in one transaction, one after another, ordered by the first lock
+  // each takes and then by event id (two batches naming the same orders, or
+  // holding copies of the same events, take them in one order; ADR 185):
   // one BEGIN and one COMMIT for all. An event alone runs alone. When any event
   // of a batch fails (its effect threw, a deadlock, a unique race, the commit),
   // the batch rolls back whole and each of its events runs again alone, one
@@ -505,24 +509,44 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
 
   const settle = (pending: Pending) => alone(pending).then(pending.resolve, pending.reject);
 
+  /**
+   * The first lock an event's statements take after its own row's key: the
+   * advisory lock of the first id it links (a session's subscription or payment
+   * intent; the subscription, payment intent or charge of other news), else its
+   * order's row (a session names it). Every piece of news of one order takes
+   * the same one first, so batches ordered by it take their orders in one order.
+   */
+  const firstLock = (news: StoredNews | null) =>
+    news === null ? "" : news.kind === "session" ? (sessionLinks(news)[0] ?? news.session.id) : (linkIdOf(news) ?? "");
+  const byKeys = (a: { lock: string; id: string }, b: { lock: string; id: string }) =>
+    a.lock < b.lock ? -1 : a.lock > b.lock ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+
   async function runBatch(batch: Pending[]) {
     running++;
     try {
       if (batch.length === 1) return await settle(batch[0]!);
-      batch.sort((a, b) => (a.event.id < b.event.id ? -1 : a.event.id > b.event.id ? 1 : 0));
+      // Ordered by the first lock each event takes, then by event id (copies of one event
+      // in two batches take its key in one order): two batches naming the same orders
+      // take them in the same order, and the second waits for the first instead of deadlocking.
+      const ordered = batch
+        .map((pending) => {
+          const news = newsOf(pending.event);
+          return { pending, news, lock: firstLock(news), id: pending.event.id };
+        })
+        .sort(byKeys);
       let results: ApplyResult[];
       try {
         results = await transaction(async (tx) => {
           const out: ApplyResult[] = [];
-          for (const pending of batch) out.push(await record(tx, pending));
+          for (const { pending, news } of ordered) out.push(await record(tx, pending, news));
           return out;
         });
       } catch {
-        for (const pending of batch) await settle(pending);
+        for (const { pending } of ordered) await settle(pending);
         return;
       }
       groupCommitted(batch.length);
-      for (const [i, pending] of batch.entries()) pending.resolve(results[i]!);
+      for (const [i, { pending }] of ordered.entries()) pending.resolve(results[i]!);
     } finally {
       running--;
       if (waiting.length > 0) schedule();
