@@ -10,13 +10,13 @@ import { copyToPostgres, type Server, startApp, startEmulator } from "./lib/proc
 
 /**
  * Two builds of the app side by side, on the same machine at the same time:
- * webhook ingest at 32 connections, the two alternating who goes first over
+ * webhook ingest at 32 connections (or BENCH_AB_CONNECTIONS), the two alternating who goes first over
  * several rounds, each on its own copy of the same fixture. On a shared,
  * busy machine the per-round ratio B/A holds better than either figure.
  *
  *   node --import tsx bench/ab-webhook.ts <dirA> <dirB>      (each: server.js and build/, as BENCH_APP_DIR)
  *   BENCH_AB_DB=postgres  the same with DATABASE_URL (TEST_DATABASE_URL's server, a database per side, dropped after)
- *   BENCH_AB_ROUNDS=4 BENCH_AB_EVENTS=1500 BENCH_AB_WARMUP=300
+ *   BENCH_AB_ROUNDS=4 BENCH_AB_EVENTS=1500 BENCH_AB_WARMUP=300 BENCH_AB_CONNECTIONS=32
  */
 
 const [dirA, dirB] = process.argv.slice(2).map((d) => path.resolve(d));
@@ -25,6 +25,7 @@ const rounds = Number(process.env.BENCH_AB_ROUNDS ?? 4);
 const events = Number(process.env.BENCH_AB_EVENTS ?? 1_500);
 const warmup = Number(process.env.BENCH_AB_WARMUP ?? 300);
 const postgres = process.env.BENCH_AB_DB === "postgres";
+const connections = Number(process.env.BENCH_AB_CONNECTIONS ?? 32);
 const perRound = warmup + events;
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "shop-bench-ab-"));
@@ -67,24 +68,24 @@ try {
             ["B", b],
             ["A", a],
           ] as const);
-    const got: Record<string, { rps: number; p99: number; ok: boolean }> = {};
+    const got: Record<string, { rps: number; p50: number; p99: number; ok: boolean }> = {};
     for (const [side, server] of order) {
       const { measured } = await runLoad({
         kind: "webhook",
         url: server.url,
-        connections: 32,
+        connections,
         warmup,
         amount: events,
         from: r * perRound,
         secret: WEBHOOK_SECRET,
       });
       const ok = Object.keys(measured.status).every((code) => code.startsWith("2")) && measured.errors === 0;
-      got[side] = { rps: measured.rps, p99: measured.latency.p99, ok };
+      got[side] = { rps: measured.rps, p50: measured.latency.p50, p99: measured.latency.p99, ok };
     }
     const ratio = got.B!.rps / got.A!.rps;
     ratios.push(ratio);
     console.log(
-      `round ${r + 1} (load ${os.loadavg()[0]!.toFixed(1)}): A ${got.A!.rps.toFixed(0)}/s p99 ${got.A!.p99.toFixed(0)} ms${got.A!.ok ? "" : " NOT all 2xx"}; B ${got.B!.rps.toFixed(0)}/s p99 ${got.B!.p99.toFixed(0)} ms${got.B!.ok ? "" : " NOT all 2xx"}; B/A ${ratio.toFixed(2)}`,
+      `round ${r + 1} (load ${os.loadavg()[0]!.toFixed(1)}): A ${got.A!.rps.toFixed(0)}/s p50 ${got.A!.p50.toFixed(2)} p99 ${got.A!.p99.toFixed(2)} ms${got.A!.ok ? "" : " NOT all 2xx"}; B ${got.B!.rps.toFixed(0)}/s p50 ${got.B!.p50.toFixed(2)} p99 ${got.B!.p99.toFixed(2)} ms${got.B!.ok ? "" : " NOT all 2xx"}; B/A ${ratio.toFixed(2)}`,
     );
   }
   const sorted = [...ratios].sort((x, y) => x - y);
