@@ -1,10 +1,12 @@
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
 import { createTestDatabase, type TestDatabase } from "../tests/support/pg-database";
 import { WEBHOOK_SECRET } from "../tests/support/test-env";
-import { checkpoint, copyDatabase, seedCheckouts } from "./lib/fixtures";
+import { shopperCookie } from "./lib/cookie";
+import { checkpoint, copyDatabase, PRODUCT_SLUG, seedCheckouts } from "./lib/fixtures";
 import { runLoad } from "./lib/load";
 import { copyToPostgres, type Server, startApp, startEmulator } from "./lib/procs";
 
@@ -17,6 +19,8 @@ import { copyToPostgres, type Server, startApp, startEmulator } from "./lib/proc
  *   node --import tsx bench/ab-webhook.ts <dirA> <dirB>      (each: server.js and build/, as BENCH_APP_DIR)
  *   BENCH_AB_DB=postgres  the same with DATABASE_URL (TEST_DATABASE_URL's server, a database per side, dropped after)
  *   BENCH_AB_ROUNDS=4 BENCH_AB_EVENTS=1500 BENCH_AB_WARMUP=300 BENCH_AB_CONNECTIONS=32
+ *   BENCH_AB_KIND=buy     Buy now instead (scenario 3: form posts at one connection, each a session at the
+ *                         emulator); per round the difference of the p50s, B - A, and its median
  */
 
 const [dirA, dirB] = process.argv.slice(2).map((d) => path.resolve(d));
@@ -25,7 +29,8 @@ const rounds = Number(process.env.BENCH_AB_ROUNDS ?? 4);
 const events = Number(process.env.BENCH_AB_EVENTS ?? 1_500);
 const warmup = Number(process.env.BENCH_AB_WARMUP ?? 300);
 const postgres = process.env.BENCH_AB_DB === "postgres";
-const connections = Number(process.env.BENCH_AB_CONNECTIONS ?? 32);
+const buy = process.env.BENCH_AB_KIND === "buy";
+const connections = Number(process.env.BENCH_AB_CONNECTIONS ?? (buy ? 1 : 32));
 const perRound = warmup + events;
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "shop-bench-ab-"));
@@ -57,6 +62,9 @@ try {
   const b = await start(dirB, "b");
   servers.push(b);
   const ratios: number[] = [];
+  const differences: number[] = [];
+  const describe = (side: { rps: number; p50: number; p99: number; ok: boolean; status: string }) =>
+    `${side.rps.toFixed(0)}/s p50 ${side.p50.toFixed(2)} p99 ${side.p99.toFixed(2)} ms${side.ok ? "" : ` NOT all ${buy ? "303" : "2xx"} (${side.status})`}`;
   for (let r = 0; r < rounds; r++) {
     const order =
       r % 2 === 0
@@ -68,30 +76,58 @@ try {
             ["B", b],
             ["A", a],
           ] as const);
-    const got: Record<string, { rps: number; p50: number; p99: number; ok: boolean }> = {};
+    const got: Record<string, { rps: number; p50: number; p99: number; ok: boolean; status: string }> = {};
     for (const [side, server] of order) {
-      const { measured } = await runLoad({
-        kind: "webhook",
-        url: server.url,
-        connections,
-        warmup,
-        amount: events,
-        from: r * perRound,
-        secret: WEBHOOK_SECRET,
-      });
-      const ok = Object.keys(measured.status).every((code) => code.startsWith("2")) && measured.errors === 0;
-      got[side] = { rps: measured.rps, p50: measured.latency.p50, p99: measured.latency.p99, ok };
+      // A shopper of the bench's own, as bench/run.ts makes one: it signs a fresh form token per post.
+      const buyer = randomBytes(16).toString("base64url");
+      const { measured } = buy
+        ? await runLoad({
+            kind: "buy",
+            url: server.url,
+            path: `/products/${PRODUCT_SLUG}`,
+            connections,
+            warmup,
+            amount: events,
+            cookie: await shopperCookie(buyer),
+            shopperId: buyer,
+            origin: server.url,
+          })
+        : await runLoad({
+            kind: "webhook",
+            url: server.url,
+            connections,
+            warmup,
+            amount: events,
+            from: r * perRound,
+            secret: WEBHOOK_SECRET,
+          });
+      // Buy now answers 303 to Stripe's page; a webhook 2xx.
+      const ok =
+        Object.keys(measured.status).every((code) => (buy ? code === "303" : code.startsWith("2"))) &&
+        measured.errors === 0;
+      got[side] = {
+        rps: measured.rps,
+        p50: measured.latency.p50,
+        p99: measured.latency.p99,
+        ok,
+        status: JSON.stringify(measured.status),
+      };
     }
     const ratio = got.B!.rps / got.A!.rps;
     ratios.push(ratio);
+    if (buy) differences.push(got.B!.p50 - got.A!.p50);
     console.log(
-      `round ${r + 1} (load ${os.loadavg()[0]!.toFixed(1)}): A ${got.A!.rps.toFixed(0)}/s p50 ${got.A!.p50.toFixed(2)} p99 ${got.A!.p99.toFixed(2)} ms${got.A!.ok ? "" : " NOT all 2xx"}; B ${got.B!.rps.toFixed(0)}/s p50 ${got.B!.p50.toFixed(2)} p99 ${got.B!.p99.toFixed(2)} ms${got.B!.ok ? "" : " NOT all 2xx"}; B/A ${ratio.toFixed(2)}`,
+      `round ${r + 1} (load ${os.loadavg()[0]!.toFixed(1)}): A ${describe(got.A!)}; B ${describe(got.B!)}; B/A ${ratio.toFixed(2)}${buy ? `; p50 B - A ${(got.B!.p50 - got.A!.p50).toFixed(2)} ms` : ""}`,
     );
   }
-  const sorted = [...ratios].sort((x, y) => x - y);
-  const mid = Math.floor(sorted.length / 2);
-  const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  console.log(`B/A median ${median.toFixed(2)} over ${rounds} rounds (${postgres ? "PostgreSQL" : "SQLite"})`);
+  const median = (values: number[]) => {
+    const sorted = [...values].sort((x, y) => x - y);
+    const mid = Math.floor(sorted.length / 2);
+    return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  };
+  const where = `${rounds} rounds (${postgres ? "PostgreSQL" : "SQLite"}${buy ? ", Buy now" : ""})`;
+  console.log(`B/A median ${median(ratios).toFixed(2)} over ${where}`);
+  if (buy) console.log(`p50 B - A median ${median(differences).toFixed(2)} ms over ${where}`);
 } finally {
   for (const server of servers) await server.stop();
   await emulator.stop();
