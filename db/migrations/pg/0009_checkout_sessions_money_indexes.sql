@@ -1,0 +1,2 @@
+CREATE INDEX "checkout_sessions_payment_intent_idx" ON "checkout_sessions" USING btree ("payment_intent_id") WHERE "checkout_sessions"."payment_intent_id" is not null;--> statement-breakpoint
+CREATE INDEX "checkout_sessions_charge_idx" ON "checkout_sessions" USING btree ("stripe_charge_id") WHERE "checkout_sessions"."stripe_charge_id" is not null;
