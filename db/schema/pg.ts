@@ -135,12 +135,8 @@ export const checkoutSessions = pgTable(
     index("checkout_sessions_status_idx").on(t.status, t.paymentStatus),
     // The order of a charge, refund or dispute (app/lib/orders/link.ts moneyLink): without
     // these every such event scanned the table. Partial: open checkouts have neither id.
-    index("checkout_sessions_payment_intent_idx")
-      .on(t.paymentIntentId)
-      .where(sql`${t.paymentIntentId} is not null`),
-    index("checkout_sessions_charge_idx")
-      .on(t.stripeChargeId)
-      .where(sql`${t.stripeChargeId} is not null`),
+    index("checkout_sessions_payment_intent_idx").on(t.paymentIntentId).where(sql`${t.paymentIntentId} is not null`),
+    index("checkout_sessions_charge_idx").on(t.stripeChargeId).where(sql`${t.stripeChargeId} is not null`),
   ],
 );
 

@@ -47,9 +47,7 @@ describe("the order of a charge, refund or dispute", () => {
       plan = await db.transaction(async (tx) => {
         await tx.execute(sql`set local enable_seqscan = off`);
         const { rows } = await tx.execute(
-          sql.raw(
-            `explain ${query.sql.replace(/\$(\d+)/g, (_, n) => `'${String(query.params[Number(n) - 1])}'`)}`,
-          ),
+          sql.raw(`explain ${query.sql.replace(/\$(\d+)/g, (_, n) => `'${String(query.params[Number(n) - 1])}'`)}`),
         );
         return rows.map((r) => String((r as Record<string, unknown>)["QUERY PLAN"])).join("\n");
       });
