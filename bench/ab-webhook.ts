@@ -7,7 +7,7 @@ import { createTestDatabase, type TestDatabase } from "../tests/support/pg-datab
 import { WEBHOOK_SECRET } from "../tests/support/test-env";
 import { shopperCookie } from "./lib/cookie";
 import { checkpoint, copyDatabase, PRODUCT_SLUG, seedCheckouts } from "./lib/fixtures";
-import { runLoad } from "./lib/load";
+import { median, runLoad } from "./lib/load";
 import { copyToPostgres, type Server, startApp, startEmulator } from "./lib/procs";
 
 /**
@@ -115,16 +115,12 @@ try {
     }
     const ratio = got.B!.rps / got.A!.rps;
     ratios.push(ratio);
-    if (buy) differences.push(got.B!.p50 - got.A!.p50);
+    const difference = got.B!.p50 - got.A!.p50;
+    if (buy) differences.push(difference);
     console.log(
-      `round ${r + 1} (load ${os.loadavg()[0]!.toFixed(1)}): A ${describe(got.A!)}; B ${describe(got.B!)}; B/A ${ratio.toFixed(2)}${buy ? `; p50 B - A ${(got.B!.p50 - got.A!.p50).toFixed(2)} ms` : ""}`,
+      `round ${r + 1} (load ${os.loadavg()[0]!.toFixed(1)}): A ${describe(got.A!)}; B ${describe(got.B!)}; B/A ${ratio.toFixed(2)}${buy ? `; p50 B - A ${difference.toFixed(2)} ms` : ""}`,
     );
   }
-  const median = (values: number[]) => {
-    const sorted = [...values].sort((x, y) => x - y);
-    const mid = Math.floor(sorted.length / 2);
-    return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  };
   const where = `${rounds} rounds (${postgres ? "PostgreSQL" : "SQLite"}${buy ? ", Buy now" : ""})`;
   console.log(`B/A median ${median(ratios).toFixed(2)} over ${where}`);
   if (buy) console.log(`p50 B - A median ${median(differences).toFixed(2)} ms over ${where}`);

@@ -7,7 +7,7 @@ import { freePort, type Proc, spawnNode, waitForLine } from "../tests/support/pr
 import { builtServerEnv } from "../tests/support/server";
 import { WEBHOOK_SECRET } from "../tests/support/test-env";
 import { completedEvent, copyDatabase, seedCheckouts } from "./lib/fixtures";
-import { runJsonChild, runLoad } from "./lib/load";
+import { median, runJsonChild, runLoad } from "./lib/load";
 import { cpuUs, startBaselinePgWebhookServer, startBaselineWebhookServer } from "./lib/procs";
 
 /**
@@ -314,11 +314,6 @@ async function httpPass({
         `  round ${r + 1}: with the enqueue ${round.on}/s, without ${round.off}/s, baseline ${round.baseline}/s; ratios ${round.ratioOn} / ${round.ratioOff}; server CPU ${round.cpuUsOn} / ${round.cpuUsOff} us/event`,
       );
     }
-    const median = (values: number[]) => {
-      const sorted = [...values].sort((a, b) => a - b);
-      const mid = Math.floor(sorted.length / 2);
-      return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-    };
     const ratioOn = Number(median(rounds.map((x) => x.ratioOn)).toFixed(3));
     const ratioOff = Number(median(rounds.map((x) => x.ratioOff)).toFixed(3));
     const { default: Database } = await import("better-sqlite3");
@@ -608,11 +603,6 @@ async function child() {
   }
   enqueueSwitch.on = true;
   const orderPaidJobs = (await store.list({ limit: 1_000_000 })).filter((job) => job.kind === "order.paid").length;
-  const median = (values: number[]) => {
-    const sorted = [...values].sort((a, b) => a - b);
-    const mid = Math.floor(sorted.length / 2);
-    return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  };
   const pick = (on: boolean, key: "wallUs" | "cpuUs", together = false) =>
     Math.round(median(rounds.filter((x) => x.enqueue === on && x.together === together).map((x) => x[key])));
   const withUs = pick(true, "wallUs");

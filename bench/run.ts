@@ -22,7 +22,7 @@ import {
   sessionId,
   shopperOf,
 } from "./lib/fixtures";
-import { runLoad, type Latency, type LoadResult, type Summary } from "./lib/load";
+import { type Latency, type LoadResult, median, runLoad, type Summary } from "./lib/load";
 import {
   buildApp,
   cacheDir,
@@ -143,11 +143,6 @@ const perSecond = (value: number) => `${Math.round(value).toLocaleString("en-US"
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
 const yes = (ok: boolean) => (ok ? "yes" : "NO");
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 const lat = (l: Latency) => ({
   p50: round(l.p50),
   p90: round(l.p90),

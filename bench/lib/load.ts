@@ -61,6 +61,13 @@ export type Summary = {
 
 export type LoadResult = { warmup: Summary | null; measured: Summary; total?: Summary };
 
+/** The median of a list of figures (the mean of the middle two when their number is even). */
+export function median(values: number[]) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 /** The nearest-rank percentile of sorted values. */
 function percentile(sorted: number[], p: number) {
   if (sorted.length === 0) return NaN;

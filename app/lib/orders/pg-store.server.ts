@@ -518,15 +518,6 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
    */
   const firstLock = (news: StoredNews | null) =>
     news === null ? "" : news.kind === "session" ? (sessionLinks(news)[0] ?? news.session.id) : (linkIdOf(news) ?? "");
-  // An event whose news cannot be read is left to record(), which reads it again in the
-  // transaction and fails there as it always did: the batch rolls back and each event runs alone.
-  const newsOrUndefined = (pending: Pending) => {
-    try {
-      return newsOf(pending.event);
-    } catch {
-      return undefined;
-    }
-  };
   const byKeys = (a: { lock: string; id: string }, b: { lock: string; id: string }) =>
     a.lock < b.lock ? -1 : a.lock > b.lock ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 
@@ -539,8 +530,8 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
       // take them in the same order, and the second waits for the first instead of deadlocking.
       const ordered = batch
         .map((pending) => {
-          const news = newsOrUndefined(pending);
-          return { pending, news, lock: news === undefined ? "" : firstLock(news), id: pending.event.id };
+          const news = newsOf(pending.event);
+          return { pending, news, lock: firstLock(news), id: pending.event.id };
         })
         .sort(byKeys);
       let results: ApplyResult[];
