@@ -52,7 +52,7 @@ export type AppOptions = {
   stripeApiBase: string;
   /** Writes a V8 CPU profile of the server into this folder when it exits. */
   cpuProfDir?: string;
-  /** console.info and console.log print nothing (bench/silence-logs.mjs): the cost of logging. */
+  /** Nothing is written to stdout, pino's lines included (bench/silence-logs.mjs): the cost of logging. */
   silent?: boolean;
   /** SIGUSR2 runs a full GC and prints `bench-memory {...}` (bench/gc-on-signal.mjs). */
   gcOnSignal?: boolean;
