@@ -14,5 +14,7 @@ console.log = () => {};
 const writeSync = fs.writeSync;
 fs.writeSync = function silencedWriteSync(fd, data, ...rest) {
   if (fd !== 1) return writeSync.call(this, fd, data, ...rest);
-  return typeof data === "string" ? Buffer.byteLength(data, typeof rest[0] === "string" ? rest[0] : "utf8") : data.byteLength;
+  return typeof data === "string"
+    ? Buffer.byteLength(data, typeof rest[0] === "string" ? rest[0] : "utf8")
+    : data.byteLength;
 };
