@@ -97,8 +97,9 @@ try {
     const delays: number[] = [];
     for (const line of server.output.slice(from)) {
       const match = /^accept (\d+) ([\d.]+)$/.exec(line);
-      const connected = match && connectedAt.get(Number(match[1]));
-      if (match && connected !== undefined) delays.push(Number(match[2]) - connected);
+      if (!match) continue;
+      const connected = connectedAt.get(Number(match[1]));
+      if (connected !== undefined) delays.push(Number(match[2]) - connected);
     }
     delays.sort((a, b) => a - b);
     coldP99.push(cold.p99);
