@@ -107,13 +107,14 @@ const placeholderValues = (jobs: NewJob[], now: number, prefix: string) => {
  * The same enqueue for a statement the caller already sends: the PostgreSQL
  * order store folds the jobs of a decision into its order UPDATE (a
  * data-modifying WITH), saving a round trip per job
- * (docs/decisions/183-pg-store-named-statements.md). `query` is the INSERT of
- * `jobs.length` rows with placeholders under `prefix`; `values` binds them.
- * Null when there is nothing to enqueue.
+ * (docs/decisions/183-pg-store-named-statements.md). `query()` builds the
+ * INSERT of `jobs.length` rows with placeholders under `prefix`, only for a
+ * statement not yet made (building it is Drizzle's work, not needed per call);
+ * `values` binds them. Null when there is nothing to enqueue.
  */
 export function pgEnqueueFolded(db: PgWriter, jobs: NewJob[], now: number, prefix = "job") {
   if (jobs.length === 0) return null;
-  return { query: pgInsertOf(db, jobs.length, prefix), values: placeholderValues(jobs, now, prefix) };
+  return { query: () => pgInsertOf(db, jobs.length, prefix), values: placeholderValues(jobs, now, prefix) };
 }
 
 export async function enqueuePg(db: PgWriter, job: NewJob, now = Date.now()): Promise<boolean> {

@@ -261,7 +261,7 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
     const key = `${columns.join(",")}|${shape.history}|${shape.jobs}|${shape.locks}|${shape.linked}|${shape.customer}`;
     let statement = decisions.get(key);
     if (!statement) {
-      statement = decisionStatement(shape, folded?.query);
+      statement = decisionStatement(shape, folded?.query());
       if (decisions.size < 64) decisions.set(key, statement);
     }
     // The values bind as Drizzle would bind them: through each column's encoder, null as NULL.
