@@ -8,13 +8,16 @@ import { WEBHOOK_SECRET } from "../tests/support/test-env";
 import { shopperCookie } from "./lib/cookie";
 import { checkpoint, copyDatabase, PRODUCT_SLUG, seedCheckouts } from "./lib/fixtures";
 import { median, runLoad } from "./lib/load";
-import { copyToPostgres, type Server, startApp, startEmulator } from "./lib/procs";
+import { copyToPostgres, cpuUs, type Server, startApp, startEmulator } from "./lib/procs";
 
 /**
  * Two builds of the app side by side, on the same machine at the same time:
  * webhook ingest at 32 connections (or BENCH_AB_CONNECTIONS), the two alternating who goes first over
  * several rounds, each on its own copy of the same fixture. On a shared,
  * busy machine the per-round ratio B/A holds better than either figure.
+ * Beside each side's rate: its server's CPU per request (from /proc) and this
+ * process's, which reads the servers' stdout as a log shipper would; their
+ * medians end the output.
  *
  *   node --import tsx bench/ab-webhook.ts <dirA> <dirB>      (each: server.js and build/, as BENCH_APP_DIR)
  *   BENCH_AB_DB=postgres  the same with DATABASE_URL (TEST_DATABASE_URL's server, a database per side, dropped after)
@@ -63,8 +66,13 @@ try {
   servers.push(b);
   const ratios: number[] = [];
   const differences: number[] = [];
-  const describe = (side: { rps: number; p50: number; p99: number; ok: boolean; status: string }) =>
-    `${side.rps.toFixed(0)}/s p50 ${side.p50.toFixed(2)} p99 ${side.p99.toFixed(2)} ms${side.ok ? "" : ` NOT all ${buy ? "303" : "2xx"} (${side.status})`}`;
+  type Side = { rps: number; p50: number; p99: number; ok: boolean; status: string; cpu: number; reader: number };
+  const describe = (side: Side) =>
+    `${side.rps.toFixed(0)}/s p50 ${side.p50.toFixed(2)} p99 ${side.p99.toFixed(2)} ms, CPU ${side.cpu.toFixed(0)} us (reader ${side.reader.toFixed(0)})${side.ok ? "" : ` NOT all ${buy ? "303" : "2xx"} (${side.status})`}`;
+  const cpu: Record<"A" | "B", { server: number[]; reader: number[] }> = {
+    A: { server: [], reader: [] },
+    B: { server: [], reader: [] },
+  };
   for (let r = 0; r < rounds; r++) {
     const order =
       r % 2 === 0
@@ -76,8 +84,10 @@ try {
             ["B", b],
             ["A", a],
           ] as const);
-    const got: Record<string, { rps: number; p50: number; p99: number; ok: boolean; status: string }> = {};
+    const got: Record<string, Side> = {};
     for (const [side, server] of order) {
+      const serverBefore = cpuUs(server.pid);
+      const readerBefore = process.cpuUsage();
       // A shopper of the bench's own, as bench/run.ts makes one: it signs a fresh form token per post.
       const buyer = randomBytes(16).toString("base64url");
       const { measured } = buy
@@ -105,13 +115,21 @@ try {
       const ok =
         Object.keys(measured.status).every((code) => (buy ? code === "303" : code.startsWith("2"))) &&
         measured.errors === 0;
+      const reader = process.cpuUsage(readerBefore);
+      const requests = warmup + events;
       got[side] = {
+        cpu: (cpuUs(server.pid) - serverBefore) / requests,
+        reader: (reader.user + reader.system) / requests,
         rps: measured.rps,
         p50: measured.latency.p50,
         p99: measured.latency.p99,
         ok,
         status: JSON.stringify(measured.status),
       };
+    }
+    for (const side of ["A", "B"] as const) {
+      cpu[side].server.push(got[side]!.cpu);
+      cpu[side].reader.push(got[side]!.reader);
     }
     const ratio = got.B!.rps / got.A!.rps;
     ratios.push(ratio);
@@ -123,6 +141,11 @@ try {
   }
   const where = `${rounds} rounds (${postgres ? "PostgreSQL" : "SQLite"}${buy ? ", Buy now" : ""})`;
   console.log(`B/A median ${median(ratios).toFixed(2)} over ${where}`);
+  for (const side of ["A", "B"] as const) {
+    console.log(
+      `${side}: server CPU median ${median(cpu[side].server).toFixed(0)} us per request, reader ${median(cpu[side].reader).toFixed(0)} us`,
+    );
+  }
   if (buy) console.log(`p50 B - A median ${median(differences).toFixed(2)} ms over ${where}`);
 } finally {
   for (const server of servers) await server.stop();
