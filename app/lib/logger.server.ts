@@ -53,12 +53,41 @@ const readable = {
   },
 };
 
-// Production's JSON goes to stdout, synchronously (a line is out before a crash
-// or SIGTERM exit); the command-line scripts move it to stderr, beside their
-// progress, so that their report alone is on stdout.
+// Production's JSON goes to stdout, written synchronously (out before a crash or
+// SIGTERM exit), a turn of the event loop's lines at a time (below); the
+// command-line scripts move it to stderr, beside their progress, so that their
+// report alone is on stdout.
 // pino's own destination (sonic-boom) waits out a full pipe (EAGAIN) instead of failing.
 let jsonOut: { write(line: string): unknown } | undefined;
-const json = { write: (line: string) => void (jsonOut ??= pino.destination({ dest: 1, sync: true })).write(line) };
+const out = () => (jsonOut ??= pino.destination({ dest: 1, sync: true }));
+
+// The lines of one turn of the event loop go out together, in one write, right
+// after it (setImmediate), not one write(2) each: a webhook logs three, and
+// each write wakes whatever reads stdout (docs/decisions/187-log-lines-per-turn.md).
+// An error line goes out at once, with the lines before it; so do the lines
+// left when the process exits (a crash, process.exit, SIGTERM's drain).
+let pending = "";
+let scheduled = false;
+export function flushLogLines() {
+  scheduled = false;
+  if (pending === "") return;
+  const text = pending;
+  pending = "";
+  out().write(text);
+}
+const ERROR_LEVEL = 50;
+// pino's JSON line starts with its level (`base` is off): {"level":50,"time":...
+const levelOf = (line: string) => Number(/^\{"level":(\d+)/.exec(line)?.[1] ?? ERROR_LEVEL);
+const json = {
+  write(line: string) {
+    pending += line;
+    if (levelOf(line) >= ERROR_LEVEL) flushLogLines();
+    else if (!scheduled) {
+      scheduled = true;
+      setImmediate(flushLogLines);
+    }
+  },
+};
 
 /** For command-line scripts: production's JSON lines to stderr instead of stdout. */
 export function logToStderr() {
@@ -71,7 +100,9 @@ function createLogger(): Logger {
     base: undefined,
     redact: { paths: REDACT_PATHS, censor: "[redacted]" },
   };
-  return pino(options, config.production ? json : readable);
+  if (!config.production) return pino(options, readable);
+  process.on("exit", flushLogLines);
+  return pino(options, json);
 }
 
 const globalForLogger = globalThis as unknown as { __shopLogger?: Logger };
