@@ -8,15 +8,10 @@ import http from "node:http";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 
-//   BENCH_ACTION_SOURCE=1: the route module from source instead of the build (started with
-//   --import tsx and bench/lib/enqueue-switch-register.mjs by bench/jobs.ts, whose module hook
-//   can then switch the enqueue off: BENCH_ENQUEUE=off).
 const appDir = process.env.BENCH_APP_DIR ?? ".";
-const action =
-  process.env.BENCH_ACTION_SOURCE === "1"
-    ? (await import(pathToFileURL(path.resolve("app/routes/stripe.webhook.ts")).href)).action
-    : (await import(pathToFileURL(path.resolve(appDir, "build/server/index.js")).href)).routes["routes/stripe.webhook"]
-        ?.module.action;
+const action = (await import(pathToFileURL(path.resolve(appDir, "build/server/index.js")).href)).routes[
+  "routes/stripe.webhook"
+]?.module.action;
 if (!action) {
   console.error("action-server: the build has no routes/stripe.webhook action");
   process.exit(1);

@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from "node:child_process";
-import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 
@@ -33,9 +33,35 @@ export async function buildApp(): Promise<string> {
   return snapshotBuild(appDir);
 }
 
-function run(command: string, args: string[], { quiet = false } = {}) {
+/**
+ * The same build with bench/lib/enqueue-switch.ts in place of the enqueue
+ * (bench/vite.enqueue-switch.config.ts), server.js beside it: bench/jobs.ts
+ * runs it with BENCH_ENQUEUE=on and off. Built into .cache/bench, never build/.
+ */
+export async function buildEnqueueSwitchApp(): Promise<string> {
+  const appDir = path.join(cacheDir, "app-enqueue-switch");
+  rmSync(appDir, { recursive: true, force: true });
+  mkdirSync(appDir, { recursive: true });
+  await run("npx", ["remix", "vite:build", "--config", "bench/vite.enqueue-switch.config.ts"], {
+    quiet: true,
+    env: { BENCH_SWITCH_BUILD_DIR: path.join(appDir, "build") },
+  });
+  for (const file of ["server.js", "package.json"]) copyFileSync(path.join(root, file), path.join(appDir, file));
+  symlinkSync(path.join(root, "node_modules"), path.join(appDir, "node_modules"), "dir");
+  return appDir;
+}
+
+function run(
+  command: string,
+  args: string[],
+  { quiet = false, env = {} }: { quiet?: boolean; env?: Record<string, string> } = {},
+) {
   return new Promise<void>((resolve, reject) => {
-    const child = spawn(command, args, { cwd: root, stdio: quiet ? ["ignore", "pipe", "pipe"] : "inherit" });
+    const child = spawn(command, args, {
+      cwd: root,
+      env: { ...process.env, ...env },
+      stdio: quiet ? ["ignore", "pipe", "pipe"] : "inherit",
+    });
     let output = "";
     child.stdout?.on("data", (c: Buffer) => (output += c));
     child.stderr?.on("data", (c: Buffer) => (output += c));
