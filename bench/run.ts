@@ -98,7 +98,7 @@ const SIZES = QUICK
       oneConnEvents: 2_000,
       decomposeWarmup: 300,
       decomposeEvents: 2_000,
-      duplicates: 2_000,
+      duplicates: 5_000,
       memoryEvents: 100_000,
       memoryStep: 10_000,
       buyWarmup: 50,
@@ -1363,7 +1363,10 @@ async function decomposePgWebhook(ctx: Context, databases: TestDatabase[]) {
       "baseline: node:http + constructEvent + BEGIN/INSERT/COMMIT",
       () => startBaselinePgWebhookServer({ databaseUrl: baseDb.url, poolMax: PG_POOL_MAX }),
     ],
-    ["app's webhook action on node:http, logs off", () => startActionServer({ ...common, silent: true })],
+    [
+      "app's webhook action on node:http, logs off",
+      () => startActionServer({ ...common, silent: true, cpuProfDir: PROFILE_DIR }),
+    ],
     ["server.js (node:http + Remix), logs off", () => startApp({ ...common, silent: true })],
     ["server.js (node:http + Remix), as shipped", () => startApp(common)],
   ];
