@@ -136,6 +136,56 @@ describe("webhook deliveries arriving together", () => {
     expect(Math.max(...commits)).toBeGreaterThan(1);
   });
 
+  it("a batch holding an event already stored and an order this shop does not have: a duplicate, a stored event that pays nothing, and the others paid, in one commit", async () => {
+    const deliveries = await paidCheckouts(4);
+    const stored = deliveries[0]!;
+    expect((await deliver(stored.event)).status).toBe(200);
+    fulfilled.length = 0;
+    commits.length = 0;
+    const foreignCheckout = { ...deliveries[1]!.checkout, id: "cs_test_not_this_shops_batch" };
+    const foreign = stripeEvent(CHECKOUT_EVENT.completed, sessionFor(foreignCheckout, "paid"));
+    const batch = [stored.event, foreign, ...deliveries.slice(1).map((d) => d.event)];
+
+    const responses = await Promise.all(batch.map((event) => deliver(event)));
+    const bodies = await Promise.all(responses.map((r) => r.json()));
+
+    expect(responses.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+    expect(bodies.map((b) => b.duplicate === true)).toEqual([true, false, false, false, false]);
+    expect(commits).toEqual([5]);
+    const rows = await db
+      .select({ id: schema.stripeEvents.id })
+      .from(schema.stripeEvents)
+      .where(
+        inArray(
+          schema.stripeEvents.id,
+          batch.map((event) => event.id),
+        ),
+      );
+    expect(rows).toHaveLength(5);
+    const others = deliveries.slice(1).map((d) => d.checkout.id);
+    expect([...fulfilled].sort()).toEqual([...others].sort());
+    const orders = await db
+      .select()
+      .from(schema.checkoutSessions)
+      .where(
+        inArray(
+          schema.checkoutSessions.id,
+          deliveries.map((d) => d.checkout.id),
+        ),
+      );
+    expect(orders.every((o) => o.status === "complete" && o.fulfilledAt !== null)).toBe(true);
+    const jobs = await db
+      .select({ key: schema.jobs.key })
+      .from(schema.jobs)
+      .where(
+        inArray(
+          schema.jobs.key,
+          deliveries.map((d) => `order.paid:${d.checkout.id}`),
+        ),
+      );
+    expect(jobs).toHaveLength(4);
+  });
+
   // SQLite has one writer: its batches run one after another and cannot hold each other's locks.
   it.skipIf(testDialect !== "postgres")(
     "on PostgreSQL (skipped on SQLite, whose one writer never overlaps two batches), two batches on two lanes naming the same two orders in crossed event-id order both commit whole: no deadlock, every delivery 200, each order paid once",

@@ -169,6 +169,67 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
   const sessionLinks = (news: Extract<StoredNews, { kind: "session" }>) =>
     [news.session.subscriptionId, news.session.paymentIntentId].filter((id): id is string => !!id);
 
+  // A batch's session news, every event, order and link its own (docs/decisions/189-pg-batch-in-one-statement.md):
+  // insertEventLockOrder for all of them in one statement. The events are inserted in
+  // the batch's order; then the advisory locks of every event's links, in the batch's
+  // order and each event's own (an InitPlan, before the scan of the orders); then the
+  // orders of the events inserted, locked FOR UPDATE in id order. One row per event,
+  // in the batch's order: no "__event", a duplicate; no order columns, an order this
+  // database does not have.
+  const insertEventsLockOrders = named(
+    "events_insert_lock_orders",
+    sql`with "b" as (select * from unnest(${p("id")}::text[], ${p("type")}::text[], ${p("created")}::bigint[], ${p("livemode")}::boolean[], ${p("payload")}::text[], ${p("objectId")}::text[], ${p("source")}::text[], ${p("orderId")}::text[]) with ordinality as "b"("id", "type", "created", "livemode", "payload", "object_id", "source", "order_id", "n")), "ins" as (insert into ${t.stripeEvents} ("id", "type", "created", "livemode", "payload", "object_id", "link_id", "source") select "id", "type", "created", "livemode", "payload", "object_id", null, "source" from "b" order by "n" on conflict do nothing returning "id"), "held" as (select count(pg_advisory_xact_lock(hashtext("l"."k"))) as "locks" from (select "k" from unnest(${p("locks")}::text[]) with ordinality as "l"("k", "i") order by "i") as "l"), "o" as (select ${t.checkoutSessions}.* from ${t.checkoutSessions} where ${t.checkoutSessions.id} in (select "b"."order_id" from "b" join "ins" on "ins"."id" = "b"."id") and (select "locks" from "held") >= 0 order by ${t.checkoutSessions.id} for update) select "ins"."id" as "__event", "o".* from "b" left join "ins" on "ins"."id" = "b"."id" left join "o" on "o"."id" = "b"."order_id" and "ins"."id" is not null order by "b"."n"`,
+    (raw) => ({
+      inserted: raw.__event !== null && raw.__event !== undefined,
+      row: raw.id == null ? undefined : order(raw),
+    }),
+  );
+  type SessionNews = Extract<StoredNews, { kind: "session" }>;
+  /** The batch's events when each is session news of its own event, order and links, else null. */
+  function ownSessions<E extends { pending: Pending; news: StoredNews | null }>(entries: E[]) {
+    const seen = new Set<string>();
+    const own = (id: string) => !seen.has(id) && !!seen.add(id);
+    for (const { pending, news } of entries) {
+      if (news?.kind !== "session") return null;
+      if (![`event:${pending.event.id}`, `order:${news.session.id}`, ...sessionLinks(news)].every(own)) return null;
+    }
+    return entries as (E & { news: SessionNews })[];
+  }
+  /** Each event of ownSessions' batch recorded and applied in \`tx\`, as record() does it, their first statements as one. */
+  async function recordSessions(tx: PgTx["tx"], entries: { pending: Pending; news: SessionNews }[]) {
+    const columns: Record<string, unknown[]> = {
+      id: [],
+      type: [],
+      created: [],
+      livemode: [],
+      payload: [],
+      objectId: [],
+      source: [],
+      orderId: [],
+      locks: [],
+    };
+    for (const { pending, news } of entries) {
+      const row = eventRow(pending.event, news, pending.payload, pending.source);
+      for (const name of ["id", "type", "created", "livemode", "payload", "objectId", "source"] as const) {
+        columns[name]!.push(row[name]);
+      }
+      columns.orderId!.push(news.session.id);
+      columns.locks!.push(...sessionLinks(news));
+    }
+    const { rows } = await runNamed(tx, insertEventsLockOrders, columns);
+    const out: ApplyResult[] = [];
+    for (const [i, { pending, news }] of entries.entries()) {
+      const { inserted, row } = rows[i]!;
+      if (!inserted) {
+        out.push({ ...nothing(), duplicate: true });
+        continue;
+      }
+      const cause = { eventId: pending.event.id, source: pending.source };
+      out.push(await apply({ dialect: "postgres", tx }, news, cause, { row, held: sessionLinks(news) }));
+    }
+    return out;
+  }
+
   // The statement that writes a decision: the order's UPDATE of the columns it
   // changed, and with it, in one data-modifying WITH, what the decision adds (its
   // change-history row, its jobs, the customer's link) and, for each id it links,
@@ -536,7 +597,9 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
         .sort(byKeys);
       let results: ApplyResult[];
       try {
+        const sessions = ownSessions(ordered);
         results = await transaction(async (tx) => {
+          if (sessions) return recordSessions(tx, sessions);
           const out: ApplyResult[] = [];
           for (const { pending, news } of ordered) out.push(await record(tx, pending, news));
           return out;
