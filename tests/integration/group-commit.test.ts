@@ -186,6 +186,26 @@ describe("webhook deliveries arriving together", () => {
     expect(jobs).toHaveLength(4);
   });
 
+  it("two orders of two shoppers naming one Stripe customer, paid together: both paid in one commit, the customer given to one shopper", async () => {
+    const deliveries = await paidCheckouts(2);
+    const events = deliveries.map(({ checkout }) =>
+      stripeEvent(CHECKOUT_EVENT.completed, sessionFor(checkout, "paid", { customer: "cus_test_shared_batch" })),
+    );
+
+    const responses = await Promise.all(events.map((event) => deliver(event)));
+
+    expect(responses.map((r) => r.status)).toEqual([200, 200]);
+    expect(commits).toEqual([2]);
+    const ids = deliveries.map(({ checkout }) => checkout.id);
+    expect([...fulfilled].sort()).toEqual([...ids].sort());
+    const owners = await db
+      .select({ id: schema.shoppers.id })
+      .from(schema.shoppers)
+      .where(eq(schema.shoppers.stripeCustomerId, "cus_test_shared_batch"));
+    expect(owners).toHaveLength(1);
+    expect(deliveries.map(({ checkout }) => checkout.shopperId)).toContain(owners[0]!.id);
+  });
+
   // SQLite has one writer: its batches run one after another and cannot hold each other's locks.
   it.skipIf(testDialect !== "postgres")(
     "on PostgreSQL (skipped on SQLite, whose one writer never overlaps two batches), two batches on two lanes naming the same two orders in crossed event-id order both commit whole: no deadlock, every delivery 200, each order paid once",
