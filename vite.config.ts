@@ -127,6 +127,19 @@ function devJobs(): Plugin {
   };
 }
 
+/** The Remix plugin's options, also used by bench/vite.enqueue-switch.config.ts's build. */
+export const remixOptions = {
+  // Every Remix v3 flag on: no warnings, and a later move to React Router 7 is mostly renames.
+  future: {
+    v3_fetcherPersist: true,
+    v3_relativeSplatPath: true,
+    v3_throwAbortReason: true,
+    v3_lazyRouteDiscovery: true,
+    v3_singleFetch: true,
+    v3_routeConfig: true,
+  },
+} satisfies Parameters<typeof remix>[0];
+
 export default defineConfig(({ isSsrBuild }) => ({
   server: { port: 5173, strictPort: true },
   build: {
@@ -140,20 +153,5 @@ export default defineConfig(({ isSsrBuild }) => ({
       },
     },
   },
-  plugins: [
-    devStripe(),
-    devJobs(),
-    remix({
-      // Every Remix v3 flag on: no warnings, and a later move to React Router 7 is mostly renames.
-      future: {
-        v3_fetcherPersist: true,
-        v3_relativeSplatPath: true,
-        v3_throwAbortReason: true,
-        v3_lazyRouteDiscovery: true,
-        v3_singleFetch: true,
-        v3_routeConfig: true,
-      },
-    }),
-    tsconfigPaths(),
-  ],
+  plugins: [devStripe(), devJobs(), remix(remixOptions), tsconfigPaths()],
 }));

@@ -3,7 +3,7 @@ import path from "node:path";
 import { vitePlugin as remix } from "@remix-run/dev";
 import { defineConfig, type Plugin, type PluginOption, type UserConfig } from "vite";
 
-import shop from "../vite.config";
+import shop, { remixOptions } from "../vite.config";
 
 /**
  * The shop's build with one module swapped, for bench/jobs.ts's HTTP pass:
@@ -42,17 +42,7 @@ export default defineConfig((env) => {
       enqueueSwitch(),
       ...(config.plugins ?? []).flat().filter((plugin) => !isRemix(plugin)),
       // vite.config.ts's Remix plugin, with its build elsewhere.
-      remix({
-        buildDirectory,
-        future: {
-          v3_fetcherPersist: true,
-          v3_relativeSplatPath: true,
-          v3_throwAbortReason: true,
-          v3_lazyRouteDiscovery: true,
-          v3_singleFetch: true,
-          v3_routeConfig: true,
-        },
-      }),
+      remix({ ...remixOptions, buildDirectory }),
     ],
   };
 });

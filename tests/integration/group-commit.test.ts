@@ -62,6 +62,22 @@ async function paidCheckouts(n: number) {
   }));
 }
 
+/** The order.paid jobs of these orders. */
+const paidJobs = (orders: string[]) =>
+  db
+    .select({ key: schema.jobs.key })
+    .from(schema.jobs)
+    .where(
+      inArray(
+        schema.jobs.key,
+        orders.map((id) => `order.paid:${id}`),
+      ),
+    );
+
+/** The stored events among these ids. */
+const storedEvents = (ids: string[]) =>
+  db.select({ id: schema.stripeEvents.id }).from(schema.stripeEvents).where(inArray(schema.stripeEvents.id, ids));
+
 describe("webhook deliveries arriving together", () => {
   it("one whose effect throws is answered 500 and stored not at all; the others are answered 200 and stored", async () => {
     const deliveries = await paidCheckouts(6);
@@ -73,10 +89,7 @@ describe("webhook deliveries arriving together", () => {
 
     expect(responses.map((r) => r.status)).toEqual([200, 200, 500, 200, 200, 200]);
     const ids = deliveries.map(({ event }) => event.id);
-    const stored = await db
-      .select({ id: schema.stripeEvents.id })
-      .from(schema.stripeEvents)
-      .where(inArray(schema.stripeEvents.id, ids));
+    const stored = await storedEvents(ids);
     expect(new Set(stored.map((r) => r.id))).toEqual(new Set(ids.filter((id) => id !== bad.event.id)));
     const [badOrder] = await db
       .select()
@@ -97,15 +110,7 @@ describe("webhook deliveries arriving together", () => {
     const goodOrders = await db.select().from(schema.checkoutSessions).where(inArray(schema.checkoutSessions.id, good));
     expect(goodOrders.map((o) => o.status)).toEqual(Array(5).fill("complete"));
     expect(goodOrders.every((o) => o.fulfilledAt !== null)).toBe(true);
-    const goodJobs = await db
-      .select({ key: schema.jobs.key })
-      .from(schema.jobs)
-      .where(
-        inArray(
-          schema.jobs.key,
-          good.map((id) => `order.paid:${id}`),
-        ),
-      );
+    const goodJobs = await paidJobs(good);
     expect(goodJobs).toHaveLength(5);
     // SQLite committed them together around the bad one's savepoint; PostgreSQL's shared
     // transaction rolled back, and each committed alone.
@@ -152,15 +157,7 @@ describe("webhook deliveries arriving together", () => {
     expect(responses.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
     expect(bodies.map((b) => b.duplicate === true)).toEqual([true, false, false, false, false]);
     expect(commits).toEqual([5]);
-    const rows = await db
-      .select({ id: schema.stripeEvents.id })
-      .from(schema.stripeEvents)
-      .where(
-        inArray(
-          schema.stripeEvents.id,
-          batch.map((event) => event.id),
-        ),
-      );
+    const rows = await storedEvents(batch.map((event) => event.id));
     expect(rows).toHaveLength(5);
     const others = deliveries.slice(1).map((d) => d.checkout.id);
     expect([...fulfilled].sort()).toEqual([...others].sort());
@@ -174,15 +171,7 @@ describe("webhook deliveries arriving together", () => {
         ),
       );
     expect(orders.every((o) => o.status === "complete" && o.fulfilledAt !== null)).toBe(true);
-    const jobs = await db
-      .select({ key: schema.jobs.key })
-      .from(schema.jobs)
-      .where(
-        inArray(
-          schema.jobs.key,
-          deliveries.map((d) => `order.paid:${d.checkout.id}`),
-        ),
-      );
+    const jobs = await paidJobs(deliveries.map((d) => d.checkout.id));
     expect(jobs).toHaveLength(4);
   });
 
@@ -239,22 +228,11 @@ describe("webhook deliveries arriving together", () => {
       // Both batches committed as batches: neither was rolled back and run again alone.
       expect(commits).toEqual([2, 2]);
       const ids = [...a, ...b].map((event) => event.id);
-      const stored = await db
-        .select({ id: schema.stripeEvents.id })
-        .from(schema.stripeEvents)
-        .where(inArray(schema.stripeEvents.id, ids));
+      const stored = await storedEvents(ids);
       expect(stored.map((r) => r.id).sort()).toEqual([...ids].sort());
       const orders = [x!.checkout.id, y!.checkout.id];
       expect([...fulfilled].sort()).toEqual([...orders].sort());
-      const jobs = await db
-        .select({ key: schema.jobs.key })
-        .from(schema.jobs)
-        .where(
-          inArray(
-            schema.jobs.key,
-            orders.map((id) => `order.paid:${id}`),
-          ),
-        );
+      const jobs = await paidJobs(orders);
       expect(jobs).toHaveLength(2);
     },
   );
