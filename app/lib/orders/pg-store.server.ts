@@ -175,10 +175,30 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
   // order and each event's own (an InitPlan, before the scan of the orders); then the
   // orders of the events inserted, locked FOR UPDATE in id order. One row per event,
   // in the batch's order: no "__event", a duplicate; no order columns, an order this
-  // database does not have.
+  // database does not have. A session's event has no link_id (news.ts's eventRow: linkIdOf).
   const insertEventsLockOrders = named(
     "events_insert_lock_orders",
-    sql`with "b" as (select * from unnest(${p("id")}::text[], ${p("type")}::text[], ${p("created")}::bigint[], ${p("livemode")}::boolean[], ${p("payload")}::text[], ${p("objectId")}::text[], ${p("source")}::text[], ${p("orderId")}::text[]) with ordinality as "b"("id", "type", "created", "livemode", "payload", "object_id", "source", "order_id", "n")), "ins" as (insert into ${t.stripeEvents} ("id", "type", "created", "livemode", "payload", "object_id", "link_id", "source") select "id", "type", "created", "livemode", "payload", "object_id", null, "source" from "b" order by "n" on conflict do nothing returning "id"), "held" as (select count(pg_advisory_xact_lock(hashtext("l"."k"))) as "locks" from (select "k" from unnest(${p("locks")}::text[]) with ordinality as "l"("k", "i") order by "i") as "l"), "o" as (select ${t.checkoutSessions}.* from ${t.checkoutSessions} where ${t.checkoutSessions.id} in (select "b"."order_id" from "b" join "ins" on "ins"."id" = "b"."id") and (select "locks" from "held") >= 0 order by ${t.checkoutSessions.id} for update) select "ins"."id" as "__event", "o".* from "b" left join "ins" on "ins"."id" = "b"."id" left join "o" on "o"."id" = "b"."order_id" and "ins"."id" is not null order by "b"."n"`,
+    sql`with "b" as (
+      select * from unnest(${p("id")}::text[], ${p("type")}::text[], ${p("created")}::bigint[], ${p("livemode")}::boolean[],
+        ${p("payload")}::text[], ${p("objectId")}::text[], ${p("source")}::text[], ${p("orderId")}::text[])
+        with ordinality as "b"("id", "type", "created", "livemode", "payload", "object_id", "source", "order_id", "n")
+    ), "ins" as (
+      insert into ${t.stripeEvents} ("id", "type", "created", "livemode", "payload", "object_id", "link_id", "source")
+      select "id", "type", "created", "livemode", "payload", "object_id", null, "source" from "b" order by "n"
+      on conflict do nothing returning "id"
+    ), "held" as (
+      select count(pg_advisory_xact_lock(hashtext("l"."k"))) as "locks"
+      from (select "k" from unnest(${p("locks")}::text[]) with ordinality as "l"("k", "i") order by "i") as "l"
+    ), "o" as (
+      select ${t.checkoutSessions}.* from ${t.checkoutSessions}
+      where ${t.checkoutSessions.id} in (select "b"."order_id" from "b" join "ins" on "ins"."id" = "b"."id")
+        and (select "locks" from "held") >= 0
+      order by ${t.checkoutSessions.id} for update
+    )
+    select "ins"."id" as "__event", "o".* from "b"
+    left join "ins" on "ins"."id" = "b"."id"
+    left join "o" on "o"."id" = "b"."order_id" and "ins"."id" is not null
+    order by "b"."n"`,
     (raw) => ({
       inserted: raw.__event !== null && raw.__event !== undefined,
       row: raw.id == null ? undefined : order(raw),
@@ -195,7 +215,7 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
     }
     return entries as (E & { news: SessionNews })[];
   }
-  /** Each event of ownSessions' batch recorded and applied in \`tx\`, as record() does it, their first statements as one. */
+  /** Each event of ownSessions' batch recorded and applied in `tx`, as record() does it, their first statements as one. */
   async function recordSessions(tx: PgTx["tx"], entries: { pending: Pending; news: SessionNews }[]) {
     const columns: Record<string, unknown[]> = {
       id: [],
