@@ -195,6 +195,25 @@ describe("webhook deliveries arriving together", () => {
     expect(deliveries.map(({ checkout }) => checkout.shopperId)).toContain(owners[0]!.id);
   });
 
+  it("the order a fulfillment hook is given is the order as stored, field for field and type for type, alone and together", async () => {
+    const given = new Map<string, unknown>();
+    cleanups.push(onFulfill((_tx, checkout) => void given.set(checkout.id, { ...checkout })));
+    const alone = (await paidCheckouts(1))[0]!;
+    expect((await deliver(alone.event)).status).toBe(200);
+    const together = await paidCheckouts(3);
+    const responses = await Promise.all(together.map(({ event }) => deliver(event)));
+    expect(responses.map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(Math.max(...commits)).toBeGreaterThan(1);
+
+    const ids = [alone, ...together].map(({ checkout }) => checkout.id);
+    const stored = await db.select().from(schema.checkoutSessions).where(inArray(schema.checkoutSessions.id, ids));
+    expect(stored).toHaveLength(4);
+    for (const row of stored) {
+      expect(row.fulfilledAt).toEqual(expect.any(Number));
+      expect(given.get(row.id)).toStrictEqual({ ...row });
+    }
+  });
+
   // SQLite has one writer: its batches run one after another and cannot hold each other's locks.
   it.skipIf(testDialect !== "postgres")(
     "on PostgreSQL (skipped on SQLite, whose one writer never overlaps two batches), two batches on two lanes naming the same two orders in crossed event-id order both commit whole: no deadlock, every delivery 200, each order paid once",

@@ -59,6 +59,15 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
   const v = (name: string) => sql`${p(name)}`;
   const orderColumns = getTableColumns(t.checkoutSessions);
   const order = decoder<CheckoutSession>(orderColumns);
+  // The hot statements return an order as one json column, row_to_json(...) as "__order",
+  // not its columns: node-postgres builds a parser and an empty row per column for every
+  // result (its Result.addFields), about 20 us per result of this table's columns, against
+  // about 5 us for one json value (docs/decisions/190-pg-order-rows-as-json.md). JSON keeps
+  // the table's types here (text, integer, bigint milliseconds): each column decodes as before.
+  const orderOrNull = (raw: Record<string, unknown>) =>
+    raw.__order == null ? null : order(raw.__order as Record<string, unknown>);
+  const asJson = { __order: sql<unknown>`row_to_json(${t.checkoutSessions})`.as("__order") };
+  const fromJson = (raw: Record<string, unknown>) => order(raw.__order as Record<string, unknown>);
   const changeInsert = (prefix: string) =>
     db.insert(t.orderChanges).values({
       checkoutSessionId: p(`${prefix}checkoutSessionId`),
@@ -76,17 +85,17 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
       inArray(t.stripeEvents.type, LINKED_EVENT_TYPES),
     );
   const orderWhere = (where: ReturnType<typeof eq>) =>
-    db.select().from(t.checkoutSessions).where(where).limit(1).for("update");
+    db.select(asJson).from(t.checkoutSessions).where(where).limit(1).for("update");
   // Every statement of a first completion, built once and run as a named statement
   // (app/lib/pg-named.server.ts, docs/decisions/183-pg-store-named-statements.md).
   const st = {
     insertEvent: named("event_insert", insertEvent.returning({ id: t.stripeEvents.id })),
     lockLink: named("lock_link", sql`select pg_advisory_xact_lock(hashtext(${p("linkId")}))`),
-    orderById: named("order_by_id", orderWhere(eq(t.checkoutSessions.id, p("id"))), order),
+    orderById: named("order_by_id", orderWhere(eq(t.checkoutSessions.id, p("id"))), fromJson),
     orderBySubscription: named(
       "order_by_subscription",
       orderWhere(eq(t.checkoutSessions.stripeSubscriptionId, p("id"))),
-      order,
+      fromJson,
     ),
     // The order a charge, refund or dispute belongs to (link.ts's moneyLink): its payment
     // intent, or the charge an earlier refund or dispute linked. A null id matches nothing.
@@ -95,15 +104,15 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
       orderWhere(
         or(eq(t.checkoutSessions.paymentIntentId, p("intent")), eq(t.checkoutSessions.stripeChargeId, p("charge")))!,
       ),
-      order,
+      fromJson,
     ),
     reread: named(
       "order_reread",
       db
-        .select()
+        .select(asJson)
         .from(t.checkoutSessions)
         .where(eq(t.checkoutSessions.id, p("id"))),
-      order,
+      fromJson,
     ),
     refundsOf: named(
       "refunds_of",
@@ -141,7 +150,7 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
   // their id, then the order (rowFor). Taken here, before the decision's
   // statement takes its snapshot, they let that statement read the ids' earlier
   // news itself. No row: a duplicate (nothing was inserted, nothing locked); a
-  // row without the order's columns: a new event for an order this database
+  // row whose "__order" is null: a new event for an order this database
   // does not have.
   const insertEventLockOrder = [0, 1, 2].map((locks) => {
     const held = Array.from({ length: locks }, (_, i) => sql`pg_advisory_xact_lock(hashtext(${p(`__lock${i}`)}))`);
@@ -161,8 +170,8 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
       "event_insert_lock_order",
       sql`with ${sql.identifier("ins")} as ${insertEvent.returning({ id: t.stripeEvents.id })}${
         locks > 0 ? sql`, ${sql.identifier("held")} as (select ${sql.join(held, sql`, `)})` : sql``
-      }, ${sql.identifier("o")} as ${orderRow} select "ins"."id" as "__event", "o".* from "ins" left join "o" on true`,
-      (raw) => (raw.id === null || raw.id === undefined ? null : order(raw)),
+      }, ${sql.identifier("o")} as ${orderRow} select "ins"."id" as "__event", row_to_json("o") as "__order" from "ins" left join "o" on true`,
+      orderOrNull,
     );
   });
   /** The ids a session's completion links, in the order their locks are taken. */
@@ -174,7 +183,7 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
   // the batch's order; then the advisory locks of every event's links, in the batch's
   // order and each event's own (an InitPlan, before the scan of the orders); then the
   // orders of the events inserted, locked FOR UPDATE in id order. One row per event,
-  // in the batch's order: no "__event", a duplicate; no order columns, an order this
+  // in the batch's order: no "__event", a duplicate; no "__order", an order this
   // database does not have. A session's event has no link_id (news.ts's eventRow: linkIdOf).
   const insertEventsLockOrders = named(
     "events_insert_lock_orders",
@@ -195,13 +204,13 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
         and (select "locks" from "held") >= 0
       order by ${t.checkoutSessions.id} for update
     )
-    select "ins"."id" as "__event", "o".* from "b"
+    select "ins"."id" as "__event", row_to_json("o") as "__order" from "b"
     left join "ins" on "ins"."id" = "b"."id"
     left join "o" on "o"."id" = "b"."order_id" and "ins"."id" is not null
     order by "b"."n"`,
     (raw) => ({
       inserted: raw.__event !== null && raw.__event !== undefined,
-      row: raw.id == null ? undefined : order(raw),
+      row: orderOrNull(raw) ?? undefined,
     }),
   );
   type SessionNews = Extract<StoredNews, { kind: "session" }>;
@@ -295,7 +304,7 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
         );
       parts.push(sql`, c as ${link}`);
     }
-    const fields = [sql`u.*`];
+    const fields = [sql`row_to_json(u) as "__order"`];
     for (let i = 0; i < locks; i++) {
       fields.push(sql`pg_advisory_xact_lock(hashtext(${p(`__lock${i}`)})) as ${sql.identifier(`__lock${i}`)}`);
     }
@@ -309,7 +318,7 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
     }
     parts.push(sql` select ${sql.join(fields, sql`, `)} from u`);
     return named<Written>("decision", sql.join(parts), (raw) => ({
-      ...order(raw),
+      ...order(raw.__order as Record<string, unknown>),
       linked: Array.from({ length: linked }, (_, i) => raw[`__linked${i}`] as string[]),
     }));
   };
