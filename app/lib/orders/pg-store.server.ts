@@ -64,10 +64,9 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
   // result (its Result.addFields), 26 to 55 us per result of a row of 46 columns in a loop, against
   // about 5 us for one json value (docs/decisions/190-pg-order-rows-as-json.md). JSON keeps
   // the table's types here (text, integer, bigint milliseconds): each column decodes as before.
-  const orderOrNull = (raw: Record<string, unknown>) =>
-    raw.__order == null ? null : order(raw.__order as Record<string, unknown>);
-  const asJson = { __order: sql<unknown>`row_to_json(${t.checkoutSessions})`.as("__order") };
   const fromJson = (raw: Record<string, unknown>) => order(raw.__order as Record<string, unknown>);
+  const orderOrNull = (raw: Record<string, unknown>) => (raw.__order == null ? null : fromJson(raw));
+  const asJson = { __order: sql<unknown>`row_to_json(${t.checkoutSessions})`.as("__order") };
   const changeInsert = (prefix: string) =>
     db.insert(t.orderChanges).values({
       checkoutSessionId: p(`${prefix}checkoutSessionId`),
@@ -185,6 +184,8 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
   // orders of the events inserted, locked FOR UPDATE in id order. One row per event,
   // in the batch's order: no "__event", a duplicate; no "__order", an order this
   // database does not have. A session's event has no link_id (news.ts's eventRow: linkIdOf).
+  // An event alone keeps insertEventLockOrder: run through this statement, one at a time,
+  // an event took 1,629 to 1,679 us against 1,174 to 1,236 us (bench/pg-state-machine-costs.ts).
   const insertEventsLockOrders = named(
     "events_insert_lock_orders",
     sql`with "b" as (
@@ -208,10 +209,7 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
     left join "ins" on "ins"."id" = "b"."id"
     left join "o" on "o"."id" = "b"."order_id" and "ins"."id" is not null
     order by "b"."n"`,
-    (raw) => ({
-      inserted: raw.__event !== null && raw.__event !== undefined,
-      row: orderOrNull(raw) ?? undefined,
-    }),
+    (raw) => ({ inserted: raw.__event != null, row: orderOrNull(raw) ?? undefined }),
   );
   type SessionNews = Extract<StoredNews, { kind: "session" }>;
   /** The batch's events when each is session news of its own event, order and links, else null. */
@@ -226,25 +224,19 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
   }
   /** Each event of ownSessions' batch recorded and applied in `tx`, as record() does it, their first statements as one. */
   async function recordSessions(tx: PgTx["tx"], entries: { pending: Pending; news: SessionNews }[]) {
-    const columns: Record<string, unknown[]> = {
-      id: [],
-      type: [],
-      created: [],
-      livemode: [],
-      payload: [],
-      objectId: [],
-      source: [],
-      orderId: [],
-      locks: [],
+    const events = entries.map(({ pending, news }) => eventRow(pending.event, news, pending.payload, pending.source));
+    const column = <K extends keyof (typeof events)[number]>(name: K) => events.map((row) => row[name]);
+    const columns = {
+      id: column("id"),
+      type: column("type"),
+      created: column("created"),
+      livemode: column("livemode"),
+      payload: column("payload"),
+      objectId: column("objectId"),
+      source: column("source"),
+      orderId: entries.map(({ news }) => news.session.id),
+      locks: entries.flatMap(({ news }) => sessionLinks(news)),
     };
-    for (const { pending, news } of entries) {
-      const row = eventRow(pending.event, news, pending.payload, pending.source);
-      for (const name of ["id", "type", "created", "livemode", "payload", "objectId", "source"] as const) {
-        columns[name]!.push(row[name]);
-      }
-      columns.orderId!.push(news.session.id);
-      columns.locks!.push(...sessionLinks(news));
-    }
     const { rows } = await runNamed(tx, insertEventsLockOrders, columns);
     const out: ApplyResult[] = [];
     for (const [i, { pending, news }] of entries.entries()) {
@@ -318,7 +310,7 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
     }
     parts.push(sql` select ${sql.join(fields, sql`, `)} from u`);
     return named<Written>("decision", sql.join(parts), (raw) => ({
-      ...order(raw.__order as Record<string, unknown>),
+      ...fromJson(raw),
       linked: Array.from({ length: linked }, (_, i) => raw[`__linked${i}`] as string[]),
     }));
   };
