@@ -1,21 +1,31 @@
 // Decomposition of the webhook's cost: the app's own webhook action (the
 // built routes/stripe.webhook module: bounded body read, signature check,
 // state machine, log lines, JSON answer) behind a bare node:http server,
-// without Express, @remix-run/express or Remix's server runtime. Configured
-// by the same environment as server.js.
+// without server.js's adapter or Remix's server runtime. Configured by the
+// same environment as server.js.
 //   BENCH_APP_DIR=.cache/bench/app PORT=... DATABASE_PATH=... (app env) node bench/action-server.mjs
+// With BENCH_ACTION_VIA=remix the same bare adapter hands the Request to
+// Remix's createRequestHandler instead of the action: the difference between
+// the two is Remix's handler, and server.js beside this one is server.js's
+// own adapter (the request guard, the request id, the streamed body).
 import http from "node:http";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 
+import { createRequestHandler } from "@remix-run/node";
+
 const appDir = process.env.BENCH_APP_DIR ?? ".";
-const action = (await import(pathToFileURL(path.resolve(appDir, "build/server/index.js")).href)).routes[
-  "routes/stripe.webhook"
-]?.module.action;
-if (!action) {
+const build = await import(pathToFileURL(path.resolve(appDir, "build/server/index.js")).href);
+const routeAction = build.routes["routes/stripe.webhook"]?.module.action;
+if (!routeAction) {
   console.error("action-server: the build has no routes/stripe.webhook action");
   process.exit(1);
 }
+const viaRemix = process.env.BENCH_ACTION_VIA === "remix";
+const handleRemix = viaRemix ? createRequestHandler(build, "production") : null;
+const action = viaRemix
+  ? ({ request }) => handleRemix(request, { clientAddress: "127.0.0.1" })
+  : (args) => routeAction(args);
 const port = Number(process.env.PORT ?? 3002);
 
 const server = http.createServer((req, res) => {
@@ -40,7 +50,9 @@ const server = http.createServer((req, res) => {
   });
 });
 server.keepAliveTimeout = 5_000;
-server.listen(port, "127.0.0.1", () => process.stdout.write(`action-server listening on http://127.0.0.1:${port}\n`));
+server.listen(port, "127.0.0.1", () =>
+  process.stdout.write(`action-server listening on http://127.0.0.1:${port}${viaRemix ? " (via Remix)" : ""}\n`),
+);
 for (const signal of ["SIGTERM", "SIGINT"]) {
   process.on(signal, () => {
     server.close();

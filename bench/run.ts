@@ -28,6 +28,7 @@ import {
   cacheDir,
   copyToPostgres,
   cpuUs,
+  systemCpuUs,
   postgresCpuUs,
   root,
   rssKiB,
@@ -463,6 +464,10 @@ async function decomposeWebhook(ctx: Context, pristine: string) {
       (databasePath) => startActionServer({ ...common, databasePath, silent: true }),
     ],
     ["app's webhook action on node:http", (databasePath) => startActionServer({ ...common, databasePath })],
+    [
+      "Remix's handler on the same node:http, logs off",
+      (databasePath) => startActionServer({ ...common, databasePath, silent: true, viaRemix: true }),
+    ],
     ["server.js (node:http + Remix), logs off", (databasePath) => startApp({ ...common, databasePath, silent: true })],
     ["server.js (node:http + Remix), as shipped", (databasePath) => startApp({ ...common, databasePath })],
   ];
@@ -477,7 +482,7 @@ async function decomposeWebhook(ctx: Context, pristine: string) {
       if (index > 0) copyDatabase(pristine, file);
       const server = await start(file);
       try {
-        const before = cpuUs(server.pid);
+        const before = { server: cpuUs(server.pid), system: systemCpuUs(server.pid) };
         const result = await runLoad({
           kind: "webhook",
           url: server.url,
@@ -489,7 +494,10 @@ async function decomposeWebhook(ctx: Context, pristine: string) {
           salt: `layer${index}`,
         });
         passes[pass]![index] = result.measured;
-        cpu[pass]![index] = { server: (cpuUs(server.pid) - before) / (decomposeWarmup + decomposeEvents) };
+        cpu[pass]![index] = {
+          server: (cpuUs(server.pid) - before.server) / (decomposeWarmup + decomposeEvents),
+          system: (systemCpuUs(server.pid) - before.system) / (decomposeWarmup + decomposeEvents),
+        };
         log(
           `  ${layer}: ${perSecond(result.measured.rps)} (${Math.round(1e6 / result.measured.rps)} us/event), p99 ${ms(result.measured.latency.p99)}`,
         );
@@ -507,8 +515,11 @@ async function decomposeWebhook(ctx: Context, pristine: string) {
   );
 }
 
-/** CPU per event (warm-up included) of a layer's server process and, on PostgreSQL, of PostgreSQL's processes. */
-type LayerCpu = { server: number; postgres?: number };
+/**
+ * CPU per event (warm-up included) of a layer's server process, the kernel's
+ * part of it (system calls), and on PostgreSQL, of PostgreSQL's processes.
+ */
+type LayerCpu = { server: number; system: number; postgres?: number };
 
 /**
  * The layers of a decomposition (1a, P1a), from its two passes: each layer's mean
@@ -522,7 +533,10 @@ function layerRows(names: string[], passes: Summary[][], scenario: string, cpu: 
     // Mean time per event over both passes.
     const usPerEvent = (1e6 / a.rps + 1e6 / b.rps) / 2;
     const [ca, cb] = [cpu[0]![i]!, cpu[1]![i]!];
-    const perEvent: LayerCpu = { server: round((ca.server + cb.server) / 2, 0) };
+    const perEvent: LayerCpu = {
+      server: round((ca.server + cb.server) / 2, 0),
+      system: round((ca.system + cb.system) / 2, 0),
+    };
     if (ca.postgres !== undefined && cb.postgres !== undefined)
       perEvent.postgres = round((ca.postgres + cb.postgres) / 2, 0);
     return {
@@ -543,7 +557,7 @@ function layerRows(names: string[], passes: Summary[][], scenario: string, cpu: 
     rows.push({
       scenario: i === 0 ? scenario : "",
       figure: l.layer,
-      app: `${perSecond(l.perSecond)}, p99 ${ms(l.p99Ms)}; CPU/event: server ${l.cpuUs.server} us${l.cpuUs.postgres !== undefined ? `, PostgreSQL ${l.cpuUs.postgres} us` : ""}`,
+      app: `${perSecond(l.perSecond)}, p99 ${ms(l.p99Ms)}; CPU/event: server ${l.cpuUs.server} us (kernel ${l.cpuUs.system})${l.cpuUs.postgres !== undefined ? `, PostgreSQL ${l.cpuUs.postgres} us` : ""}`,
       baseline: "",
       ratio: added,
       target: "",
@@ -1346,7 +1360,7 @@ async function decomposePgWebhook(ctx: Context, databases: TestDatabase[]) {
   );
   const fixture = path.join(ctx.tmp, "pg-layers.db");
   copyDatabase(ctx.baseDb, fixture);
-  seedCheckouts(fixture, { count: 2 * 3 * perRun, kind: "open" });
+  seedCheckouts(fixture, { count: 2 * 4 * perRun, kind: "open" });
   const appDb = await postgresFrom(fixture, "bench_pg_layers");
   databases.push(appDb);
   const baseDb = await createTestDatabase("bench_pg_layers_baseline", { migrated: false });
@@ -1367,6 +1381,10 @@ async function decomposePgWebhook(ctx: Context, databases: TestDatabase[]) {
       "app's webhook action on node:http, logs off",
       () => startActionServer({ ...common, silent: true, cpuProfDir: PROFILE_DIR }),
     ],
+    [
+      "Remix's handler on the same node:http, logs off",
+      () => startActionServer({ ...common, silent: true, viaRemix: true, cpuProfDir: PROFILE_DIR }),
+    ],
     ["server.js (node:http + Remix), logs off", () => startApp({ ...common, silent: true })],
     ["server.js (node:http + Remix), as shipped", () => startApp(common)],
   ];
@@ -1379,7 +1397,7 @@ async function decomposePgWebhook(ctx: Context, databases: TestDatabase[]) {
       const [layer, start] = variants[index]!;
       const server = await start();
       try {
-        const before = { server: cpuUs(server.pid), postgres: postgresCpuUs() };
+        const before = { server: cpuUs(server.pid), system: systemCpuUs(server.pid), postgres: postgresCpuUs() };
         const result = await runLoad({
           kind: "webhook",
           url: server.url,
@@ -1393,6 +1411,7 @@ async function decomposePgWebhook(ctx: Context, databases: TestDatabase[]) {
         passes[pass]![index] = result.measured;
         cpu[pass]![index] = {
           server: (cpuUs(server.pid) - before.server) / perRun,
+          system: (systemCpuUs(server.pid) - before.system) / perRun,
           postgres: (postgresCpuUs() - before.postgres) / perRun,
         };
         log(
@@ -1446,7 +1465,7 @@ async function postgresScenarios(ctx: Context) {
     databases.push(baseDb);
     const app = await startPgApp(ctx, appDb);
     const baseline = await startBaselinePgWebhookServer({ databaseUrl: baseDb.url, poolMax: PG_POOL_MAX });
-    const perRoundResults: { app: Summary; baseline: Summary }[] = [];
+    const perRoundResults: { app: Summary; baseline: Summary; appCpu: LayerCpu; baselineCpu: LayerCpu }[] = [];
     try {
       for (let r = 0; r < rounds; r++) {
         const spec = {
@@ -1459,18 +1478,26 @@ async function postgresScenarios(ctx: Context) {
         };
         const order = r % 2 === 0 ? (["app", "baseline"] as const) : (["baseline", "app"] as const);
         const got: Partial<Record<"app" | "baseline", LoadResult>> = {};
+        const cpu: Partial<Record<"app" | "baseline", LayerCpu>> = {};
         for (const side of order) {
+          const server = side === "app" ? app : baseline;
+          const before = { server: cpuUs(server.pid), system: systemCpuUs(server.pid), postgres: postgresCpuUs() };
           got[side] = await runLoad({
             ...spec,
-            url: side === "app" ? app.url : baseline.url,
+            url: server.url,
             salt: side === "baseline" ? `pb${r}` : "",
           });
+          cpu[side] = {
+            server: round((cpuUs(server.pid) - before.server) / perRound, 0),
+            system: round((systemCpuUs(server.pid) - before.system) / perRound, 0),
+            postgres: round((postgresCpuUs() - before.postgres) / perRound, 0),
+          };
         }
         const a = got.app!.measured;
         const b = got.baseline!.measured;
-        perRoundResults.push({ app: a, baseline: b });
+        perRoundResults.push({ app: a, baseline: b, appCpu: cpu.app!, baselineCpu: cpu.baseline! });
         log(
-          `  round ${r + 1}: app ${perSecond(a.rps)} p99 ${ms(a.latency.p99)}; pg baseline ${perSecond(b.rps)} p99 ${ms(b.latency.p99)}; ratio ${(a.rps / b.rps).toFixed(2)}`,
+          `  round ${r + 1}: app ${perSecond(a.rps)} p99 ${ms(a.latency.p99)}; pg baseline ${perSecond(b.rps)} p99 ${ms(b.latency.p99)}; ratio ${(a.rps / b.rps).toFixed(2)}; CPU/event app ${cpu.app!.server} us (kernel ${cpu.app!.system}) + PostgreSQL ${cpu.app!.postgres} us, baseline ${cpu.baseline!.server} us (kernel ${cpu.baseline!.system}) + PostgreSQL ${cpu.baseline!.postgres} us`,
         );
       }
     } finally {
@@ -1488,6 +1515,7 @@ async function postgresScenarios(ctx: Context) {
         app: brief(x.app),
         baseline: brief(x.baseline),
         ratio: round(x.app.rps / x.baseline.rps),
+        cpuUsPerEvent: { app: x.appCpu, baseline: x.baselineCpu },
       })),
       appPerSecond: round(appRps, 1),
       baselinePerSecond: round(baseRps, 1),

@@ -113,15 +113,23 @@ export function startApp(options: AppOptions): Promise<Server> {
   });
 }
 
-/** bench/action-server.mjs: the app's built webhook action behind a bare node:http server. */
-export async function startActionServer(options: AppOptions): Promise<Server> {
+/**
+ * bench/action-server.mjs: the webhook action behind bare node:http, or with
+ * `viaRemix`, Remix's request handler behind the same bare node:http.
+ */
+export async function startActionServer(options: AppOptions & { viaRemix?: boolean }): Promise<Server> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const server = spawnNode(
-    "the webhook action on node:http",
+    options.viaRemix ? "Remix's handler on node:http" : "the webhook action on node:http",
     [...nodeFlags(options), path.join(root, "bench/action-server.mjs")],
     {
-      env: { ...builtServerEnv({ ...options, url }), BENCH_APP_DIR: options.appDir, ...options.env },
+      env: {
+        ...builtServerEnv({ ...options, url }),
+        BENCH_APP_DIR: options.appDir,
+        ...(options.viaRemix ? { BENCH_ACTION_VIA: "remix" } : {}),
+        ...options.env,
+      },
       keepLines: KEEP_LINES,
     },
   );
@@ -207,6 +215,12 @@ function statCpuUs(stat: string): number {
 /** CPU time (user + system) a process has used, in microseconds. */
 export function cpuUs(pid: number): number {
   return statCpuUs(readFileSync(`/proc/${pid}/stat`, "utf8"));
+}
+
+/** The part of cpuUs spent in the kernel on the process's behalf (system calls: sockets, writes). */
+export function systemCpuUs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[12]) * 10_000;
 }
 
 /**
