@@ -23,9 +23,7 @@ if (!routeAction) {
 }
 const viaRemix = process.env.BENCH_ACTION_VIA === "remix";
 const handleRemix = viaRemix ? createRequestHandler(build, "production") : null;
-const action = viaRemix
-  ? ({ request }) => handleRemix(request, { clientAddress: "127.0.0.1" })
-  : (args) => routeAction(args);
+const action = viaRemix ? ({ request }) => handleRemix(request, { clientAddress: "127.0.0.1" }) : routeAction;
 const port = Number(process.env.PORT ?? 3002);
 
 const server = http.createServer((req, res) => {

@@ -27,8 +27,7 @@ import {
   buildApp,
   cacheDir,
   copyToPostgres,
-  cpuUs,
-  systemCpuUs,
+  cpuTimesUs,
   postgresCpuUs,
   root,
   rssKiB,
@@ -482,7 +481,7 @@ async function decomposeWebhook(ctx: Context, pristine: string) {
       if (index > 0) copyDatabase(pristine, file);
       const server = await start(file);
       try {
-        const before = { server: cpuUs(server.pid), system: systemCpuUs(server.pid) };
+        const cpuSince = cpuMeter(server.pid);
         const result = await runLoad({
           kind: "webhook",
           url: server.url,
@@ -494,10 +493,7 @@ async function decomposeWebhook(ctx: Context, pristine: string) {
           salt: `layer${index}`,
         });
         passes[pass]![index] = result.measured;
-        cpu[pass]![index] = {
-          server: (cpuUs(server.pid) - before.server) / (decomposeWarmup + decomposeEvents),
-          system: (systemCpuUs(server.pid) - before.system) / (decomposeWarmup + decomposeEvents),
-        };
+        cpu[pass]![index] = cpuSince(decomposeWarmup + decomposeEvents);
         log(
           `  ${layer}: ${perSecond(result.measured.rps)} (${Math.round(1e6 / result.measured.rps)} us/event), p99 ${ms(result.measured.latency.p99)}`,
         );
@@ -520,6 +516,21 @@ async function decomposeWebhook(ctx: Context, pristine: string) {
  * part of it (system calls), and on PostgreSQL, of PostgreSQL's processes.
  */
 type LayerCpu = { server: number; system: number; postgres?: number };
+
+/** Starts counting the CPU of `pid` (and of PostgreSQL); the function returned gives it per event since. */
+function cpuMeter(pid: number, { postgres = false } = {}) {
+  const server = cpuTimesUs(pid);
+  const pg = postgres ? postgresCpuUs() : 0;
+  return (events: number): LayerCpu => {
+    const now = cpuTimesUs(pid);
+    const used: LayerCpu = {
+      server: (now.total - server.total) / events,
+      system: (now.system - server.system) / events,
+    };
+    if (postgres) used.postgres = (postgresCpuUs() - pg) / events;
+    return used;
+  };
+}
 
 /**
  * The layers of a decomposition (1a, P1a), from its two passes: each layer's mean
@@ -1397,7 +1408,7 @@ async function decomposePgWebhook(ctx: Context, databases: TestDatabase[]) {
       const [layer, start] = variants[index]!;
       const server = await start();
       try {
-        const before = { server: cpuUs(server.pid), system: systemCpuUs(server.pid), postgres: postgresCpuUs() };
+        const cpuSince = cpuMeter(server.pid, { postgres: true });
         const result = await runLoad({
           kind: "webhook",
           url: server.url,
@@ -1409,11 +1420,7 @@ async function decomposePgWebhook(ctx: Context, databases: TestDatabase[]) {
           salt: index === 0 ? `pglayer${pass}` : "",
         });
         passes[pass]![index] = result.measured;
-        cpu[pass]![index] = {
-          server: (cpuUs(server.pid) - before.server) / perRun,
-          system: (systemCpuUs(server.pid) - before.system) / perRun,
-          postgres: (postgresCpuUs() - before.postgres) / perRun,
-        };
+        cpu[pass]![index] = cpuSince(perRun);
         log(
           `  ${layer}: ${perSecond(result.measured.rps)} (${Math.round(1e6 / result.measured.rps)} us/event), p99 ${ms(result.measured.latency.p99)}`,
         );
@@ -1481,16 +1488,17 @@ async function postgresScenarios(ctx: Context) {
         const cpu: Partial<Record<"app" | "baseline", LayerCpu>> = {};
         for (const side of order) {
           const server = side === "app" ? app : baseline;
-          const before = { server: cpuUs(server.pid), system: systemCpuUs(server.pid), postgres: postgresCpuUs() };
+          const cpuSince = cpuMeter(server.pid, { postgres: true });
           got[side] = await runLoad({
             ...spec,
             url: server.url,
             salt: side === "baseline" ? `pb${r}` : "",
           });
+          const used = cpuSince(perRound);
           cpu[side] = {
-            server: round((cpuUs(server.pid) - before.server) / perRound, 0),
-            system: round((systemCpuUs(server.pid) - before.system) / perRound, 0),
-            postgres: round((postgresCpuUs() - before.postgres) / perRound, 0),
+            server: round(used.server, 0),
+            system: round(used.system, 0),
+            postgres: round(used.postgres!, 0),
           };
         }
         const a = got.app!.measured;

@@ -206,22 +206,25 @@ export function rssKiB(pid: number, field = "VmRSS"): number {
   return Number(match[1]);
 }
 
-/** The user + system CPU time of a /proc/<pid>/stat line, in microseconds (the kernel's ticks are 10 ms). */
-function statCpuUs(stat: string): number {
+/** The user and system CPU times of a /proc/<pid>/stat line, in microseconds (the kernel's ticks are 10 ms). */
+function statTimesUs(stat: string): { user: number; system: number } {
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  return { user: Number(fields[11]) * 10_000, system: Number(fields[12]) * 10_000 };
+}
+
+function statCpuUs(stat: string): number {
+  const { user, system } = statTimesUs(stat);
+  return user + system;
+}
+
+/** CPU time (user + system) a process has used, and the kernel's part of it (system calls: sockets, writes), in microseconds. */
+export function cpuTimesUs(pid: number): { total: number; system: number } {
+  const { user, system } = statTimesUs(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  return { total: user + system, system };
 }
 
 /** CPU time (user + system) a process has used, in microseconds. */
-export function cpuUs(pid: number): number {
-  return statCpuUs(readFileSync(`/proc/${pid}/stat`, "utf8"));
-}
-
-/** The part of cpuUs spent in the kernel on the process's behalf (system calls: sockets, writes). */
-export function systemCpuUs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[12]) * 10_000;
-}
+export const cpuUs = (pid: number): number => cpuTimesUs(pid).total;
 
 /**
  * CPU time every PostgreSQL process of this machine has used, in microseconds:
