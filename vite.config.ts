@@ -137,6 +137,11 @@ export const remixOptions = {
     v3_lazyRouteDiscovery: true,
     v3_singleFetch: true,
     v3_routeConfig: true,
+    // Vite's dependency scan starts at the client entry and every route, so that it finds every package
+    // before the first page: without it, Remix's dev CSS walk resolves the routes' server imports in the
+    // client graph after the first render, Vite re-optimizes and reloads the page under the shopper
+    // (docs/decisions/191-dev-deps-scanned-from-routes.md).
+    unstable_optimizeDeps: true,
   },
 } satisfies Parameters<typeof remix>[0];
 

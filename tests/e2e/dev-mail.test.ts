@@ -83,5 +83,8 @@ describe.each([false, true])("the development mail page in Chromium, JavaScript 
         .sort(),
     ).toEqual([expect.stringMatching(/\.eml$/), expect.stringMatching(/\.json$/)]);
     await screenshot(page, "dev-mail", "confirmation", javaScript);
+    // A cold start (startDevShop passes --force) must not discover dependencies late and reload the page
+    // under the shopper: that reload is what once broke hydration mid-test (docs/decisions/191).
+    expect(shop.server.output.filter((line) => line.includes("optimized dependencies changed"))).toEqual([]);
   });
 });

@@ -15,6 +15,8 @@ import type { Shop } from "./shop";
  * development-only (404 with NODE_ENV=production), so this is the one honest
  * way to see it; the built server keeps WORKER=off and its production gate.
  * Keys are given explicitly, so the dev plugin starts no emulator of its own.
+ * `--force` empties Vite's dependency cache first, so every run sees what a
+ * newcomer's first `npm run dev` does.
  */
 export type DevShop = Pick<Shop, "url" | "emulator" | "stripe" | "reset" | "tail" | "stop"> & {
   server: Proc & { databasePath: string };
@@ -38,6 +40,8 @@ export async function startDevShop(): Promise<DevShop> {
         "127.0.0.1",
         "--port",
         String(port),
+        // Vite's dependency optimizer starts cold, as on a fresh clone: its first-load behaviour is what is tested.
+        "--force",
       ],
       {
         env: {
