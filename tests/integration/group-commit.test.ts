@@ -115,6 +115,8 @@ describe("webhook deliveries arriving together", () => {
     // SQLite committed them together around the bad one's savepoint; PostgreSQL's shared
     // transaction rolled back, and each committed alone.
     if (testDialect === "sqlite") expect(Math.max(...commits)).toBeGreaterThan(1);
+    // Either way each of the five stored events is counted in exactly one commit, and the bad one in none.
+    expect(commits.reduce((sum, n) => sum + n, 0)).toBe(5);
 
     // Stripe delivers the failed one again once the shop's hook works: stored and fulfilled once.
     failFor = null;
@@ -200,6 +202,8 @@ describe("webhook deliveries arriving together", () => {
     cleanups.push(onFulfill((_tx, checkout) => void given.set(checkout.id, { ...checkout })));
     const alone = (await paidCheckouts(1))[0]!;
     expect((await deliver(alone.event)).status).toBe(200);
+    // A delivery that arrives alone is a commit of one event (counted on both databases).
+    expect(commits).toEqual([1]);
     const together = await paidCheckouts(3);
     const responses = await Promise.all(together.map(({ event }) => deliver(event)));
     expect(responses.map((r) => r.status)).toEqual([200, 200, 200]);

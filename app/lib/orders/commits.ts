@@ -1,7 +1,8 @@
 /**
- * How many events each of the state machine's group commits carried, for
- * whoever listens (the metrics module; a test). A module of its own so that
- * the stores need not import the metrics, which import the stores.
+ * How many events each commit of the state machine recorded (a batch's, or a
+ * lone event's: 1), for whoever listens (the metrics module; a test). A module
+ * of its own so that the stores need not import the metrics, which import the
+ * stores.
  */
 type Listener = (events: number) => void;
 const listeners = new Set<Listener>();

@@ -589,7 +589,11 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
     });
   }
 
-  const settle = (pending: Pending) => alone(pending).then(pending.resolve, pending.reject);
+  const settle = (pending: Pending) =>
+    alone(pending).then((result) => {
+      groupCommitted(1);
+      pending.resolve(result);
+    }, pending.reject);
 
   /**
    * The first lock an event's statements take after its own row's key: the

@@ -256,7 +256,9 @@ export function sqliteOrderStore(handle: SqliteHandle, context: () => Context) {
       for (const pending of batch) pending.reject(error);
       return;
     }
-    groupCommitted(batch.length);
+    // The events this commit stored (or found stored): an event whose savepoint rolled back is not one of them.
+    const recorded = outcomes.filter((outcome) => outcome.ok).length;
+    if (recorded > 0) groupCommitted(recorded);
     batch.forEach((pending, i) => {
       const outcome = outcomes[i]!;
       if (outcome.ok) pending.resolve(outcome.result);
