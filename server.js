@@ -28,7 +28,31 @@ try {
 
 const { config, createRequestGuard, recordHttpRequest, logger } = build.entry.module;
 const checkRequest = createRequestGuard(build.routes, build.basename);
-const handleRemix = createRequestHandler(build, config.production ? "production" : "development");
+const mode = config.production ? "production" : "development";
+const handleRemix = createRequestHandler(build, mode);
+
+// A request to a resource route (no component: the webhook, /healthz, /metrics) goes to a
+// Remix handler whose build holds only that route and its ancestors. Remix matches routes two
+// or three times per request, flattening, ranking and compiling the whole tree each time; the
+// guard above has already found the route on the whole tree, so Remix is given just that branch
+// and runs the route exactly as before (docs/decisions/192-resource-route-handlers.md).
+// Lazy route discovery's manifest request always needs the whole tree.
+const resourceHandlers = new Map();
+function handlerFor(routeId, pathname) {
+  if (routeId === null || pathname.endsWith("/__manifest")) return handleRemix;
+  let handler = resourceHandlers.get(routeId);
+  if (handler === undefined) {
+    const route = build.routes[routeId];
+    if (!route || route.module.default || route.module.ErrorBoundary) handler = handleRemix;
+    else {
+      const branch = {};
+      for (let id = routeId; id !== undefined; id = build.routes[id].parentId) branch[id] = build.routes[id];
+      handler = createRequestHandler({ ...build, routes: branch }, mode);
+    }
+    resourceHandlers.set(routeId, handler);
+  }
+  return handler;
+}
 const appHost = new URL(config.appOrigin).host;
 
 // Short plain-text answers of the shop's own; no library's default error page.
@@ -95,7 +119,7 @@ async function handle(req, res) {
   }
   try {
     if ((req.method === "GET" || req.method === "HEAD") && (await serveFile(req, res))) return;
-    const response = await handleRemix(remixRequest(req, res, verdict.url), {
+    const response = await handlerFor(verdict.routeId, verdict.url.pathname)(remixRequest(req, res, verdict.url), {
       // The socket's peer, for the success page's guessing bound. Behind a proxy
       // this is the proxy: see docs/decisions/021-guessing-bound.md.
       clientAddress: req.socket.remoteAddress,
