@@ -22,7 +22,10 @@ if (!routeAction) {
   process.exit(1);
 }
 const viaRemix = process.env.BENCH_ACTION_VIA === "remix";
-const handleRemix = viaRemix ? createRequestHandler(build, "production") : null;
+// As server.js hands a resource route's requests to Remix (docs/decisions/192-resource-route-handlers.md):
+// a build holding only the route's branch.
+const webhookBranch = { root: build.routes.root, "routes/stripe.webhook": build.routes["routes/stripe.webhook"] };
+const handleRemix = viaRemix ? createRequestHandler({ ...build, routes: webhookBranch }, "production") : null;
 const action = viaRemix ? ({ request }) => handleRemix(request, { clientAddress: "127.0.0.1" }) : routeAction;
 const port = Number(process.env.PORT ?? 3002);
 

@@ -79,6 +79,7 @@ const SIZES = QUICK
       oneConnEvents: 500,
       decomposeWarmup: 200,
       decomposeEvents: 800,
+      pgLayerWarmup: 500,
       duplicates: 2_000,
       memoryEvents: 10_000,
       memoryStep: 2_000,
@@ -98,6 +99,9 @@ const SIZES = QUICK
       oneConnEvents: 2_000,
       decomposeWarmup: 300,
       decomposeEvents: 2_000,
+      // A fresh server on PostgreSQL spends up to twice the CPU per event on its first few
+      // thousand events as later (docs/benchmarks.md): P1a's layers warm up this long first.
+      pgLayerWarmup: 4_000,
       duplicates: 5_000,
       memoryEvents: 100_000,
       memoryStep: 10_000,
@@ -481,21 +485,16 @@ async function decomposeWebhook(ctx: Context, pristine: string) {
       if (index > 0) copyDatabase(pristine, file);
       const server = await start(file);
       try {
-        const cpuSince = cpuMeter(server.pid);
-        const result = await runLoad({
-          kind: "webhook",
-          url: server.url,
-          connections: 32,
+        const { measured, cpu: used } = await layerRun(server, {
           warmup: decomposeWarmup,
           amount: decomposeEvents,
           from: 0,
-          secret: WEBHOOK_SECRET,
           salt: `layer${index}`,
         });
-        passes[pass]![index] = result.measured;
-        cpu[pass]![index] = cpuSince(decomposeWarmup + decomposeEvents);
+        passes[pass]![index] = measured;
+        cpu[pass]![index] = used;
         log(
-          `  ${layer}: ${perSecond(result.measured.rps)} (${Math.round(1e6 / result.measured.rps)} us/event), p99 ${ms(result.measured.latency.p99)}`,
+          `  ${layer}: ${perSecond(measured.rps)} (${Math.round(1e6 / measured.rps)} us/event), p99 ${ms(measured.latency.p99)}`,
         );
       } finally {
         await server.stop();
@@ -512,8 +511,9 @@ async function decomposeWebhook(ctx: Context, pristine: string) {
 }
 
 /**
- * CPU per event (warm-up included) of a layer's server process, the kernel's
- * part of it (system calls), and on PostgreSQL, of PostgreSQL's processes.
+ * CPU per event of a server process, the kernel's part of it (system calls), and on
+ * PostgreSQL, of PostgreSQL's processes: for 1a's and P1a's layers over the measured events
+ * (after the warm-up), for P1's rounds over the whole round (its server runs all three).
  */
 type LayerCpu = { server: number; system: number; postgres?: number };
 
@@ -530,6 +530,22 @@ function cpuMeter(pid: number, { postgres = false } = {}) {
     if (postgres) used.postgres = (postgresCpuUs() - pg) / events;
     return used;
   };
+}
+
+/**
+ * One layer's run: its warm-up and then its measured events, each a load of its own, with the
+ * CPU counted over the measured events only (a layer is not charged for warming up).
+ */
+async function layerRun(
+  server: Server,
+  { warmup, amount, from, salt }: { warmup: number; amount: number; from: number; salt: string },
+  { postgres = false } = {},
+): Promise<{ measured: Summary; cpu: LayerCpu }> {
+  const spec = { kind: "webhook" as const, url: server.url, connections: 32, warmup: 0, secret: WEBHOOK_SECRET, salt };
+  if (warmup > 0) await runLoad({ ...spec, amount: warmup, from });
+  const cpuSince = cpuMeter(server.pid, { postgres });
+  const { measured } = await runLoad({ ...spec, amount, from: from + warmup });
+  return { measured, cpu: cpuSince(amount) };
 }
 
 /**
@@ -1364,10 +1380,10 @@ const startPgApp = (ctx: Context, database: TestDatabase) =>
  * runs the layers in reverse order.
  */
 async function decomposePgWebhook(ctx: Context, databases: TestDatabase[]) {
-  const { decomposeWarmup, decomposeEvents } = SIZES;
-  const perRun = decomposeWarmup + decomposeEvents;
+  const { pgLayerWarmup, decomposeEvents } = SIZES;
+  const perRun = pgLayerWarmup + decomposeEvents;
   log(
-    `scenario P1a, layers on PostgreSQL: ${decomposeEvents} events (+${decomposeWarmup} warm-up) through each layer, twice (the second pass in reverse order), 32 connections, pool ${PG_POOL_MAX}`,
+    `scenario P1a, layers on PostgreSQL: ${decomposeEvents} events (+${pgLayerWarmup} warm-up) through each layer, twice (the second pass in reverse order), 32 connections, pool ${PG_POOL_MAX}`,
   );
   const fixture = path.join(ctx.tmp, "pg-layers.db");
   copyDatabase(ctx.baseDb, fixture);
@@ -1408,21 +1424,20 @@ async function decomposePgWebhook(ctx: Context, databases: TestDatabase[]) {
       const [layer, start] = variants[index]!;
       const server = await start();
       try {
-        const cpuSince = cpuMeter(server.pid, { postgres: true });
-        const result = await runLoad({
-          kind: "webhook",
-          url: server.url,
-          connections: 32,
-          warmup: decomposeWarmup,
-          amount: decomposeEvents,
-          from: index === 0 ? 0 : perRun * slice++,
-          secret: WEBHOOK_SECRET,
-          salt: index === 0 ? `pglayer${pass}` : "",
-        });
-        passes[pass]![index] = result.measured;
-        cpu[pass]![index] = cpuSince(perRun);
+        const { measured, cpu: used } = await layerRun(
+          server,
+          {
+            warmup: pgLayerWarmup,
+            amount: decomposeEvents,
+            from: index === 0 ? 0 : perRun * slice++,
+            salt: index === 0 ? `pglayer${pass}` : "",
+          },
+          { postgres: true },
+        );
+        passes[pass]![index] = measured;
+        cpu[pass]![index] = used;
         log(
-          `  ${layer}: ${perSecond(result.measured.rps)} (${Math.round(1e6 / result.measured.rps)} us/event), p99 ${ms(result.measured.latency.p99)}`,
+          `  ${layer}: ${perSecond(measured.rps)} (${Math.round(1e6 / measured.rps)} us/event), p99 ${ms(measured.latency.p99)}`,
         );
       } finally {
         await server.stop();

@@ -212,9 +212,10 @@ function statTimesUs(stat: string): { user: number; system: number } {
   return { user: Number(fields[11]) * 10_000, system: Number(fields[12]) * 10_000 };
 }
 
-function statCpuUs(stat: string): number {
-  const { user, system } = statTimesUs(stat);
-  return user + system;
+/** A process's own CPU time and that of its children it has reaped (cutime, cstime), in microseconds. */
+function statCpuWithChildrenUs(stat: string): number {
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) * 10_000;
 }
 
 /** CPU time (user + system) a process has used, and the kernel's part of it (system calls: sockets, writes), in microseconds. */
@@ -229,7 +230,10 @@ export const cpuUs = (pid: number): number => cpuTimesUs(pid).total;
 /**
  * CPU time every PostgreSQL process of this machine has used, in microseconds:
  * its backends, WAL writer, checkpointer and the rest (the bench's server is
- * local; other databases' work on it counts too).
+ * local; other databases' work on it counts too). A backend that has exited
+ * (its client's pool closed the connection) still counts: the postmaster reaps
+ * it, and its CPU moves into the postmaster's children's times, counted here.
+ * Without them a pool closing idle connections made the sum go down.
  */
 export function postgresCpuUs(): number {
   let total = 0;
@@ -241,7 +245,7 @@ export function postgresCpuUs(): number {
     } catch {
       continue; // gone meanwhile
     }
-    if (stat.includes("(postgres)")) total += statCpuUs(stat);
+    if (stat.includes("(postgres)")) total += statCpuWithChildrenUs(stat);
   }
   return total;
 }
