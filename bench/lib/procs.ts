@@ -206,16 +206,16 @@ export function rssKiB(pid: number, field = "VmRSS"): number {
   return Number(match[1]);
 }
 
-/** The user and system CPU times of a /proc/<pid>/stat line, in microseconds (the kernel's ticks are 10 ms). */
-function statTimesUs(stat: string): { user: number; system: number } {
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return { user: Number(fields[11]) * 10_000, system: Number(fields[12]) * 10_000 };
-}
-
-/** A process's own CPU time and that of its children it has reaped (cutime, cstime), in microseconds. */
-function statCpuWithChildrenUs(stat: string): number {
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) * 10_000;
+/**
+ * The CPU times of a /proc/<pid>/stat line, in microseconds (the kernel's ticks are 10 ms):
+ * the process's user and system time, and its reaped children's (cutime + cstime).
+ */
+function statTimesUs(stat: string): { user: number; system: number; children: number } {
+  const fields = stat
+    .slice(stat.lastIndexOf(")") + 2)
+    .split(" ")
+    .map(Number);
+  return { user: fields[11]! * 10_000, system: fields[12]! * 10_000, children: (fields[13]! + fields[14]!) * 10_000 };
 }
 
 /** CPU time (user + system) a process has used, and the kernel's part of it (system calls: sockets, writes), in microseconds. */
@@ -245,7 +245,9 @@ export function postgresCpuUs(): number {
     } catch {
       continue; // gone meanwhile
     }
-    if (stat.includes("(postgres)")) total += statCpuWithChildrenUs(stat);
+    if (!stat.includes("(postgres)")) continue;
+    const { user, system, children } = statTimesUs(stat);
+    total += user + system + children;
   }
   return total;
 }
