@@ -106,7 +106,7 @@ export async function jobsScenario({
   tmp: string;
   quick: boolean;
   log: (message: string) => void;
-  /** bench/run.ts's copy of a SQLite fixture into a fresh, analyzed PostgreSQL database. */
+  /** bench/run.ts's copy of a SQLite fixture into a fresh PostgreSQL database, its loaded tables analyzed. */
   postgresFrom: (file: string, prefix: string) => Promise<TestDatabase>;
   /** The Stripe emulator the HTTP pass's servers are configured with (they make no call on this path). */
   stripeApiBase: string;

@@ -9,6 +9,7 @@ import path from "node:path";
  *   npx tsx bench/profile-summary.ts .cache/bench/profiles/<run>/CPU....cpuprofile [more...]
  *   npx tsx bench/profile-summary.ts .cache/bench/profiles/<run>     (every profile in it)
  *   --focus=createCheckout,action   also the inclusive time of functions with these names
+ *   PROFILE_TOP=60                  list that many top functions (25 by default)
  */
 
 type Node = {
@@ -134,7 +135,7 @@ function summarize(file: string) {
   console.log("  inclusive time (a stack counts once per line):");
   for (const [name, us] of [...inclusive.entries()].sort((a, b) => b[1] - a[1])) console.log(`    ${pct(us)}  ${name}`);
   console.log("  top functions by self time:");
-  for (const [name, us] of top(functions, 25)) console.log(`    ${pct(us)}  ${name}`);
+  for (const [name, us] of top(functions, Number(process.env.PROFILE_TOP ?? 25))) console.log(`    ${pct(us)}  ${name}`);
 }
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith("--"));

@@ -1351,13 +1351,28 @@ function runInProcessLoader(ctx: Context, databasePath: string, url: string, coo
 
 const PG_POOL_MAX = 10;
 
-/** A fresh PostgreSQL database holding a SQLite fixture's rows (npm run db:copy-to-postgres), analyzed. */
+/**
+ * A fresh PostgreSQL database holding a SQLite fixture's rows (npm run db:copy-to-postgres),
+ * its loaded tables analyzed. The empty ones are left as a migration leaves them, never
+ * analyzed, as in a shop's own database, where autovacuum analyzes a table once it holds rows.
+ * This machine's PostgreSQL runs with autovacuum off, so an empty table analyzed here kept
+ * statistics of no rows for the whole run. Each of the app's connections then kept the
+ * generic plan it made while stripe_events was a few pages (a sequential scan of it), for
+ * every completion from then on: P1's app read every stored event per event, and its
+ * PostgreSQL CPU per event doubled over the rounds (docs/decisions/193-bench-analyzes-loaded-tables.md).
+ */
 async function postgresFrom(file: string, prefix: string): Promise<TestDatabase> {
   const database = await createTestDatabase(prefix, { migrated: false });
   const t0 = Date.now();
   copyToPostgres(file, database.url);
   const pool = new (await import("pg")).default.Pool({ connectionString: database.url, max: 1 });
-  await pool.query("ANALYZE");
+  const { rows: tables } = await pool.query<{ name: string }>(
+    "SELECT format('%I.%I', schemaname, tablename) AS name FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')",
+  );
+  for (const { name } of tables) {
+    const { rows } = await pool.query(`SELECT EXISTS (SELECT 1 FROM ${name}) AS loaded`);
+    if (rows[0].loaded) await pool.query(`ANALYZE ${name}`);
+  }
   await pool.end();
   log(`  copied ${path.basename(file)} into PostgreSQL ${database.name} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   return database;
