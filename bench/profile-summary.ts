@@ -135,7 +135,8 @@ function summarize(file: string) {
   console.log("  inclusive time (a stack counts once per line):");
   for (const [name, us] of [...inclusive.entries()].sort((a, b) => b[1] - a[1])) console.log(`    ${pct(us)}  ${name}`);
   console.log("  top functions by self time:");
-  for (const [name, us] of top(functions, Number(process.env.PROFILE_TOP ?? 25))) console.log(`    ${pct(us)}  ${name}`);
+  for (const [name, us] of top(functions, Number(process.env.PROFILE_TOP ?? 25)))
+    console.log(`    ${pct(us)}  ${name}`);
 }
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith("--"));

@@ -4,7 +4,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 
 import { freePort, root, snapshotBuild, spawnNode, waitForLine, type Proc } from "../../tests/support/processes";
-import { builtServerEnv, startBuiltServer, startEmulatorProcess } from "../../tests/support/server";
+import { builtServerEnv, startBuiltServer, startEmulatorProcess, startNodeOptions } from "../../tests/support/server";
 import { WEBHOOK_SECRET } from "../../tests/support/test-env";
 
 /**
@@ -122,7 +122,8 @@ export async function startActionServer(options: AppOptions & { viaRemix?: boole
   const url = `http://127.0.0.1:${port}`;
   const server = spawnNode(
     options.viaRemix ? "Remix's handler on node:http" : "the webhook action on node:http",
-    [...nodeFlags(options), path.join(root, "bench/action-server.mjs")],
+    // The app's layers run with the Node options server.js ships with (package.json's start).
+    [...startNodeOptions(options.appDir), ...nodeFlags(options), path.join(root, "bench/action-server.mjs")],
     {
       env: {
         ...builtServerEnv({ ...options, url }),

@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdtempSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
@@ -82,17 +82,32 @@ export async function startBuiltServer({
   const url = `http://127.0.0.1:${port}`;
   // On the PostgreSQL run each server gets a fresh database, as it gets a fresh file on SQLite.
   const databaseUrl = env.DATABASE_URL ?? (process.env.TEST_PG_TEMPLATE ? await postgresDatabase() : undefined);
-  const proc = spawnNode("the built server", [...nodeArgs, path.join(appDir, "server.js")], {
-    env: {
-      ...builtServerEnv({ url, databasePath, stripeApiBase }),
-      ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
-      ...env,
+  const proc = spawnNode(
+    "the built server",
+    [...startNodeOptions(appDir), ...nodeArgs, path.join(appDir, "server.js")],
+    {
+      env: {
+        ...builtServerEnv({ url, databasePath, stripeApiBase }),
+        ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+        ...env,
+      },
+      keepLines,
     },
-    keepLines,
-  });
+  );
   Object.assign(proc, { url, port });
   await waitForHealth(proc);
   return Object.assign(proc, { databasePath, databaseUrl });
+}
+
+/**
+ * The Node options `npm start` gives server.js (package.json's `start` script: what is between
+ * `node` and `./server.js`), so that the tests and the benchmarks run the server as it ships.
+ */
+export function startNodeOptions(appDir = root): string[] {
+  const pkg = JSON.parse(readFileSync(path.join(appDir, "package.json"), "utf8")) as { scripts?: { start?: string } };
+  const between = /\bnode\s+(.*?)\s*\.\/server\.js\b/.exec(pkg.scripts?.start ?? "");
+  if (!between) throw new Error(`package.json's start script does not run node ./server.js: ${pkg.scripts?.start}`);
+  return between[1]!.split(/\s+/).filter(Boolean);
 }
 
 /** A new database copied from the PostgreSQL run's template (dropped with it at the end of the run). */
