@@ -532,6 +532,10 @@ function cpuMeter(pid: number, { postgres = false } = {}) {
   };
 }
 
+/** `amount` webhook events from checkout `from` at 32 connections, as one load with no warm-up of its own. */
+const webhookLoad = (server: Server, { amount, from, salt }: { amount: number; from: number; salt: string }) =>
+  runLoad({ kind: "webhook", url: server.url, connections: 32, warmup: 0, secret: WEBHOOK_SECRET, amount, from, salt });
+
 /**
  * One layer's run: its warm-up and then its measured events, each a load of its own, with the
  * CPU counted over the measured events only (a layer is not charged for warming up).
@@ -541,10 +545,9 @@ async function layerRun(
   { warmup, amount, from, salt }: { warmup: number; amount: number; from: number; salt: string },
   { postgres = false } = {},
 ): Promise<{ measured: Summary; cpu: LayerCpu }> {
-  const spec = { kind: "webhook" as const, url: server.url, connections: 32, warmup: 0, secret: WEBHOOK_SECRET, salt };
-  if (warmup > 0) await runLoad({ ...spec, amount: warmup, from });
+  if (warmup > 0) await webhookLoad(server, { amount: warmup, from, salt });
   const cpuSince = cpuMeter(server.pid, { postgres });
-  const { measured } = await runLoad({ ...spec, amount, from: from + warmup });
+  const { measured } = await webhookLoad(server, { amount, from: from + warmup, salt });
   return { measured, cpu: cpuSince(amount) };
 }
 
@@ -1508,21 +1511,8 @@ async function postgresScenarios(ctx: Context) {
       // A server just started spends up to twice the CPU per event on its first few thousand
       // events (docs/benchmarks.md): before the first round, each server takes as many events
       // as a P1a layer's warm-up, unmeasured.
-      for (const [server, salt] of [
-        [app, ""],
-        [baseline, "pbw"],
-      ] as const) {
-        await runLoad({
-          kind: "webhook",
-          url: server.url,
-          connections: 32,
-          warmup: 0,
-          amount: pgLayerWarmup,
-          from: rounds * perRound,
-          secret: WEBHOOK_SECRET,
-          salt,
-        });
-      }
+      await webhookLoad(app, { amount: pgLayerWarmup, from: rounds * perRound, salt: "" });
+      await webhookLoad(baseline, { amount: pgLayerWarmup, from: rounds * perRound, salt: "pbw" });
       for (let r = 0; r < rounds; r++) {
         const spec = {
           kind: "webhook" as const,
