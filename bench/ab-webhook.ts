@@ -3,12 +3,15 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
+import Database from "better-sqlite3";
+import pg from "pg";
+
 import { createTestDatabase, type TestDatabase } from "../tests/support/pg-database";
 import { WEBHOOK_SECRET } from "../tests/support/test-env";
 import { shopperCookie } from "./lib/cookie";
 import { checkpoint, copyDatabase, PRODUCT_SLUG, seedCheckouts } from "./lib/fixtures";
 import { median, runLoad } from "./lib/load";
-import { copyToPostgres, cpuUs, type Server, startApp, startEmulator } from "./lib/procs";
+import { analyzeLoadedTables, copyToPostgres, cpuUs, type Server, startApp, startEmulator } from "./lib/procs";
 
 /**
  * Two builds of the app side by side, on the same machine at the same time:
@@ -20,7 +23,10 @@ import { copyToPostgres, cpuUs, type Server, startApp, startEmulator } from "./l
  * medians end the output.
  *
  *   node --import tsx bench/ab-webhook.ts <dirA> <dirB>      (each: server.js and build/, as BENCH_APP_DIR)
- *   BENCH_AB_DB=postgres  the same with DATABASE_URL (TEST_DATABASE_URL's server, a database per side, dropped after)
+ *   BENCH_AB_DB=postgres  the same with DATABASE_URL (TEST_DATABASE_URL's server, a database per side, dropped after;
+ *                         the tables that hold rows analyzed, as bench/run.ts's P1 does)
+ *   BENCH_AB_SQL_A, BENCH_AB_SQL_B  SQL run on that side's copy before its server starts (a schema change to weigh:
+ *                         both sides run this checkout's migrations, so the build alone cannot differ in schema)
  *   BENCH_AB_ROUNDS=4 BENCH_AB_EVENTS=1500 BENCH_AB_WARMUP=300 BENCH_AB_CONNECTIONS=32
  *   BENCH_AB_KIND=buy     Buy now instead (scenario 3: form posts at one connection, each a session at the
  *                         emulator); per round the difference of the p50s, B - A, and its median
@@ -46,13 +52,27 @@ try {
   await (await startApp({ appDir: dirA, databasePath: base, stripeApiBase: emulator.url })).stop();
   checkpoint(base);
   seedCheckouts(base, { count: rounds * perRound, kind: "open" });
-  const start = async (appDir: string, side: string) => {
+  const start = async (appDir: string, side: "a" | "b") => {
     const databasePath = path.join(tmp, `${side}.db`);
     copyDatabase(base, databasePath);
-    if (!postgres) return startApp({ appDir, databasePath, stripeApiBase: emulator.url });
+    const sideSql = process.env[`BENCH_AB_SQL_${side.toUpperCase()}`];
+    if (!postgres) {
+      if (sideSql) {
+        const file = new Database(databasePath);
+        file.exec(sideSql);
+        file.close();
+      }
+      return startApp({ appDir, databasePath, stripeApiBase: emulator.url });
+    }
     const database = await createTestDatabase(`bench_ab_${side}`, { migrated: false });
     databases.push(database);
     copyToPostgres(base, database.url);
+    if (sideSql) {
+      const client = new pg.Client({ connectionString: database.url });
+      await client.connect();
+      await client.query(sideSql).finally(() => client.end());
+    }
+    await analyzeLoadedTables(database.url);
     return startApp({
       appDir,
       databasePath,

@@ -24,6 +24,7 @@ import {
 } from "./lib/fixtures";
 import { type Latency, type LoadResult, median, runLoad, type Summary } from "./lib/load";
 import {
+  analyzeLoadedTables,
   buildApp,
   cacheDir,
   copyToPostgres,
@@ -1368,15 +1369,7 @@ async function postgresFrom(file: string, prefix: string): Promise<TestDatabase>
   const database = await createTestDatabase(prefix, { migrated: false });
   const t0 = Date.now();
   copyToPostgres(file, database.url);
-  const pool = new (await import("pg")).default.Pool({ connectionString: database.url, max: 1 });
-  const { rows: tables } = await pool.query<{ name: string }>(
-    "SELECT format('%I.%I', schemaname, tablename) AS name FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')",
-  );
-  for (const { name } of tables) {
-    const { rows } = await pool.query(`SELECT EXISTS (SELECT 1 FROM ${name}) AS loaded`);
-    if (rows[0].loaded) await pool.query(`ANALYZE ${name}`);
-  }
-  await pool.end();
+  await analyzeLoadedTables(database.url);
   log(`  copied ${path.basename(file)} into PostgreSQL ${database.name} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   return database;
 }

@@ -267,3 +267,23 @@ export function copyToPostgres(file: string, url: string) {
     stdio: ["ignore", "ignore", "inherit"],
   });
 }
+
+/**
+ * ANALYZE on the tables of `url` that hold rows, never on an empty one: on a server with
+ * autovacuum off, an empty table analyzed as such keeps a plan made for a few pages (a
+ * sequential scan) on every connection for the rest of a run (docs/decisions/193-bench-analyzes-loaded-tables.md).
+ */
+export async function analyzeLoadedTables(url: string) {
+  const pool = new (await import("pg")).default.Pool({ connectionString: url, max: 1 });
+  try {
+    const { rows: tables } = await pool.query<{ name: string }>(
+      "SELECT format('%I.%I', schemaname, tablename) AS name FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')",
+    );
+    for (const { name } of tables) {
+      const { rows } = await pool.query(`SELECT EXISTS (SELECT 1 FROM ${name}) AS loaded`);
+      if (rows[0].loaded) await pool.query(`ANALYZE ${name}`);
+    }
+  } finally {
+    await pool.end();
+  }
+}
