@@ -121,7 +121,11 @@ export async function openPostgres(
   url: string,
   { poolMax = 10, seed = true }: { poolMax?: number; seed?: boolean } = {},
 ): Promise<Extract<DatabaseHandle, { dialect: "postgres" }>> {
-  const pool = new pg.Pool({ connectionString: url, max: poolMax, connectionTimeoutMillis: 5_000 });
+  // pipeline: a client sends each query as it is made, without waiting for the answer to
+  // the one before (PostgreSQL still runs them in order, each with its own result or error).
+  // Code that awaits each query runs as before; the webhook's batch sends its decisions
+  // together (docs/decisions/195-pg-batch-decisions-pipelined.md).
+  const pool = new pg.Pool({ connectionString: url, max: poolMax, connectionTimeoutMillis: 5_000, pipeline: true });
   // An idle client whose connection dropped (a restart, a failover) must not
   // crash the process: the pool discards it and connects anew on next use.
   pool.on("error", (error) => {

@@ -1,11 +1,12 @@
-import { eq, inArray } from "drizzle-orm";
+import { eq, inArray, sql } from "drizzle-orm";
+import type Stripe from "stripe";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import { onFulfill } from "~/lib/fulfillment.server";
 import { onGroupCommit } from "~/lib/orders/commits";
 import { action } from "~/routes/stripe.webhook";
 import { expectConsoleError } from "../support/console";
-import { db, schema, testDialect } from "../support/db";
+import { db, schema, sqliteConnection, testDialect } from "../support/db";
 import { ORIGIN, settle } from "../support/http";
 import { CHECKOUT_EVENT, sessionFor, signed, storeCheckout, stripeEvent } from "../support/stripe-fixtures";
 
@@ -74,6 +75,35 @@ const paidJobs = (orders: string[]) =>
       ),
     );
 
+/** A trigger that fails every UPDATE of this order, as a database refusing one row would. */
+async function refuseUpdatesOf(orderId: string) {
+  if (testDialect === "sqlite") {
+    sqliteConnection().exec(
+      `CREATE TRIGGER refuse_update BEFORE UPDATE ON checkout_sessions WHEN OLD.id = '${orderId}' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`,
+    );
+    return;
+  }
+  await db.execute(
+    sql.raw(
+      `CREATE FUNCTION refuse_update() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$`,
+    ),
+  );
+  await db.execute(
+    sql.raw(
+      `CREATE TRIGGER refuse_update BEFORE UPDATE ON checkout_sessions FOR EACH ROW WHEN (OLD.id = '${orderId}') EXECUTE FUNCTION refuse_update()`,
+    ),
+  );
+}
+
+async function allowUpdates() {
+  if (testDialect === "sqlite") {
+    sqliteConnection().exec("DROP TRIGGER refuse_update");
+    return;
+  }
+  await db.execute(sql.raw("DROP TRIGGER refuse_update ON checkout_sessions"));
+  await db.execute(sql.raw("DROP FUNCTION refuse_update()"));
+}
+
 /** The stored events among these ids. */
 const storedEvents = (ids: string[]) =>
   db.select({ id: schema.stripeEvents.id }).from(schema.stripeEvents).where(inArray(schema.stripeEvents.id, ids));
@@ -122,6 +152,50 @@ describe("webhook deliveries arriving together", () => {
     failFor = null;
     expect((await deliver(bad.event)).status).toBe(200);
     expect(fulfilled.filter((id) => id === bad.checkout.id)).toHaveLength(1);
+  });
+
+  it("one whose order the database refuses to update is answered 500 and stored not at all; the others, written with it and after it, are answered 200 and stored", async () => {
+    const deliveries = await paidCheckouts(5);
+    // On PostgreSQL a batch writes its orders in the order of the first lock each event takes
+    // (a paid session's payment intent) and sends the writes together: the refused one goes
+    // first, so that every other write of the batch was sent behind it.
+    const intent = ({ event }: (typeof deliveries)[number]) =>
+      String((event.data.object as Stripe.Checkout.Session).payment_intent);
+    const [bad] = [...deliveries].sort((a, b) => (intent(a) < intent(b) ? -1 : 1));
+    await refuseUpdatesOf(bad!.checkout.id);
+    try {
+      expectConsoleError(/webhook not stored/);
+
+      const responses = await Promise.all(deliveries.map(({ event }) => deliver(event)));
+
+      expect(responses.map((r) => r.status)).toEqual(deliveries.map((d) => (d === bad ? 500 : 200)));
+      const ids = deliveries.map(({ event }) => event.id);
+      const stored = await storedEvents(ids);
+      expect(new Set(stored.map((r) => r.id))).toEqual(new Set(ids.filter((id) => id !== bad!.event.id)));
+      const good = deliveries.filter((d) => d !== bad).map((d) => d.checkout.id);
+      const orders = await db
+        .select()
+        .from(schema.checkoutSessions)
+        .where(
+          inArray(
+            schema.checkoutSessions.id,
+            deliveries.map((d) => d.checkout.id),
+          ),
+        );
+      for (const order of orders) {
+        if (order.id === bad!.checkout.id) expect(order).toMatchObject({ status: "open", fulfilledAt: null });
+        else expect(order).toMatchObject({ status: "complete", fulfilledAt: expect.any(Number) });
+      }
+      expect((await paidJobs(good)).length).toBe(4);
+      expect(await paidJobs([bad!.checkout.id])).toEqual([]);
+      expect([...new Set(fulfilled)].sort()).toEqual([...good].sort());
+      expect(commits.reduce((sum, n) => sum + n, 0)).toBe(4);
+    } finally {
+      await allowUpdates();
+    }
+    // Once the database takes it, Stripe's retry is stored and paid once.
+    expect((await deliver(bad!.event)).status).toBe(200);
+    expect(fulfilled.filter((id) => id === bad!.checkout.id)).toHaveLength(1);
   });
 
   it("copies of one event arriving together give one row, one fulfillment and one job", async () => {

@@ -238,15 +238,37 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
       locks: entries.flatMap(({ news }) => sessionLinks(news)),
     };
     const { rows } = await runNamed(tx, insertEventsLockOrders, columns);
-    const out: ApplyResult[] = [];
-    for (const [i, { pending, news }] of entries.entries()) {
+    const locked = { dialect: "postgres" as const, tx };
+    // Every event's decision first, then all their UPDATEs sent at once: on the pool's
+    // pipelining client (db.server.ts) they go out together and come back in one round
+    // trip, where each had waited for the answer to the one before
+    // (docs/decisions/195-pg-batch-decisions-pipelined.md). PostgreSQL still runs them one
+    // after another, in the batch's order. What follows a decision (replays, hooks, the
+    // cart) then runs event by event, in the batch's order, as before.
+    type Entry = { duplicate: true } | { foreign: SessionNews } | { step: Step };
+    const steps = entries.map(({ pending, news }, i): Entry => {
       const { inserted, row } = rows[i]!;
-      if (!inserted) {
-        out.push({ ...nothing(), duplicate: true });
-        continue;
+      if (!inserted) return { duplicate: true };
+      if (!row) return { foreign: news };
+      return { step: decide(row, news, { eventId: pending.event.id, source: pending.source }, [], sessionLinks(news)) };
+    });
+    const writes = await Promise.allSettled(
+      steps.map((entry) => ("step" in entry && entry.step.writes ? write(locked, entry.step) : undefined)),
+    );
+    // One failed: the transaction is aborted and so are the statements sent after it; the
+    // batch rolls back and each event runs again alone (runBatch). Every answer is in by now.
+    const failed = writes.find((result) => result.status === "rejected");
+    if (failed) throw failed.reason;
+    const out: ApplyResult[] = [];
+    for (const [i, entry] of steps.entries()) {
+      if ("duplicate" in entry) out.push({ ...nothing(), duplicate: true });
+      else if ("foreign" in entry) {
+        warnForeign(entry.foreign);
+        out.push(nothing());
+      } else {
+        const written = writes[i]!;
+        out.push(await finish(locked, entry.step, written.status === "fulfilled" ? written.value : undefined));
       }
-      const cause = { eventId: pending.event.id, source: pending.source };
-      out.push(await apply({ dialect: "postgres", tx }, news, cause, { row, held: sessionLinks(news) }));
     }
     return out;
   }
@@ -385,6 +407,68 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
     return { row: rows[0], held };
   }
 
+  /** What one piece of news decides for its order, before anything of it is written. */
+  type Step = {
+    row: CheckoutSession;
+    news: StoredNews;
+    cause: Cause;
+    decision: ReturnType<typeof transition>;
+    now: number;
+    changed: boolean;
+    fulfill: boolean;
+    history: ReturnType<typeof changeRow>;
+    jobs: NewJob[];
+    links: string[];
+    /** The links whose locks this transaction already holds (their earlier news is read with the write) and the others. */
+    linked: string[];
+    locks: string[];
+    writes: boolean;
+  };
+
+  /** The decision on `row`, locked FOR UPDATE, of `news` (held: the link ids whose locks are held). */
+  function decide(row: CheckoutSession, news: StoredNews, cause: Cause, refunds: RefundFact[], held: string[]): Step {
+    const decision = transition(row, news, context(), refunds);
+    const now = Date.now();
+    // The row is locked (FOR UPDATE, read after the lock): fulfillment wins here or not at all.
+    const fulfill = decision.fulfill && row.fulfilledAt == null;
+    const links = [decision.linkedSubscription, decision.linkedPaymentIntent].filter((id): id is string => !!id);
+    return {
+      row,
+      news,
+      cause,
+      decision,
+      now,
+      changed: changes(decision),
+      fulfill,
+      // The order's timeline: what changed, when, and which news did it (app/lib/orders/history.ts).
+      history: changeRow(row, decision.update, fulfill ? now : null, cause, now),
+      // The jobs it enqueues (their keys make each once): order.paid when it wins;
+      // revocations, reinstatements, renewals with the news that decides them.
+      jobs: [...(fulfill ? [orderPaidJob(row.id)] : []), ...decision.jobs],
+      links,
+      linked: links.filter((id) => held.includes(id)),
+      locks: links.filter((id) => !held.includes(id)),
+      writes: Object.keys(decision.update).length > 0 || fulfill,
+    };
+  }
+
+  /**
+   * One UPDATE of the order per piece of news: its changes and, when it wins,
+   * fulfilled_at; with it, in the same statement, the history row, the jobs, the
+   * links' locks (or, when already held, their earlier news) and the customer's link.
+   * The statement is sent before this returns its promise (recordSessions relies on it).
+   */
+  function write(tx: PgTx, { row, decision, now, fulfill, history, jobs, linked, locks }: Step): Promise<Written> {
+    const customer = decision.linkCustomer ? { id: decision.linkCustomer, shopperId: row.shopperId } : null;
+    return writeDecision(
+      tx,
+      row.id,
+      { ...decision.update, updatedAt: now, ...(fulfill ? { fulfilledAt: now } : {}) },
+      { history, jobs, locks, linked, customer },
+      now,
+    );
+  }
+
   /**
    * `locked`: the order's row, already read FOR UPDATE (undefined: no such
    * order), and the link ids whose advisory locks this transaction holds; when
@@ -405,36 +489,18 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
       news.kind === "charge" || news.kind === "refund"
         ? (await runNamed(tx.tx, st.refundsOf, { id: row.id })).rows
         : [];
-    const decision = transition(row, news, context(), refunds);
-    const now = Date.now();
-    const changed = changes(decision);
-    // The row is locked (FOR UPDATE, read after the lock): fulfillment wins here or not at all.
-    const fulfill = decision.fulfill && row.fulfilledAt == null;
-    // The order's timeline: what changed, when, and which news did it (app/lib/orders/history.ts).
-    const history = changeRow(row, decision.update, fulfill ? now : null, cause, now);
-    // The jobs it enqueues (their keys make each once): order.paid when it wins;
-    // revocations, reinstatements, renewals with the news that decides them.
-    const jobs = [...(fulfill ? [orderPaidJob(row.id)] : []), ...decision.jobs];
-    const links = [decision.linkedSubscription, decision.linkedPaymentIntent].filter((id): id is string => !!id);
-    // One UPDATE of the order per piece of news: its changes and, when it wins,
-    // fulfilled_at; with it, in the same statement, the history row, the jobs, the
-    // links' locks (or, when already held, their earlier news) and the customer's link.
+    const step = decide(row, news, cause, refunds, held);
+    return finish(tx, step, step.writes ? await write(tx, step) : undefined);
+  }
+
+  /** Everything of a decision after its write (`written`: the order as its UPDATE left it; undefined when it writes nothing). */
+  async function finish(tx: PgTx, step: Step, written: Written | undefined): Promise<ApplyResult> {
+    const { row, cause, decision, now, changed, fulfill, history, jobs, links, locks, writes } = step;
     let current: CheckoutSession | undefined;
     let replayed = 0;
-    const writes = Object.keys(decision.update).length > 0 || fulfill;
-    if (writes) {
-      const customer = decision.linkCustomer ? { id: decision.linkCustomer, shopperId: row.shopperId } : null;
-      const linked = links.filter((id) => held.includes(id));
-      const locks = links.filter((id) => !held.includes(id));
-      const result = await writeDecision(
-        tx,
-        row.id,
-        { ...decision.update, updatedAt: now, ...(fulfill ? { fulfilledAt: now } : {}) },
-        { history, jobs, locks, linked, customer },
-        now,
-      );
-      const { linked: earlier, ...written } = result;
-      current = written;
+    if (written) {
+      const { linked: earlier, ...order } = written;
+      current = order;
       await refundOf(tx, decision, now);
       for (const payloads of earlier) replayed += await replay(tx, payloads, cause);
       for (const linkId of locks) replayed += await replayLinked(tx, linkId, cause);
