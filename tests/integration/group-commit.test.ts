@@ -75,6 +75,10 @@ const paidJobs = (orders: string[]) =>
       ),
     );
 
+/** The orders among these ids. */
+const ordersOf = (ids: string[]) =>
+  db.select().from(schema.checkoutSessions).where(inArray(schema.checkoutSessions.id, ids));
+
 /** A trigger that fails every UPDATE of this order, as a database refusing one row would. */
 async function refuseUpdatesOf(orderId: string) {
   if (testDialect === "sqlite") {
@@ -173,15 +177,7 @@ describe("webhook deliveries arriving together", () => {
       const stored = await storedEvents(ids);
       expect(new Set(stored.map((r) => r.id))).toEqual(new Set(ids.filter((id) => id !== bad!.event.id)));
       const good = deliveries.filter((d) => d !== bad).map((d) => d.checkout.id);
-      const orders = await db
-        .select()
-        .from(schema.checkoutSessions)
-        .where(
-          inArray(
-            schema.checkoutSessions.id,
-            deliveries.map((d) => d.checkout.id),
-          ),
-        );
+      const orders = await ordersOf(deliveries.map((d) => d.checkout.id));
       for (const order of orders) {
         if (order.id === bad!.checkout.id) expect(order).toMatchObject({ status: "open", fulfilledAt: null });
         else expect(order).toMatchObject({ status: "complete", fulfilledAt: expect.any(Number) });
@@ -237,15 +233,7 @@ describe("webhook deliveries arriving together", () => {
     expect(rows).toHaveLength(5);
     const others = deliveries.slice(1).map((d) => d.checkout.id);
     expect([...fulfilled].sort()).toEqual([...others].sort());
-    const orders = await db
-      .select()
-      .from(schema.checkoutSessions)
-      .where(
-        inArray(
-          schema.checkoutSessions.id,
-          deliveries.map((d) => d.checkout.id),
-        ),
-      );
+    const orders = await ordersOf(deliveries.map((d) => d.checkout.id));
     expect(orders.every((o) => o.status === "complete" && o.fulfilledAt !== null)).toBe(true);
     const jobs = await paidJobs(deliveries.map((d) => d.checkout.id));
     expect(jobs).toHaveLength(4);
