@@ -410,7 +410,6 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
   /** What one piece of news decides for its order, before anything of it is written. */
   type Step = {
     row: CheckoutSession;
-    news: StoredNews;
     cause: Cause;
     decision: ReturnType<typeof transition>;
     now: number;
@@ -434,7 +433,6 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
     const links = [decision.linkedSubscription, decision.linkedPaymentIntent].filter((id): id is string => !!id);
     return {
       row,
-      news,
       cause,
       decision,
       now,
