@@ -413,7 +413,6 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
     cause: Cause;
     decision: ReturnType<typeof transition>;
     now: number;
-    changed: boolean;
     fulfill: boolean;
     history: ReturnType<typeof changeRow>;
     jobs: NewJob[];
@@ -436,7 +435,6 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
       cause,
       decision,
       now,
-      changed: changes(decision),
       fulfill,
       // The order's timeline: what changed, when, and which news did it (app/lib/orders/history.ts).
       history: changeRow(row, decision.update, fulfill ? now : null, cause, now),
@@ -493,7 +491,7 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
 
   /** Everything of a decision after its write (`written`: the order as its UPDATE left it; undefined when it writes nothing). */
   async function finish(tx: PgTx, step: Step, written: Written | undefined): Promise<ApplyResult> {
-    const { row, cause, decision, now, changed, fulfill, history, jobs, links, locks, writes } = step;
+    const { row, cause, decision, now, fulfill, history, jobs, links, locks, writes } = step;
     let current: CheckoutSession | undefined;
     let replayed = 0;
     if (written) {
@@ -546,7 +544,7 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
     return {
       duplicate: false,
       checkoutId: row.id,
-      changed: changed || fulfilled,
+      changed: changes(decision) || fulfilled,
       fulfilled,
       flag,
       jobs: decision.jobs,
