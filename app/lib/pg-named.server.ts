@@ -82,6 +82,8 @@ export function named<Row = Raw>(prefix: string, query: Buildable, decode?: (raw
 
 type Client = {
   query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: Raw[]; rowCount: number | null }>;
+  /** A PoolClient's connection; the Pool has none. */
+  connection?: { stream?: { cork?(): void; uncork?(): void } };
 };
 
 /**
@@ -96,4 +98,22 @@ export async function runNamed<Row>(db: object, statement: Named<Row>, values: V
   const { name, text, bind, decode } = statement;
   const result = await clientOf(db).query({ name, text, values: bind.map((b) => b(values)) });
   return { rows: result.rows.map(decode), rowCount: result.rowCount ?? 0 };
+}
+
+/**
+ * Runs `send`, which sends statements on `db`'s own client without waiting
+ * (the pool pipelines), with that client's socket corked: what it sends goes
+ * out in one write instead of one write(2) per statement, and PostgreSQL
+ * reads it at once. node-postgres corks and uncorks the socket around each
+ * statement; a cork held outside those only sends when it is released.
+ * On the Pool (no client of its own) it only runs `send`.
+ */
+export function sentTogether<T>(db: object, send: () => T): T {
+  const stream = clientOf(db).connection?.stream;
+  stream?.cork?.();
+  try {
+    return send();
+  } finally {
+    stream?.uncork?.();
+  }
 }

@@ -46,7 +46,7 @@ export async function action({ request }: ActionFunctionArgs) {
     throw error;
   }
 
-  const log = logFor(request).child({ eventId: event.id, eventType: event.type });
+  const log = logFor(request, { eventId: event.id, eventType: event.type });
   log.info(`webhook received id=${event.id} type=${event.type}`);
   const started = performance.now();
   const seconds = () => (performance.now() - started) / 1000;

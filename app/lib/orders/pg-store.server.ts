@@ -6,7 +6,7 @@ import type { CheckoutSession } from "../../../db/schema/types";
 import type { DatabaseHandle } from "../db.server";
 import { isUniqueViolationOf, retryingSerialization } from "../db-errors.server";
 import { logger } from "../logger.server";
-import { decoder, type Named, named, runNamed } from "../pg-named.server";
+import { decoder, type Named, named, runNamed, sentTogether } from "../pg-named.server";
 import { enqueueInTransaction, fulfillAsync, logFulfilled, type Tx } from "../fulfillment.server";
 import { pgEnqueueFolded } from "../jobs/enqueue.server";
 import { orderPaidJob } from "../jobs/order-paid.server";
@@ -252,8 +252,11 @@ export function pgOrderStore(handle: PgHandle, context: () => Context): OrderSto
       if (!row) return { foreign: news };
       return { step: decide(row, news, { eventId: pending.event.id, source: pending.source }, [], sessionLinks(news)) };
     });
+    // In one write(2), too (sentTogether): one send for the batch, not one per event.
     const writes = await Promise.allSettled(
-      steps.map((entry) => ("step" in entry && entry.step.writes ? write(locked, entry.step) : undefined)),
+      sentTogether(tx, () =>
+        steps.map((entry) => ("step" in entry && entry.step.writes ? write(locked, entry.step) : undefined)),
+      ),
     );
     // One failed: the transaction is aborted and so are the statements sent after it; the
     // batch rolls back and each event runs again alone (runBatch). Every answer is in by now.
