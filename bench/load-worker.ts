@@ -5,7 +5,7 @@ import Stripe from "stripe";
 
 import { formToken } from "./lib/cookie";
 import { completedEvent } from "./lib/fixtures";
-import { summarize, type LoadSpec, type LoadResult, type Summary } from "./lib/load";
+import { type LoadResult, type LoadSpec, type Summary, summarize, WARMED } from "./lib/load";
 
 /**
  * The load generator, run as its own process by bench/lib/load.ts: it reads
@@ -29,6 +29,17 @@ function signed(payload: string, secret: string): Request {
     },
     body: Buffer.from(payload),
   };
+}
+
+/** Says the warm-up is over (runLoad's onWarm) and waits for the word to go on. */
+function handshake() {
+  return new Promise<void>((resolve) => {
+    process.stdin.once("data", () => {
+      process.stdin.pause();
+      resolve();
+    });
+    process.stdout.write(WARMED);
+  });
 }
 
 /** Requests handed out one at a time across all connections, in order. */
@@ -116,6 +127,7 @@ async function main(spec: LoadSpec): Promise<LoadResult> {
       };
       const warmup =
         spec.warmup > 0 ? await cannon(spec.url, spec.connections, spec.warmup, make(spec.from, spec.warmup)) : null;
+      if (spec.handshake) await handshake();
       const measured = await cannon(
         spec.url,
         spec.connections,

@@ -13,6 +13,8 @@ export type LoadSpec =
       from: number;
       secret: string;
       salt?: string;
+      /** After the warm-up, say so on stdout and wait for a line on stdin (runLoad's onWarm). */
+      handshake?: boolean;
     }
   | {
       kind: "duplicate";
@@ -114,16 +116,26 @@ export function runJsonChild<T>(
   script: string,
   args: string[],
   env: { NODE_ENV: NodeJS.ProcessEnv["NODE_ENV"] } & Record<string, string | undefined>,
+  { onWarm }: { onWarm?: () => void } = {},
 ): Promise<T> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", script, ...args], {
       cwd: root,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: ["pipe", "pipe", "pipe"],
     });
+    if (!onWarm) child.stdin.end();
     let out = "";
     let err = "";
-    child.stdout.on("data", (c: Buffer) => (out += c));
+    child.stdout.on("data", (c: Buffer) => {
+      out += c;
+      // The worker has warmed up and waits: the caller marks the moment, then it measures.
+      if (onWarm && out.includes(WARMED)) {
+        out = out.replace(WARMED, "");
+        onWarm();
+        child.stdin.end("go\n");
+      }
+    });
     child.stderr.on("data", (c: Buffer) => (err += c));
     child.on("error", reject);
     child.on("exit", (code) => {
@@ -134,10 +146,24 @@ export function runJsonChild<T>(
   });
 }
 
+/** The line a load worker prints when its warm-up is done and it waits to measure. */
+export const WARMED = "warmed, waiting\n";
+
 /** Runs the load generator (bench/load-worker.ts) as its own process and returns its result. */
-export function runLoad(spec: LoadSpec): Promise<LoadResult> {
-  return runJsonChild(`load worker (${spec.kind})`, path.join(root, "bench/load-worker.ts"), [], {
-    NODE_ENV: "production",
-    BENCH_LOAD_SPEC: JSON.stringify(spec),
-  });
+/**
+ * With `onWarm` (a webhook load), the one worker runs the warm-up and then the measured
+ * events, and calls `onWarm` between them, before the first measured request: a counter
+ * started there counts the measured events alone, and they are sent by a worker that has
+ * warmed up too. (A fresh worker per measured run cost the run a start of its own,
+ * about a tenth of a second on two cores, which weighed most on the fastest server.)
+ */
+export function runLoad(spec: LoadSpec, { onWarm }: { onWarm?: () => void } = {}): Promise<LoadResult> {
+  const sent = onWarm && spec.kind === "webhook" ? { ...spec, handshake: true } : spec;
+  return runJsonChild(
+    `load worker (${spec.kind})`,
+    path.join(root, "bench/load-worker.ts"),
+    [],
+    { NODE_ENV: "production", BENCH_LOAD_SPEC: JSON.stringify(sent) },
+    { onWarm: sent !== spec ? onWarm : undefined },
+  );
 }
