@@ -1,7 +1,6 @@
-import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
-import { REDACT_PATHS, readableLine } from "~/lib/logger.server";
+import { readableLine, redactSecrets, shopLogger } from "~/lib/logger.server";
 import { hashPassword } from "~/lib/operators.server";
 import { openServerDb, schema } from "../support/db";
 import { emulatorControl } from "../support/emulator";
@@ -137,28 +136,59 @@ describe("the log", () => {
     ]);
   });
 
-  it("redact blanks the fields that may hold secrets, should a caller pass them", () => {
+  it("the net blanks the fields that may hold secrets, should a caller pass them, on lines and on a child's bindings", () => {
     const lines: string[] = [];
-    const log = pino(
-      { redact: { paths: REDACT_PATHS, censor: "[redacted]" } },
-      { write: (line: string) => lines.push(line) },
-    );
+    const log = shopLogger({ write: (line: string) => lines.push(line) });
+    const failure = Object.assign(new Error("boom"), { headers: { Authorization: "SECRET-bearer" }, code: "E1" });
     log.info(
       {
-        password: "p",
-        payload: "{}",
-        headers: { "stripe-signature": "t=1", cookie: "c", authorization: "a" },
+        password: "SECRET-password",
+        payload: "SECRET-payload",
+        headers: {
+          "stripe-signature": "SECRET-sig",
+          cookie: "SECRET-c",
+          authorization: "SECRET-a",
+          "content-type": "text/plain",
+        },
+        req: { headers: { "stripe-signature": "SECRET-sig2", cookie: "SECRET-c2", host: "shop.test" } },
+        account: { Token: "SECRET-tok", secret: "SECRET-s", name: "kept" },
+        list: [{ token: "SECRET-in-an-array" }],
+        err: failure,
         eventId: "evt_1",
       },
       "x",
     );
+    log.child({ requestId: "r1", session: { cookie: "SECRET-sid" } }).info({ flag: "f" }, "y");
+    // A child of a child, too.
+    log.child({ requestId: "r2" }).child({ token: "SECRET-grandchild" }).info("z");
     const entry = JSON.parse(lines[0]!) as Record<string, unknown>;
     expect(entry).toMatchObject({
       password: "[redacted]",
       payload: "[redacted]",
-      headers: { "stripe-signature": "[redacted]", cookie: "[redacted]", authorization: "[redacted]" },
+      headers: {
+        "stripe-signature": "[redacted]",
+        cookie: "[redacted]",
+        authorization: "[redacted]",
+        "content-type": "text/plain",
+      },
+      req: { headers: { "stripe-signature": "[redacted]", cookie: "[redacted]", host: "shop.test" } },
+      account: { Token: "[redacted]", secret: "[redacted]", name: "kept" },
+      list: [{ token: "[redacted]" }],
+      // An Error is still serialized as one (its type, message and stack), its secret blanked.
+      err: { type: "Error", message: "boom", code: "E1", headers: { Authorization: "[redacted]" } },
       eventId: "evt_1",
     });
+    expect(String((entry.err as { stack: string }).stack)).toContain("boom");
+    expect(lines.join("\n")).not.toContain("SECRET-");
+    expect(JSON.parse(lines[1]!)).toMatchObject({ requestId: "r1", session: { cookie: "[redacted]" }, flag: "f" });
+    expect(JSON.parse(lines[2]!)).toMatchObject({ requestId: "r2", token: "[redacted]", msg: "z" });
     expect(readableLine(lines[0]!).text).toBe("x");
+    // The caller's objects are left as they were.
+    expect(failure.headers.Authorization).toBe("SECRET-bearer");
+  });
+
+  it("the net leaves a line with nothing secret as it is, without copying it", () => {
+    const fields = { method: "POST", route: "routes/stripe.webhook", status: 200, nested: { id: "cs_1" } };
+    expect(redactSecrets(fields)).toBe(fields);
   });
 });
