@@ -149,8 +149,8 @@ export function runJsonChild<T>(
 /** The line a load worker prints when its warm-up is done and it waits to measure. */
 export const WARMED = "warmed, waiting\n";
 
-/** Runs the load generator (bench/load-worker.ts) as its own process and returns its result. */
 /**
+ * Runs the load generator (bench/load-worker.ts) as its own process and returns its result.
  * With `onWarm` (a webhook load), the one worker runs the warm-up and then the measured
  * events, and calls `onWarm` between them, before the first measured request: a counter
  * started there counts the measured events alone, and they are sent by a worker that has
@@ -158,12 +158,12 @@ export const WARMED = "warmed, waiting\n";
  * about a tenth of a second on two cores, which weighed most on the fastest server.)
  */
 export function runLoad(spec: LoadSpec, { onWarm }: { onWarm?: () => void } = {}): Promise<LoadResult> {
-  const sent = onWarm && spec.kind === "webhook" ? { ...spec, handshake: true } : spec;
+  const handshake = onWarm !== undefined && spec.kind === "webhook";
   return runJsonChild(
     `load worker (${spec.kind})`,
     path.join(root, "bench/load-worker.ts"),
     [],
-    { NODE_ENV: "production", BENCH_LOAD_SPEC: JSON.stringify(sent) },
-    { onWarm: sent !== spec ? onWarm : undefined },
+    { NODE_ENV: "production", BENCH_LOAD_SPEC: JSON.stringify(handshake ? { ...spec, handshake } : spec) },
+    { onWarm: handshake ? onWarm : undefined },
   );
 }
